@@ -1,0 +1,63 @@
+//! The commands, end to end: read → clean → analyse → render. Returns the exit status; errors go
+//! back to `main`, which prints them once.
+
+use std::io::Write;
+
+use anyhow::Result;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::config::{AnalyzeSettings, Target};
+use crate::report::{export, json, output, text};
+use crate::{clean, ingest};
+
+/// Exit status: analysed, nothing at or above the gate.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: analysed, something at or above the gate fired.
+pub const EXIT_FINDING: u8 = 1;
+/// Exit status: usage error or unusable input.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Analyze(args) => analyze(&AnalyzeSettings::from_args(&args)?),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            output::write_to(&Target::Stdout, "completions", |w| {
+                clap_complete::generate(shell, &mut cmd, "jepa-doctor", w);
+                Ok(())
+            })?;
+            Ok(EXIT_OK)
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(Cli::command());
+            output::write_to(&Target::Stdout, "the man page", |w| man.render(w))?;
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+/// `jepa-doctor analyze`.
+pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
+    let loaded = ingest::load(&settings.inputs, &settings.ingest)?;
+    let run = clean::clean(loaded, &settings.clean)?;
+    let exit_code = EXIT_OK;
+    let outputs = &settings.outputs;
+    if let Some(target) = &outputs.json {
+        output::write_to(target, "the JSON report", |w| {
+            json::write(w, &run, exit_code)
+        })?;
+    }
+    if let Some(target) = &outputs.export {
+        output::write_to(target, "the exported series", |w| {
+            export::write_csv(w, &run)
+        })?;
+    }
+    if outputs.text {
+        output::write_to(&Target::Stdout, "the report", |w: &mut dyn Write| {
+            text::write_input(w, &run)
+        })?;
+    }
+    Ok(exit_code)
+}

@@ -1,0 +1,143 @@
+//! What the user typed: the command line, parsed by clap and nothing more. [`crate::config`] turns
+//! it into decisions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::Format;
+
+/// A doctor for JEPA / V-JEPA training runs: reads the logs a run already wrote, separates the JEPA
+/// and regularization losses, decides with statistics whether the loss "descends then rebounds",
+/// recognises collapse, spikes, divergence, plateaus and learning-rate problems, and says what to
+/// try.
+#[derive(Debug, Parser)]
+#[command(
+    name = "jepa-doctor",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose one run: files, a run directory, or - for standard input.
+    ///
+    /// Exit status: 0 analysed and nothing at or above --fail-on fired; 1 something did;
+    /// 2 usage error or unusable input.
+    Analyze(AnalyzeArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Log files, run directories, or - for standard input (parts or ranks of one run).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How to read the inputs.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Reading")]
+pub struct ReadArgs {
+    /// Input format; auto recognises it from the content.
+    #[arg(long, value_enum, default_value_t = FormatChoice::Auto)]
+    pub format: FormatChoice,
+
+    /// Column holding the global step (generic logs).
+    #[arg(long, value_name = "NAME")]
+    pub step_col: Option<String>,
+
+    /// Series to treat as the JEPA (prediction) loss.
+    #[arg(long, value_name = "NAME")]
+    pub jepa_col: Option<String>,
+
+    /// Series to treat as the regularization / collapse monitor.
+    #[arg(long, value_name = "NAME")]
+    pub reg_col: Option<String>,
+
+    /// Series to treat as the total loss.
+    #[arg(long, value_name = "NAME")]
+    pub loss_col: Option<String>,
+
+    /// Params YAML of the run (default: params*.yaml next to the logs).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Iterations per epoch, for logs keyed by (epoch, itr) (default: config, log, or inferred).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ipe: Option<u64>,
+
+    /// Treat any skipped row as an error (exit 2).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// What to write.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Write the JSON report to FILE, or to standard output with - (the default value).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<String>,
+
+    /// Write the cleaned, merged series as CSV (step, then one column per series).
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<String>,
+
+    /// Print nothing; only the exit status tells the outcome.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `--format`: auto or one of the formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum FormatChoice {
+    #[default]
+    Auto,
+    #[value(name = "vjepa-csv")]
+    VjepaCsv,
+    #[value(name = "vjepa2-csv")]
+    Vjepa2Csv,
+    #[value(name = "ijepa-csv")]
+    IjepaCsv,
+    Csv,
+    Jsonl,
+    Json,
+    #[value(name = "console-log")]
+    ConsoleLog,
+}
+
+impl FormatChoice {
+    /// The forced format, `None` for auto.
+    pub fn forced(self) -> Option<Format> {
+        match self {
+            FormatChoice::Auto => None,
+            FormatChoice::VjepaCsv => Some(Format::VjepaCsv),
+            FormatChoice::Vjepa2Csv => Some(Format::Vjepa2Csv),
+            FormatChoice::IjepaCsv => Some(Format::IjepaCsv),
+            FormatChoice::Csv => Some(Format::Csv),
+            FormatChoice::Jsonl => Some(Format::Jsonl),
+            FormatChoice::Json => Some(Format::Json),
+            FormatChoice::ConsoleLog => Some(Format::ConsoleLog),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! What was decided: the command line turned into settings for each stage, with the checks that
+//! need more than one flag (one output on standard output at most; never write over an input).
+
+use std::path::{Path, PathBuf};
+
+use crate::clean::CleanOptions;
+use crate::cli::AnalyzeArgs;
+use crate::error::IngestError;
+use crate::ingest::IngestOptions;
+
+/// Where an output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Target {
+    fn parse(value: &str) -> Target {
+        if value == "-" {
+            Target::Stdout
+        } else {
+            Target::File(PathBuf::from(value))
+        }
+    }
+}
+
+/// The outputs of `analyze`.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    /// The human report on standard output (off with --quiet or when a machine output uses it).
+    pub text: bool,
+    pub json: Option<Target>,
+    pub export: Option<Target>,
+}
+
+/// Everything `analyze` needs to know.
+#[derive(Clone, Debug)]
+pub struct AnalyzeSettings {
+    pub inputs: Vec<String>,
+    pub ingest: IngestOptions,
+    pub clean: CleanOptions,
+    pub outputs: Outputs,
+}
+
+impl AnalyzeSettings {
+    pub fn from_args(args: &AnalyzeArgs) -> Result<AnalyzeSettings, IngestError> {
+        let read = &args.read;
+        let out = &args.output;
+        let json = out.json.as_deref().map(Target::parse);
+        let export = out.export.as_deref().map(Target::parse);
+        let machine = [("--json", &json), ("--export", &export)];
+        let on_stdout: Vec<&str> = machine
+            .iter()
+            .filter(|(_, t)| **t == Some(Target::Stdout))
+            .map(|(flag, _)| *flag)
+            .collect();
+        if on_stdout.len() > 1 {
+            return Err(IngestError::Usage(format!(
+                "{} all write to standard output; send all but one to a file",
+                on_stdout.join(" and ")
+            )));
+        }
+        for (flag, target) in machine {
+            if let Some(Target::File(path)) = target {
+                refuse_overwriting_inputs(flag, path, &args.inputs)?;
+            }
+        }
+        Ok(AnalyzeSettings {
+            inputs: args.inputs.clone(),
+            ingest: IngestOptions {
+                format: read.format.forced(),
+                step_col: read.step_col.clone(),
+                config: read.config.clone(),
+                strict: read.strict,
+            },
+            clean: CleanOptions {
+                ipe: read.ipe,
+                jepa_col: read.jepa_col.clone(),
+                reg_col: read.reg_col.clone(),
+                loss_col: read.loss_col.clone(),
+            },
+            outputs: Outputs {
+                text: !out.quiet && on_stdout.is_empty(),
+                json,
+                export,
+            },
+        })
+    }
+}
+
+/// An output file must not be one of the inputs (`--json run.csv` would destroy the log).
+fn refuse_overwriting_inputs(
+    flag: &str,
+    output: &Path,
+    inputs: &[String],
+) -> Result<(), IngestError> {
+    let Ok(out) = output.canonicalize() else {
+        return Ok(()); // does not exist yet: cannot be an input
+    };
+    for input in inputs {
+        if let Ok(inp) = Path::new(input).canonicalize()
+            && out == inp
+        {
+            return Err(IngestError::Usage(format!(
+                "{flag} {} would overwrite an input; choose another file",
+                output.display()
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Typed errors of the library. Each names the file, and the line where one is known, so the
+//! binary can print it once as `jepa-doctor: error: <file>:<line>: <cause>` and exit 2.
+
+use std::fmt;
+
+/// Why an input could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the file is empty")]
+    Empty { path: String },
+    #[error("{path}: only a header, no data rows")]
+    HeaderOnly { path: String },
+    #[error("{path}:{line}: {message}")]
+    At {
+        path: String,
+        line: u64,
+        message: String,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Json {
+        path: String,
+        line: u64,
+        column: u64,
+        message: String,
+    },
+    #[error("{}: {message}", Located(path, *line))]
+    Yaml {
+        path: String,
+        line: Option<u64>,
+        message: String,
+    },
+    #[error(
+        "{path}: no step-like column among [{columns}] (expected one of step, global_step, iteration, itr, _step, or epoch with itr); name it with --step-col"
+    )]
+    NoStepColumn { path: String, columns: String },
+    #[error("{path}: no numeric column besides the step ({detail})")]
+    NoNumericColumn { path: String, detail: String },
+    #[error("{path}: {message}")]
+    Unusable { path: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl IngestError {
+    pub fn at(path: &str, line: u64, message: impl Into<String>) -> IngestError {
+        IngestError::At {
+            path: path.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+    pub fn io(path: &str, source: std::io::Error) -> IngestError {
+        IngestError::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+    pub fn unusable(path: &str, message: impl Into<String>) -> IngestError {
+        IngestError::Unusable {
+            path: path.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// `path` or `path:line`.
+struct Located<'a>(&'a str, Option<u64>);
+
+impl fmt::Display for Located<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Some(line) => write!(f, "{}:{}", self.0, line),
+            None => f.write_str(self.0),
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! CSV and TSV logs: the V-JEPA family (`epoch,itr,...`) and any table with a step-like column.
+//!
+//! Quirks handled here, all seen in logs the upstream code writes:
+//! - the header written again mid-file when a run restarts (a restart marker, see [`super::table`]);
+//! - a row cut short by a kill: the last line, or a line directly followed by a restart header,
+//!   is skipped with a warning; a short or long row anywhere else is an error (the file is damaged);
+//! - `nan` / `inf` / `-inf` tokens (values, counted later);
+//! - V-JEPA's grad-norm columns hold `0.00000` while clipping is inactive (warmup): missing, not 0;
+//! - for the JEPA family a last line without its newline is a row killed mid-write: skipped.
+//!
+//! Columns whose first value is not a number (run names, phases) are ignored with a warning;
+//! a non-number later in a numeric column is an error naming file and line.
+
+use std::io::Read;
+
+use csv::{ByteRecord, ReaderBuilder};
+
+use super::table::{KeyKind, TableBuilder, epoch_itr_key};
+use super::values::{CellError, parse_value, parse_whole, show_cell};
+use super::{Parsed, Source};
+use crate::error::IngestError;
+use crate::ingest::roles::is_step_name;
+use crate::model::{Format, MISSING, is_missing};
+
+/// What the CSV parser needs to know beyond the bytes.
+#[derive(Clone, Debug)]
+pub struct CsvOptions {
+    pub format: Format,
+    pub delimiter: u8,
+    /// `--step-col`: the column holding the global step.
+    pub step_col: Option<String>,
+}
+
+/// How a header maps columns to the key and to table columns.
+struct Schema {
+    header: Vec<Vec<u8>>,
+    key: KeySpec,
+    /// For each field: the table column it feeds, or `None` (key or text column).
+    targets: Vec<Option<usize>>,
+    /// Fields whose kind is not decided yet (no non-empty cell seen).
+    undecided: Vec<bool>,
+    /// V-JEPA grad-norm fields, where 0 means "not computed".
+    zero_is_missing: Vec<bool>,
+}
+
+#[derive(Clone, Copy)]
+enum KeySpec {
+    Step(usize),
+    EpochItr { epoch: usize, itr: usize },
+}
+
+/// Parses one CSV/TSV source into a table.
+pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Parsed, IngestError> {
+    let path = source.name.as_str();
+    let mut tracked = TrackLastByte::new(reader);
+    let mut rdr = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(opts.delimiter)
+        .from_reader(&mut tracked);
+    let mut record = ByteRecord::new();
+    let read = |rdr: &mut csv::Reader<_>, record: &mut ByteRecord| -> Result<bool, IngestError> {
+        rdr.read_byte_record(record)
+            .map_err(|e| csv_error(path, &e))
+    };
+
+    if !read(&mut rdr, &mut record)? {
+        return Err(IngestError::Empty { path: path.into() });
+    }
+    let mut builder = TableBuilder::new(path);
+    let mut schema = schema_for(&record, &mut builder, opts)?;
+    let key_kind = match schema.key {
+        KeySpec::Step(_) => KeyKind::Step,
+        KeySpec::EpochItr { .. } => KeyKind::EpochItr,
+    };
+
+    let jepa_family = opts.format.is_jepa_family();
+    let mut restarts = 0u64;
+    let mut values: Vec<f32> = Vec::new();
+    // A short/long row is judged by what follows it.
+    let mut pending_ragged: Option<(u64, usize)> = None;
+    // A parsed row waits one record so an unterminated last line can be withheld.
+    let mut pending_row: Option<(u64, u64)> = None;
+    let mut pending_values: Vec<f32> = Vec::new();
+    let mut zeros_missing = vec![0u64; schema.header.len()];
+
+    while read(&mut rdr, &mut record)? {
+        let line = record.position().map_or(0, |p| p.line());
+        if is_header_like(&record, &schema) {
+            if let Some((ragged_line, fields)) = pending_ragged.take() {
+                builder.skip(
+                    ragged_line,
+                    format!(
+                        "row cut short by the restart that follows it ({fields} of {} fields)",
+                        schema.header.len()
+                    ),
+                );
+            }
+            if record.iter().ne(schema.header.iter().map(Vec::as_slice)) {
+                schema = schema_for(&record, &mut builder, opts)?;
+            }
+            restarts += 1;
+            flush_pending(&mut builder, &mut pending_row, &pending_values);
+            builder.restart();
+            continue;
+        }
+        if let Some((ragged_line, fields)) = pending_ragged.take() {
+            return Err(ragged_error(path, ragged_line, fields, schema.header.len()));
+        }
+        if record.len() != schema.header.len() {
+            pending_ragged = Some((line, record.len()));
+            continue;
+        }
+        let key = parse_key(&record, schema.key, path, line)?;
+        values.clear();
+        values.resize(builder.names().len(), MISSING);
+        let mut any_value = false;
+        for (field, cell) in record.iter().enumerate() {
+            let Some(column) = schema.targets[field] else {
+                continue;
+            };
+            let mut v = match parse_value(cell) {
+                Ok(v) => v,
+                Err(_) if schema.undecided[field] => {
+                    // The first value of this column is text: the column is not a metric.
+                    builder.ignore_column(column);
+                    schema.targets[field] = None;
+                    schema.undecided[field] = false;
+                    builder.warn(format!(
+                        "{path}:{line}: column '{}' holds text ({}); ignored",
+                        String::from_utf8_lossy(&schema.header[field]),
+                        show_cell(cell)
+                    ));
+                    continue;
+                }
+                Err(err) => {
+                    let what = match err {
+                        CellError::NotUtf8 => "is not valid UTF-8",
+                        CellError::NotANumber => "is not a number",
+                    };
+                    return Err(IngestError::at(
+                        path,
+                        line,
+                        format!(
+                            "column '{}': {} {what}",
+                            String::from_utf8_lossy(&schema.header[field]),
+                            show_cell(cell)
+                        ),
+                    ));
+                }
+            };
+            if !is_missing(v) {
+                schema.undecided[field] = false;
+                if schema.zero_is_missing[field] && v == 0.0 {
+                    zeros_missing[field] += 1;
+                    v = MISSING;
+                } else {
+                    any_value = true;
+                }
+            }
+            values[column] = v;
+        }
+        if !any_value && values.iter().all(|v| is_missing(*v)) {
+            builder.skip(line, "no values in the row");
+            continue;
+        }
+        flush_pending(&mut builder, &mut pending_row, &pending_values);
+        pending_row = Some((line, key));
+        std::mem::swap(&mut pending_values, &mut values);
+    }
+    drop(rdr);
+
+    let ends_with_newline = matches!(tracked.last, Some(b'\n') | Some(b'\r') | None);
+    if let Some((ragged_line, fields)) = pending_ragged {
+        builder.skip(
+            ragged_line,
+            format!(
+                "incomplete last line, {fields} of {} fields (killed mid-write?)",
+                schema.header.len()
+            ),
+        );
+    } else if let Some((line, _)) = pending_row.filter(|_| jepa_family && !ends_with_newline) {
+        builder.skip(line, "last line has no newline (killed mid-write?)");
+        pending_row = None;
+    }
+    flush_pending(&mut builder, &mut pending_row, &pending_values);
+
+    let zeros: Vec<String> = zeros_missing
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(field, n)| format!("{} {n}", String::from_utf8_lossy(&schema.header[field])))
+        .collect();
+    if !zeros.is_empty() {
+        builder.warn(format!(
+            "{path}: zero grad norms read as missing (not computed while clipping is inactive): {}",
+            zeros.join(", ")
+        ));
+    }
+    if builder.rows_read() == 0 {
+        return Err(IngestError::HeaderOnly { path: path.into() });
+    }
+    if schema.targets.iter().all(Option::is_none) {
+        let names: Vec<String> = schema
+            .header
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).into_owned())
+            .collect();
+        return Err(IngestError::NoNumericColumn {
+            path: path.into(),
+            detail: format!("columns: {}; the others hold text", names.join(", ")),
+        });
+    }
+    let table = builder.finish(restarts);
+    Ok(Parsed {
+        table,
+        key_kind,
+        format: opts.format,
+        ipe_hint: None,
+        lines_ignored: 0,
+    })
+}
+
+fn flush_pending(builder: &mut TableBuilder, pending: &mut Option<(u64, u64)>, values: &[f32]) {
+    if let Some((_, key)) = pending.take() {
+        builder.push_values(key, values);
+    }
+}
+
+/// Builds the schema of a header record, registering its value columns with the builder.
+fn schema_for(
+    record: &ByteRecord,
+    builder: &mut TableBuilder,
+    opts: &CsvOptions,
+) -> Result<Schema, IngestError> {
+    let path = builder.source().to_string();
+    let line = record.position().map_or(1, |p| p.line());
+    let mut header: Vec<Vec<u8>> = record.iter().map(|f| f.trim_ascii().to_vec()).collect();
+    if let Some(first) = header.first_mut()
+        && first.starts_with(b"\xef\xbb\xbf")
+    {
+        first.drain(..3);
+    }
+    let mut names = Vec::with_capacity(header.len());
+    for field in &header {
+        let name = std::str::from_utf8(field).map_err(|_| {
+            IngestError::at(
+                &path,
+                line,
+                format!("header field {} is not valid UTF-8", show_cell(field)),
+            )
+        })?;
+        names.push(name.to_string());
+    }
+    if names
+        .iter()
+        .all(|n| parse_value(n.as_bytes()).is_ok() && !n.is_empty())
+    {
+        return Err(IngestError::at(
+            &path,
+            line,
+            format!(
+                "expected a header row of column names, found numbers ({})",
+                show_cell(record.as_slice())
+            ),
+        ));
+    }
+    let find = |pred: &dyn Fn(&str) -> bool| names.iter().position(|n| pred(n));
+    let key = if let Some(wanted) = &opts.step_col {
+        let i = find(&|n| n == wanted).ok_or_else(|| {
+            IngestError::at(
+                &path,
+                line,
+                format!(
+                    "--step-col '{wanted}' is not a column (columns: {})",
+                    names.join(", ")
+                ),
+            )
+        })?;
+        KeySpec::Step(i)
+    } else if let (Some(epoch), Some(itr)) = (
+        find(&|n| n.eq_ignore_ascii_case("epoch")),
+        find(&|n| n.eq_ignore_ascii_case("itr")),
+    ) {
+        KeySpec::EpochItr { epoch, itr }
+    } else if let Some(i) = find(&|n| is_step_name(n)) {
+        KeySpec::Step(i)
+    } else if let Some(i) = find(&|n| n.eq_ignore_ascii_case("epoch")) {
+        builder.warn(format!(
+            "{path}: no step column; using 'epoch' as the step axis"
+        ));
+        KeySpec::Step(i)
+    } else {
+        return Err(IngestError::NoStepColumn {
+            path,
+            columns: names.join(", "),
+        });
+    };
+    let is_key = |i: usize| match key {
+        KeySpec::Step(s) => i == s,
+        KeySpec::EpochItr { epoch, itr } => i == epoch || i == itr,
+    };
+    let mut targets = Vec::with_capacity(names.len());
+    let mut zero_is_missing = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        if is_key(i) || name.is_empty() {
+            targets.push(None);
+            zero_is_missing.push(false);
+        } else {
+            targets.push(Some(builder.column(name)));
+            zero_is_missing.push(opts.format == Format::VjepaCsv && name.ends_with("grad-norm"));
+        }
+    }
+    if targets.iter().all(Option::is_none) {
+        return Err(IngestError::NoNumericColumn {
+            path,
+            detail: format!("columns: {}", names.join(", ")),
+        });
+    }
+    Ok(Schema {
+        undecided: vec![true; header.len()],
+        header,
+        key,
+        targets,
+        zero_is_missing,
+    })
+}
+
+/// A record that repeats the header, or is a new header (every field a non-number, the key
+/// field among them).
+fn is_header_like(record: &ByteRecord, schema: &Schema) -> bool {
+    if record.iter().eq(schema.header.iter().map(Vec::as_slice)) {
+        return true;
+    }
+    let key_field = match schema.key {
+        KeySpec::Step(i) => i,
+        KeySpec::EpochItr { epoch, .. } => epoch,
+    };
+    record.len() > 1
+        && record.get(key_field).map(|f| f.trim_ascii())
+            == Some(schema.header[key_field].as_slice())
+        && record
+            .iter()
+            .all(|f| !f.trim_ascii().is_empty() && parse_value(f).is_err())
+}
+
+fn parse_key(record: &ByteRecord, key: KeySpec, path: &str, line: u64) -> Result<u64, IngestError> {
+    let whole = |i: usize, what: &str| -> Result<u64, IngestError> {
+        let cell = record.get(i).unwrap_or_default();
+        parse_whole(cell).ok_or_else(|| {
+            IngestError::at(
+                path,
+                line,
+                format!(
+                    "{what} {} is not a non-negative whole number",
+                    show_cell(cell)
+                ),
+            )
+        })
+    };
+    match key {
+        KeySpec::Step(i) => whole(i, "step"),
+        KeySpec::EpochItr { epoch, itr } => {
+            let (e, i) = (whole(epoch, "epoch")?, whole(itr, "itr")?);
+            epoch_itr_key(e, i).ok_or_else(|| {
+                IngestError::at(path, line, format!("epoch {e} / itr {i} out of range"))
+            })
+        }
+    }
+}
+
+fn ragged_error(path: &str, line: u64, found: usize, expected: usize) -> IngestError {
+    IngestError::at(
+        path,
+        line,
+        format!("row has {found} fields, the header has {expected} (damaged or mixed-up file)"),
+    )
+}
+
+fn csv_error(path: &str, err: &csv::Error) -> IngestError {
+    match err.kind() {
+        csv::ErrorKind::Io(e) => {
+            IngestError::io(path, std::io::Error::new(e.kind(), e.to_string()))
+        }
+        _ => {
+            let line = err.position().map_or(0, |p| p.line());
+            IngestError::at(path, line, err.to_string())
+        }
+    }
+}
+
+/// Passes bytes through, remembering the last one (to tell whether the input ended in a newline).
+struct TrackLastByte<R> {
+    inner: R,
+    last: Option<u8>,
+}
+
+impl<R> TrackLastByte<R> {
+    fn new(inner: R) -> Self {
+        TrackLastByte { inner, last: None }
+    }
+}
+
+impl<R: Read> Read for TrackLastByte<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+        }
+        Ok(n)
+    }
+}

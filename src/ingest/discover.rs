@@ -1,0 +1,246 @@
+//! Turning what the user typed (files, run directories, `-`) into the list of sources to read and
+//! the params YAML to use. A run directory is searched one level deep, by file name:
+//! per-rank CSVs (`{tag}_r{rank}.csv`) first, then other tables, then JSON logs, then console
+//! logs; the params YAML is `params*.yaml` beside the logs unless `--config` names one.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::Source;
+use crate::error::IngestError;
+
+/// The sources to read, in order, and the params YAML.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub sources: Vec<Source>,
+    pub params: Option<PathBuf>,
+    pub notes: Vec<String>,
+}
+
+/// What a file in a run directory looks like from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    RankCsv,
+    Table,
+    JsonLog,
+    ConsoleLog,
+}
+
+/// Resolves the inputs into sources and a params file.
+pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestError> {
+    if inputs.is_empty() {
+        return Err(IngestError::Usage("no input given".into()));
+    }
+    let mut plan = Plan::default();
+    let mut explicit_params: Option<PathBuf> = None;
+    let mut found_params: Option<PathBuf> = None;
+    let mut stdin_seen = false;
+    for input in inputs {
+        if input == "-" {
+            if stdin_seen {
+                return Err(IngestError::Usage(
+                    "'-' (standard input) given twice".into(),
+                ));
+            }
+            stdin_seen = true;
+            plan.sources.push(Source::stdin());
+            continue;
+        }
+        let path = Path::new(input);
+        let meta = fs::metadata(path).map_err(|e| IngestError::io(input, e))?;
+        if meta.is_dir() {
+            let dir = scan_dir(path)?;
+            plan.sources.extend(dir.sources);
+            plan.notes.extend(dir.notes);
+            if found_params.is_none() {
+                found_params = dir.params;
+            }
+        } else if is_yaml(path) {
+            explicit_params = Some(path.to_path_buf());
+        } else {
+            plan.sources.push(Source::file(path));
+            if found_params.is_none() {
+                found_params = path
+                    .parent()
+                    .map(|p| {
+                        if p.as_os_str().is_empty() {
+                            Path::new(".")
+                        } else {
+                            p
+                        }
+                    })
+                    .and_then(params_in);
+            }
+        }
+    }
+    if plan.sources.is_empty() {
+        return Err(IngestError::Usage(
+            "no log among the inputs (only a params YAML was given)".into(),
+        ));
+    }
+    plan.params = config
+        .map(Path::to_path_buf)
+        .or(explicit_params)
+        .or(found_params);
+    Ok(plan)
+}
+
+struct DirScan {
+    sources: Vec<Source>,
+    params: Option<PathBuf>,
+    notes: Vec<String>,
+}
+
+fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
+    let name = dir.display().to_string();
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| IngestError::io(&name, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    let mut notes = Vec::new();
+    let mut candidates: Vec<(Kind, PathBuf)> = Vec::new();
+    for path in entries {
+        match fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => continue,
+            Err(e) => {
+                notes.push(format!("skipped {}: {e}", path.display()));
+                continue;
+            }
+        }
+        if let Some(kind) = kind_of(&path) {
+            candidates.push((kind, path));
+        }
+    }
+    let Some(best) = candidates.iter().map(|(k, _)| *k).min() else {
+        return Err(IngestError::unusable(
+            &name,
+            "no training log in this directory (looked for {tag}_r{rank}.csv, *.csv, *.tsv, *.jsonl, trainer_state.json, *.log / stdout console output)",
+        ));
+    };
+    let (chosen, others): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|(k, _)| *k == best);
+    if best == Kind::RankCsv {
+        let mut tags: Vec<String> = chosen.iter().filter_map(|(_, p)| rank_tag(p)).collect();
+        tags.dedup();
+        if tags.len() > 1 {
+            return Err(IngestError::unusable(
+                &name,
+                format!(
+                    "holds logs of several runs (tags: {}); pass the files of one run",
+                    tags.join(", ")
+                ),
+            ));
+        }
+    }
+    for (_, path) in &others {
+        notes.push(format!(
+            "also found {}; analysing {} instead",
+            path.display(),
+            describe(best)
+        ));
+    }
+    Ok(DirScan {
+        sources: chosen.iter().map(|(_, p)| Source::file(p)).collect(),
+        params: params_in(dir),
+        notes,
+    })
+}
+
+fn describe(kind: Kind) -> &'static str {
+    match kind {
+        Kind::RankCsv => "the per-rank CSV logs",
+        Kind::Table => "the CSV logs",
+        Kind::JsonLog => "the JSON logs",
+        Kind::ConsoleLog => "the console log",
+    }
+}
+
+fn kind_of(path: &Path) -> Option<Kind> {
+    let file = path.file_name()?.to_string_lossy().to_lowercase();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "csv" if rank_from_name(path).is_some() => Some(Kind::RankCsv),
+        "csv" | "tsv" => Some(Kind::Table),
+        "jsonl" | "ndjson" => Some(Kind::JsonLog),
+        "json"
+            if ["trainer_state", "metrics", "history", "log"]
+                .iter()
+                .any(|w| file.contains(w)) =>
+        {
+            Some(Kind::JsonLog)
+        }
+        "log" | "out" | "txt" => Some(Kind::ConsoleLog),
+        _ if file.starts_with("stdout") => Some(Kind::ConsoleLog),
+        _ => None,
+    }
+}
+
+/// The rank of a `{tag}_r{rank}.csv` file name.
+pub fn rank_from_name(path: &Path) -> Option<u32> {
+    let stem = path.file_stem()?.to_str()?;
+    let (_, digits) = stem.rsplit_once("_r")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn rank_tag(path: &Path) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?;
+    stem.rsplit_once("_r").map(|(tag, _)| tag.to_string())
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
+/// The params YAML in `dir`: `params*.yaml` (first by name), else `hparams.yaml`.
+pub fn params_in(dir: &Path) -> Option<PathBuf> {
+    let mut yamls: Vec<PathBuf> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| is_yaml(p) && p.is_file())
+        .collect();
+    yamls.sort();
+    let named = |prefix: &str| {
+        yamls
+            .iter()
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
+            .cloned()
+    };
+    named("params").or_else(|| named("hparams"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_from_file_names() {
+        assert_eq!(rank_from_name(Path::new("runs/jepa_r0.csv")), Some(0));
+        assert_eq!(rank_from_name(Path::new("log_r12.csv")), Some(12));
+        assert_eq!(rank_from_name(Path::new("metrics.csv")), None);
+        assert_eq!(rank_from_name(Path::new("jepa_rx.csv")), None);
+    }
+
+    #[test]
+    fn kinds_from_file_names() {
+        assert_eq!(kind_of(Path::new("jepa_r0.csv")), Some(Kind::RankCsv));
+        assert_eq!(kind_of(Path::new("metrics.csv")), Some(Kind::Table));
+        assert_eq!(
+            kind_of(Path::new("trainer_state.json")),
+            Some(Kind::JsonLog)
+        );
+        assert_eq!(kind_of(Path::new("config.json")), None);
+        assert_eq!(kind_of(Path::new("stdout.log")), Some(Kind::ConsoleLog));
+        assert_eq!(kind_of(Path::new("params-pretrain.yaml")), None);
+    }
+}

@@ -1,0 +1,169 @@
+//! Reading what a run wrote: files, run directories or standard input, each sniffed and handed to
+//! the one parser for its format. Every parser has the same shape, `(reader, source, options) ->
+//! Parsed`, and produces a [`table::Table`] keyed by step or by (epoch, itr); turning keys into
+//! global steps and merging ranks is [`crate::clean`]'s job.
+
+pub mod csv;
+pub mod discover;
+pub mod roles;
+pub mod sniff;
+pub mod table;
+pub mod values;
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use crate::error::IngestError;
+use crate::model::Format;
+use crate::params::RunParams;
+use table::{KeyKind, Table};
+
+/// One input as the user named it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// How it is shown in reports: the path as given, or `<stdin>`.
+    pub name: String,
+    /// `None` for standard input.
+    pub path: Option<PathBuf>,
+    /// From a `_r{N}` file-name suffix.
+    pub rank: Option<u32>,
+}
+
+impl Source {
+    pub fn file(path: &Path) -> Source {
+        Source {
+            name: path.display().to_string(),
+            rank: discover::rank_from_name(path),
+            path: Some(path.to_path_buf()),
+        }
+    }
+    pub fn stdin() -> Source {
+        Source {
+            name: "<stdin>".into(),
+            path: None,
+            rank: None,
+        }
+    }
+}
+
+/// What a parser returns.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    pub table: Table,
+    pub key_kind: KeyKind,
+    pub format: Format,
+    /// Iterations per epoch stated by the log itself.
+    pub ipe_hint: Option<u64>,
+    /// Lines that are not log rows (console output), ignored by design.
+    pub lines_ignored: u64,
+}
+
+/// What the user asked of ingestion.
+#[derive(Clone, Debug, Default)]
+pub struct IngestOptions {
+    /// `--format`; `None` sniffs each input.
+    pub format: Option<Format>,
+    pub step_col: Option<String>,
+    /// `--config`; otherwise a params YAML next to the inputs is used.
+    pub config: Option<PathBuf>,
+    /// Skipped rows become errors.
+    pub strict: bool,
+}
+
+/// Everything read from the inputs, before cleaning.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    pub parsed: Vec<(Source, Parsed)>,
+    pub params: Option<RunParams>,
+    pub notes: Vec<String>,
+}
+
+/// How many bytes are looked at to recognise a format.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// Reads every input (files, run directories, `-`) and the run's params YAML.
+pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestError> {
+    let plan = discover::plan(inputs, opts.config.as_deref())?;
+    let mut loaded = Loaded {
+        notes: plan.notes,
+        ..Loaded::default()
+    };
+    if let Some(path) = &plan.params {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| IngestError::io(&name, e))?;
+        loaded.params = Some(RunParams::from_yaml(&text, &name)?);
+    }
+    for source in plan.sources {
+        let parsed = read_source(&source, opts, loaded.params.as_ref())?;
+        if opts.strict
+            && let Some(first) = parsed.table.skipped.first()
+        {
+            return Err(IngestError::at(
+                &first.source,
+                first.line,
+                format!("{} (--strict: skipped rows are errors)", first.reason),
+            ));
+        }
+        loaded.parsed.push((source, parsed));
+    }
+    Ok(loaded)
+}
+
+/// Opens one source, sniffs its format unless forced, and parses it.
+pub fn read_source(
+    source: &Source,
+    opts: &IngestOptions,
+    params: Option<&RunParams>,
+) -> Result<Parsed, IngestError> {
+    let _ = params;
+    let reader: Box<dyn Read> = match &source.path {
+        Some(path) => {
+            if path.is_dir() {
+                return Err(IngestError::unusable(&source.name, "is a directory"));
+            }
+            Box::new(File::open(path).map_err(|e| IngestError::io(&source.name, e))?)
+        }
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let (head, reader) = split_head(reader, &source.name)?;
+    if head.is_empty() {
+        return Err(IngestError::Empty {
+            path: source.name.clone(),
+        });
+    }
+    let format = match opts.format {
+        Some(f) => f,
+        None => sniff::sniff(&head, source.path.as_deref()).ok_or_else(|| {
+            IngestError::unusable(
+                &source.name,
+                "not a log format jepa-doctor recognises (CSV/TSV with a header, JSON lines, a JSON document, or JEPA console output); force one with --format",
+            )
+        })?,
+    };
+    match format {
+        Format::VjepaCsv | Format::Vjepa2Csv | Format::IjepaCsv | Format::Csv => {
+            let opts = csv::CsvOptions {
+                format,
+                delimiter: sniff::delimiter(&head),
+                step_col: opts.step_col.clone(),
+            };
+            csv::parse(reader, source, &opts)
+        }
+        other => Err(IngestError::unusable(
+            &source.name,
+            format!("the {} format is not supported yet", other.as_str()),
+        )),
+    }
+}
+
+/// Reads the first bytes for sniffing and returns them with a reader that still yields everything.
+fn split_head(mut reader: Box<dyn Read>, name: &str) -> Result<(Vec<u8>, impl Read), IngestError> {
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    (&mut reader)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| IngestError::io(name, e))?;
+    let whole = Cursor::new(head.clone()).chain(reader);
+    Ok((head, whole))
+}

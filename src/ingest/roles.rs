@@ -1,0 +1,179 @@
+//! Deciding what a column means from its name (DESIGN §4), so that `loss-jepa`, `p`, `pred_loss`
+//! and `train/jepa_loss` all become the JEPA loss, and `reg-loss`, `r`, `vc_loss`, `sigreg` the
+//! regularization monitor. Flags override these guesses; this module only guesses.
+
+use crate::model::Role;
+
+/// The role a column named `name` most likely has.
+pub fn role_from_name(name: &str) -> Role {
+    let full = normalize(name);
+    let leaf = full.rsplit('/').next().unwrap_or(&full).to_string();
+    let has = |needle: &str| full.contains(needle);
+    let first_word = full.split(['/', '_']).next().unwrap_or("");
+
+    if matches!(first_word, "val" | "valid" | "validation" | "eval" | "test")
+        || ["knn", "probe", "top1", "top5", "accuracy", "acc@"]
+            .iter()
+            .any(|w| has(w))
+        || leaf == "acc"
+        || leaf.ends_with("_acc")
+    {
+        return Role::Eval;
+    }
+    if [
+        "time",
+        "_ms",
+        "duration",
+        "throughput",
+        "per_second",
+        "runtime",
+        "dataload",
+    ]
+    .iter()
+    .any(|w| has(w))
+    {
+        return Role::Timing;
+    }
+    if leaf == "lr" || leaf.starts_with("lr_") || has("learning_rate") {
+        return Role::Lr;
+    }
+    if leaf == "wd" || has("weight_decay") {
+        return Role::Wd;
+    }
+    if has("grad_norm") || has("gradnorm") {
+        return Role::GradNorm;
+    }
+    if leaf == "ema" || leaf.starts_with("ema_") || has("momentum") {
+        return Role::Ema;
+    }
+    const JEPA: &[&str] = &[
+        "p",
+        "j",
+        "jloss",
+        "jepa",
+        "pred_loss",
+        "prediction_loss",
+        "loss_pred",
+        "a2v",
+        "v2a",
+    ];
+    if JEPA.contains(&leaf.as_str()) || leaf.contains("jepa") {
+        return Role::Jepa;
+    }
+    const REG: &[&str] = &[
+        "r",
+        "reg",
+        "reg_loss",
+        "loss_reg",
+        "regularization",
+        "vc_loss",
+        "std_loss",
+        "cov_loss",
+        "var_loss",
+        "variance_loss",
+        "covariance_loss",
+    ];
+    if REG.contains(&leaf.as_str()) || leaf.contains("sigreg") || leaf.contains("vicreg") {
+        return Role::Reg;
+    }
+    if matches!(
+        leaf.as_str(),
+        "loss" | "train_loss" | "total_loss" | "loss_total" | "objective"
+    ) {
+        return Role::Total;
+    }
+    Role::Other
+}
+
+/// True for names that hold the global step (or the iteration within an epoch, `itr`).
+pub fn is_step_name(name: &str) -> bool {
+    matches!(
+        normalize(name).as_str(),
+        "step"
+            | "steps"
+            | "global_step"
+            | "trainer/global_step"
+            | "train/global_step"
+            | "iteration"
+            | "iter"
+            | "itr"
+            | "_step"
+    )
+}
+
+/// Lower case, `-` and spaces as `_`, a trailing unit in parentheses dropped: `gpu-time(ms)` →
+/// `gpu_time_ms`.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for ch in name.trim().chars() {
+        match ch {
+            '-' | ' ' | '.' => out.push('_'),
+            '(' | ')' => {
+                if !out.ends_with('_') {
+                    out.push('_');
+                }
+            }
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out.trim_end_matches('_').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vjepa_columns() {
+        assert_eq!(role_from_name("loss"), Role::Total);
+        assert_eq!(role_from_name("loss-jepa"), Role::Jepa);
+        assert_eq!(role_from_name("reg-loss"), Role::Reg);
+        assert_eq!(role_from_name("enc-grad-norm"), Role::GradNorm);
+        assert_eq!(role_from_name("pred-grad-norm"), Role::GradNorm);
+        assert_eq!(role_from_name("gpu-time(ms)"), Role::Timing);
+        assert_eq!(role_from_name("wall-time(ms)"), Role::Timing);
+        assert_eq!(role_from_name("time (ms)"), Role::Timing);
+        assert_eq!(role_from_name("iter-time(ms)"), Role::Timing);
+        assert_eq!(role_from_name("dataload-time(ms)"), Role::Timing);
+        assert_eq!(role_from_name("mask-A"), Role::Other);
+    }
+
+    #[test]
+    fn console_and_generic_names() {
+        assert_eq!(role_from_name("p"), Role::Jepa);
+        assert_eq!(role_from_name("r"), Role::Reg);
+        assert_eq!(role_from_name("lr"), Role::Lr);
+        assert_eq!(role_from_name("wd"), Role::Wd);
+        assert_eq!(role_from_name("learning_rate"), Role::Lr);
+        assert_eq!(role_from_name("lr-AdamW"), Role::Lr);
+        assert_eq!(role_from_name("grad_norm"), Role::GradNorm);
+        assert_eq!(role_from_name("train/jepa_loss"), Role::Jepa);
+        assert_eq!(role_from_name("train/loss"), Role::Total);
+        assert_eq!(role_from_name("vc_loss"), Role::Reg);
+        assert_eq!(role_from_name("sigreg_loss"), Role::Reg);
+        assert_eq!(role_from_name("val/loss"), Role::Eval);
+        assert_eq!(role_from_name("eval_loss"), Role::Eval);
+        assert_eq!(role_from_name("knn_top1"), Role::Eval);
+        assert_eq!(role_from_name("probe_acc"), Role::Eval);
+        assert_eq!(role_from_name("ema_momentum"), Role::Ema);
+        assert_eq!(role_from_name("epoch"), Role::Other);
+    }
+
+    #[test]
+    fn step_names() {
+        assert!(is_step_name("step"));
+        assert!(is_step_name("Step"));
+        assert!(is_step_name("global_step"));
+        assert!(is_step_name("trainer/global_step"));
+        assert!(is_step_name("_step"));
+        assert!(!is_step_name("epoch"));
+        assert!(!is_step_name("loss"));
+    }
+
+    #[test]
+    fn normalize_drops_units() {
+        assert_eq!(normalize("gpu-time(ms)"), "gpu_time_ms");
+        assert_eq!(normalize("time (ms)"), "time_ms");
+        assert_eq!(normalize("Loss-JEPA"), "loss_jepa");
+    }
+}

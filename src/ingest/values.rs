@@ -1,0 +1,104 @@
+//! Turning the text of one cell into a number, the same way for every format.
+//!
+//! Training code writes `nan`, `inf`, `-inf` (Python's `str(float)`), `NaN`/`Infinity` (JSON from
+//! Python), and sometimes `None`. The first are *values* (a diverged loss is an event to report);
+//! `None`, `null` and the empty cell mean "nothing logged here".
+
+use crate::model::MISSING;
+
+/// Why a cell is not a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellError {
+    NotUtf8,
+    NotANumber,
+}
+
+/// Parses a value cell: empty / `None` / `null` → [`MISSING`]; `nan`, `inf`, `Infinity` (any case,
+/// signed) → non-finite values; anything else must be a decimal number.
+pub fn parse_value(cell: &[u8]) -> Result<f32, CellError> {
+    let cell = cell.trim_ascii();
+    if cell.is_empty() {
+        return Ok(MISSING);
+    }
+    let text = std::str::from_utf8(cell).map_err(|_| CellError::NotUtf8)?;
+    match text.parse::<f32>() {
+        Ok(v) => Ok(v),
+        Err(_) if is_null_word(text) => Ok(MISSING),
+        Err(_) => Err(CellError::NotANumber),
+    }
+}
+
+fn is_null_word(text: &str) -> bool {
+    ["none", "null", "na", "n/a"]
+        .iter()
+        .any(|w| text.eq_ignore_ascii_case(w))
+}
+
+/// Parses a step / epoch / iteration cell: a non-negative whole number, also when written as a
+/// float (`1200.0`, `1.2e3`).
+pub fn parse_whole(cell: &[u8]) -> Option<u64> {
+    let cell = cell.trim_ascii();
+    if cell.is_empty() {
+        return None;
+    }
+    if cell.iter().all(u8::is_ascii_digit) {
+        return std::str::from_utf8(cell).ok()?.parse().ok();
+    }
+    let x: f64 = std::str::from_utf8(cell).ok()?.parse().ok()?;
+    whole_f64(x)
+}
+
+/// `x` as a step when it is a non-negative whole number below 2^53.
+pub fn whole_f64(x: f64) -> Option<u64> {
+    (x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x < 9_007_199_254_740_992.0)
+        .then_some(x as u64)
+}
+
+/// A short, printable rendering of a cell for error messages.
+pub fn show_cell(cell: &[u8]) -> String {
+    let text = String::from_utf8_lossy(cell);
+    let mut shown: String = text.chars().take(40).collect();
+    if text.chars().count() > 40 {
+        shown.push('…');
+    }
+    format!("{shown:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::is_missing;
+
+    #[test]
+    fn non_finite_tokens_are_values_and_empty_is_missing() {
+        assert!(parse_value(b"nan").unwrap().is_nan());
+        assert!(!is_missing(parse_value(b"NaN").unwrap()));
+        assert_eq!(parse_value(b"-inf").unwrap(), f32::NEG_INFINITY);
+        assert_eq!(parse_value(b"+inf").unwrap(), f32::INFINITY);
+        assert_eq!(parse_value(b"Infinity").unwrap(), f32::INFINITY);
+        assert_eq!(parse_value(b"1e309").unwrap(), f32::INFINITY);
+        assert!(is_missing(parse_value(b"").unwrap()));
+        assert!(is_missing(parse_value(b"  ").unwrap()));
+        assert!(is_missing(parse_value(b"None").unwrap()));
+        assert_eq!(parse_value(b" 0.82586 ").unwrap(), 0.82586);
+        assert_eq!(parse_value(b"-0").unwrap(), 0.0);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert_eq!(parse_value(b"1,234"), Err(CellError::NotANumber));
+        assert_eq!(parse_value(b"abc"), Err(CellError::NotANumber));
+        assert_eq!(parse_value(b"\xff\xfe"), Err(CellError::NotUtf8));
+    }
+
+    #[test]
+    fn whole_numbers_accept_float_spelling() {
+        assert_eq!(parse_whole(b"42"), Some(42));
+        assert_eq!(parse_whole(b"1200.0"), Some(1200));
+        assert_eq!(parse_whole(b"1.2e3"), Some(1200));
+        assert_eq!(parse_whole(b"1.5"), None);
+        assert_eq!(parse_whole(b"-1"), None);
+        assert_eq!(parse_whole(b"nan"), None);
+        assert_eq!(parse_whole(b""), None);
+    }
+}

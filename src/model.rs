@@ -1,0 +1,374 @@
+//! The data every stage shares: one run's series on a single global step axis, each with a role.
+//!
+//! Ingest builds a [`Run`], the analysis reads it, the renderers describe it; nobody reaches back.
+//! Values are stored as `f32` (what training code logs; half the memory of `f64` on 10M-row runs)
+//! aligned with the run's [`StepAxis`]. A step where a series has no value holds [`MISSING`], a NaN
+//! with a private payload, so a *logged* `nan` (a real, reportable event) is never confused with
+//! "nothing was logged here". Use [`Series::get`] / [`Series::points`] rather than reading the raw
+//! vector.
+
+use serde::Serialize;
+
+const MISSING_BITS: u32 = 0x7fc0_0bad;
+
+/// Marks "no value at this step". Never produced by parsing or arithmetic.
+pub const MISSING: f32 = f32::from_bits(MISSING_BITS);
+
+/// True when `v` is the [`MISSING`] marker (not merely a NaN).
+#[inline]
+pub fn is_missing(v: f32) -> bool {
+    v.to_bits() == MISSING_BITS
+}
+
+/// What a series means for the diagnosis, decided from its name (DESIGN §4) or by a flag.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The JEPA prediction loss (`loss-jepa`, `p`, `pred_loss`, ...).
+    Jepa,
+    /// A regularization / collapse monitor (`reg-loss`, `r`, `vc_loss`, `sigreg`, ...).
+    Reg,
+    /// The optimised total (`loss`).
+    Total,
+    /// Learning rate.
+    Lr,
+    /// Weight decay.
+    Wd,
+    /// Gradient norm of some parameter group.
+    GradNorm,
+    /// EMA momentum of the target encoder.
+    Ema,
+    /// Wall / GPU / data-loading times.
+    Timing,
+    /// Downstream metrics (probe accuracy, kNN, validation loss).
+    Eval,
+    /// Anything else that is numeric.
+    Other,
+}
+
+impl Role {
+    /// The name used in reports and the JSON contract.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Jepa => "jepa",
+            Role::Reg => "reg",
+            Role::Total => "total",
+            Role::Lr => "lr",
+            Role::Wd => "wd",
+            Role::GradNorm => "grad_norm",
+            Role::Ema => "ema",
+            Role::Timing => "timing",
+            Role::Eval => "eval",
+            Role::Other => "other",
+        }
+    }
+}
+
+/// The sorted, duplicate-free global steps a run has values at.
+///
+/// Kept behind a type so the representation can change (e.g. run-length encoding for very long
+/// runs) without touching its users.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepAxis {
+    steps: Vec<u64>,
+}
+
+impl StepAxis {
+    /// Wraps steps that must already be strictly increasing.
+    pub fn from_sorted(steps: Vec<u64>) -> StepAxis {
+        debug_assert!(steps.windows(2).all(|w| w[0] < w[1]));
+        StepAxis { steps }
+    }
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+    pub fn as_slice(&self) -> &[u64] {
+        &self.steps
+    }
+    /// Index of `step` on the axis, if present.
+    pub fn position(&self, step: u64) -> Option<usize> {
+        self.steps.binary_search(&step).ok()
+    }
+}
+
+/// One named column of a run, aligned with the run's [`StepAxis`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub role: Role,
+    /// One value per axis step; [`MISSING`] where nothing was logged.
+    pub values: Vec<f32>,
+    /// How the series came to be when it was not read verbatim (derived, role forced by a flag, ...).
+    pub note: Option<String>,
+}
+
+impl Series {
+    /// The value at axis index `i`, `None` when nothing was logged there (NaN/inf are values).
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<f32> {
+        self.values.get(i).copied().filter(|v| !is_missing(*v))
+    }
+
+    /// Present `(step, value)` pairs in step order, non-finite values included.
+    pub fn points<'a>(&'a self, axis: &'a StepAxis) -> impl Iterator<Item = (u64, f32)> + 'a {
+        axis.as_slice()
+            .iter()
+            .zip(&self.values)
+            .filter(|(_, v)| !is_missing(**v))
+            .map(|(s, v)| (*s, *v))
+    }
+
+    /// Present, finite `(step, value)` pairs: what the statistics run on.
+    pub fn finite_points<'a>(
+        &'a self,
+        axis: &'a StepAxis,
+    ) -> impl Iterator<Item = (u64, f64)> + 'a {
+        self.points(axis)
+            .filter(|(_, v)| v.is_finite())
+            .map(|(s, v)| (s, f64::from(v)))
+    }
+
+    /// Counts of present values and of non-finite ones among them, and the step range covered.
+    pub fn summary(&self, axis: &StepAxis) -> SeriesSummary {
+        let mut summary = SeriesSummary::default();
+        for (step, v) in self.points(axis) {
+            summary.points += 1;
+            if !v.is_finite() {
+                summary.non_finite += 1;
+            }
+            summary.first_step.get_or_insert(step);
+            summary.last_step = Some(step);
+        }
+        summary
+    }
+}
+
+/// What [`Series::summary`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeriesSummary {
+    pub points: usize,
+    pub non_finite: usize,
+    pub first_step: Option<u64>,
+    pub last_step: Option<u64>,
+}
+
+/// The input formats jepa-doctor reads (names are part of the JSON contract).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Format {
+    /// V-JEPA `{tag}_r{rank}.csv`: epoch,itr,loss,loss-jepa,reg-loss,grad norms,timings.
+    #[serde(rename = "vjepa-csv")]
+    VjepaCsv,
+    /// V-JEPA 2 `log_r{rank}.csv`: epoch,itr,loss and timings.
+    #[serde(rename = "vjepa2-csv")]
+    Vjepa2Csv,
+    /// I-JEPA CSV: epoch,itr,loss,mask-A,mask-B,time (ms).
+    #[serde(rename = "ijepa-csv")]
+    IjepaCsv,
+    /// Any other CSV or TSV with a step-like column.
+    #[serde(rename = "csv")]
+    Csv,
+    /// JSON lines: one object per line.
+    #[serde(rename = "jsonl")]
+    Jsonl,
+    /// One JSON document: an array of records, or an object holding one (trainer_state.json).
+    #[serde(rename = "json")]
+    Json,
+    /// Console output of V-JEPA / V-JEPA 2 / I-JEPA training (`[epoch, itr] loss: ...`).
+    #[serde(rename = "console-log")]
+    ConsoleLog,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::VjepaCsv => "vjepa-csv",
+            Format::Vjepa2Csv => "vjepa2-csv",
+            Format::IjepaCsv => "ijepa-csv",
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Json => "json",
+            Format::ConsoleLog => "console-log",
+        }
+    }
+
+    /// Formats written by the upstream JEPA training code, whose quirks we know.
+    pub fn is_jepa_family(self) -> bool {
+        matches!(
+            self,
+            Format::VjepaCsv | Format::Vjepa2Csv | Format::IjepaCsv | Format::ConsoleLog
+        )
+    }
+}
+
+/// A row that could not be used, with where and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SkippedRow {
+    pub source: String,
+    pub line: u64,
+    pub reason: String,
+}
+
+/// How many rows were seen and what became of them: `rows_read = rows_used + rows_skipped +
+/// rows_replaced`, always.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RowAccount {
+    pub rows_read: u64,
+    pub rows_used: u64,
+    pub rows_skipped: u64,
+    pub rows_replaced: u64,
+}
+
+impl RowAccount {
+    pub fn add(&mut self, other: &RowAccount) {
+        self.rows_read += other.rows_read;
+        self.rows_used += other.rows_used;
+        self.rows_skipped += other.rows_skipped;
+        self.rows_replaced += other.rows_replaced;
+    }
+    /// The accounting invariant.
+    pub fn balances(&self) -> bool {
+        self.rows_read == self.rows_used + self.rows_skipped + self.rows_replaced
+    }
+}
+
+/// Where the iterations-per-epoch used for global steps came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpeSource {
+    /// `--ipe` on the command line.
+    Flag,
+    /// `optimization.ipe` in the params YAML.
+    Config,
+    /// The log's own `iterations per epoch/dataest length: N/M` line.
+    Log,
+    /// Largest logged `itr` + 1 (an underestimate when not every iteration is logged).
+    Inferred,
+}
+
+/// Iterations per epoch and where that number came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Ipe {
+    pub value: u64,
+    pub source: IpeSource,
+}
+
+/// Disagreement between ranks on the primary loss (absolute units of that loss).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RankSpread {
+    pub series: String,
+    /// Steps at which at least two ranks logged a finite value.
+    pub steps_compared: u64,
+    /// Median over those steps of (max - min) across ranks.
+    #[serde(serialize_with = "serialize_reported")]
+    pub median_range: f64,
+    /// Largest (max - min) across ranks.
+    #[serde(serialize_with = "serialize_reported")]
+    pub max_range: f64,
+    pub max_range_step: u64,
+}
+
+/// Rounds a derived statistic to 6 significant digits, within the precision of the `f32` values
+/// logs hold, so reports do not show conversion noise (`0.2263300001` → `0.22633`).
+pub fn round_reported(x: f64) -> f64 {
+    if x.is_finite() && x != 0.0 {
+        format!("{x:.5e}").parse().unwrap_or(x)
+    } else {
+        x
+    }
+}
+
+/// Serde helper: an `f64` rounded with [`round_reported`].
+pub fn serialize_reported<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_reported(*x))
+}
+
+/// What was read and how: the `input` section of the JSON contract.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct InputSummary {
+    pub sources: Vec<String>,
+    pub format: String,
+    #[serde(flatten)]
+    pub rows: RowAccount,
+    /// Alias of `rows_replaced` kept for the JSON contract's name.
+    pub duplicates_replaced: u64,
+    pub restarts: u64,
+    pub ranks: u64,
+    pub config: Option<String>,
+    pub ipe: Option<Ipe>,
+    pub rank_spread: Option<RankSpread>,
+    /// Non-log lines of console logs, ignored by design.
+    pub lines_ignored: u64,
+    /// The first few skipped rows with their reasons.
+    pub skipped: Vec<SkippedRow>,
+    pub warnings: Vec<String>,
+}
+
+/// A cleaned run: every series on one global step axis.
+#[derive(Clone, Debug, Default)]
+pub struct Run {
+    pub steps: StepAxis,
+    pub series: Vec<Series>,
+    pub input: InputSummary,
+    pub params: Option<crate::params::RunParams>,
+}
+
+impl Run {
+    /// The first series with `role`, in column order.
+    pub fn first_with_role(&self, role: Role) -> Option<&Series> {
+        self.series.iter().find(|s| s.role == role)
+    }
+    pub fn series_named(&self, name: &str) -> Option<&Series> {
+        self.series.iter().find(|s| s.name == name)
+    }
+    /// Iterations per epoch when known (for epoch ticks and schedules).
+    pub fn ipe(&self) -> Option<u64> {
+        self.input.ipe.map(|i| i.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_is_distinct_from_logged_nan() {
+        assert!(is_missing(MISSING));
+        assert!(!is_missing(f32::NAN));
+        assert!(!is_missing("nan".parse::<f32>().unwrap()));
+        assert!(!is_missing(f32::NAN + 1.0));
+        assert!(!is_missing(0.0));
+    }
+
+    #[test]
+    fn reported_rounding_removes_f32_noise() {
+        assert_eq!(round_reported(0.009999990463256836), 0.00999999);
+        assert_eq!(round_reported(0.2263300001), 0.22633);
+        assert_eq!(round_reported(f64::from(0.82586f32)), 0.82586);
+        assert_eq!(round_reported(123456789.0), 123457000.0);
+        assert!(round_reported(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn series_points_skip_missing_but_keep_nan() {
+        let axis = StepAxis::from_sorted(vec![0, 1, 2, 3]);
+        let series = Series {
+            name: "x".into(),
+            role: Role::Jepa,
+            values: vec![1.0, MISSING, f32::NAN, 2.0],
+            note: None,
+        };
+        let points: Vec<_> = series.points(&axis).map(|(s, _)| s).collect();
+        assert_eq!(points, vec![0, 2, 3]);
+        let summary = series.summary(&axis);
+        assert_eq!(summary.points, 3);
+        assert_eq!(summary.non_finite, 1);
+        assert_eq!(summary.first_step, Some(0));
+        assert_eq!(summary.last_step, Some(3));
+        assert_eq!(series.finite_points(&axis).count(), 2);
+    }
+}

@@ -1,0 +1,78 @@
+//! Number formatting shared by the human-readable renderers: a few significant digits, scientific
+//! notation for very small or large magnitudes, thousands kept plain for steps.
+
+/// `x` with about four significant digits (`0.2263`, `6.25e-4`, `1.2e+06`).
+pub fn value(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "nan".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let a = x.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e5).contains(&a) {
+        format!("{x:.2e}")
+    } else {
+        let decimals = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
+        let s = format!("{x:.decimals$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    }
+}
+
+/// A fraction as a percentage with one decimal (`0.123` → `12.3%`).
+pub fn percent(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+/// A p-value: `<1e-12` floor, scientific below 0.001.
+pub fn p_value(p: f64) -> String {
+    if p < 1e-12 {
+        "<1e-12".into()
+    } else if p < 1e-3 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// `n` with the noun, pluralised with an `s`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_keep_four_significant_digits() {
+        assert_eq!(value(0.226331), "0.2263");
+        assert_eq!(value(1.5), "1.5");
+        assert_eq!(value(6.25e-4), "6.25e-4");
+        assert_eq!(value(1234.5678), "1235");
+        assert_eq!(value(0.0), "0");
+        assert_eq!(value(f64::NAN), "nan");
+        assert_eq!(value(-2.0), "-2");
+        assert_eq!(value(250000.0), "2.50e5");
+    }
+
+    #[test]
+    fn p_values() {
+        assert_eq!(p_value(0.0312), "0.031");
+        assert_eq!(p_value(2.5e-5), "2.5e-5");
+        assert_eq!(p_value(0.0), "<1e-12");
+    }
+}

@@ -1,0 +1,74 @@
+//! The JSON report: the contract of DESIGN §7 (schema_version 1; fields may be added, never
+//! removed or renamed). Deterministic: no timestamps, paths exactly as the user gave them.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::model::{InputSummary, Run};
+
+/// Version of the JSON contract.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema_version: u32,
+    tool: Tool,
+    input: &'a InputSummary,
+    series: Vec<SeriesEntry<'a>>,
+    exit_code: u8,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+/// One entry of the `series` section.
+#[derive(Serialize)]
+pub struct SeriesEntry<'a> {
+    pub name: &'a str,
+    pub role: &'static str,
+    pub points: usize,
+    pub non_finite: usize,
+    pub first_step: Option<u64>,
+    pub last_step: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+}
+
+/// The `series` section for a run.
+pub fn series_entries(run: &Run) -> Vec<SeriesEntry<'_>> {
+    run.series
+        .iter()
+        .map(|s| {
+            let summary = s.summary(&run.steps);
+            SeriesEntry {
+                name: &s.name,
+                role: s.role.as_str(),
+                points: summary.points,
+                non_finite: summary.non_finite,
+                first_step: summary.first_step,
+                last_step: summary.last_step,
+                note: s.note.as_deref(),
+            }
+        })
+        .collect()
+}
+
+/// Writes the JSON report, pretty-printed, with a trailing newline.
+pub fn write(out: &mut dyn Write, run: &Run, exit_code: u8) -> io::Result<()> {
+    let report = JsonReport {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        input: &run.input,
+        series: series_entries(run),
+        exit_code,
+    };
+    serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
+    writeln!(out)
+}

@@ -1,0 +1,51 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use jepa_doctor::clean::{CleanOptions, clean};
+use jepa_doctor::ingest::{IngestOptions, load};
+use jepa_doctor::model::{Run, Series};
+
+/// Path of a file under `fixtures/`.
+pub fn fixture(rel: &str) -> String {
+    let p: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fixtures", rel]
+        .iter()
+        .collect();
+    p.display().to_string()
+}
+
+/// Reads and cleans inputs with default options.
+pub fn run_of(inputs: &[&str]) -> Run {
+    run_with(inputs, &IngestOptions::default(), &CleanOptions::default())
+}
+
+pub fn run_with(inputs: &[&str], ingest: &IngestOptions, opts: &CleanOptions) -> Run {
+    let inputs: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
+    let loaded = load(&inputs, ingest).unwrap_or_else(|e| panic!("load {inputs:?}: {e}"));
+    clean(loaded, opts).unwrap_or_else(|e| panic!("clean {inputs:?}: {e}"))
+}
+
+/// The error message reading `inputs` gives.
+pub fn error_of(inputs: &[&str]) -> String {
+    let inputs: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
+    match load(&inputs, &IngestOptions::default()).and_then(|l| clean(l, &CleanOptions::default()))
+    {
+        Ok(_) => panic!("expected an error for {inputs:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+pub fn series<'a>(run: &'a Run, name: &str) -> &'a Series {
+    run.series_named(name)
+        .unwrap_or_else(|| panic!("no series {name}; have {:?}", names(run)))
+}
+
+pub fn names(run: &Run) -> Vec<&str> {
+    run.series.iter().map(|s| s.name.as_str()).collect()
+}
+
+/// Present values of a series in step order.
+pub fn values(run: &Run, name: &str) -> Vec<(u64, f32)> {
+    series(run, name).points(&run.steps).collect()
+}
