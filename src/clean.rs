@@ -71,7 +71,7 @@ pub fn clean(loaded: Loaded, opts: &CleanOptions) -> Result<Run, IngestError> {
         let first = input
             .skipped
             .first()
-            .map(|s| format!("; first: {}:{}: {}", s.source, s.line, s.reason))
+            .map(|s| format!("; first: {s}"))
             .unwrap_or_default();
         return Err(IngestError::unusable(
             &input.sources.join(", "),

@@ -43,6 +43,8 @@ pub enum IngestError {
     NoNumericColumn { path: String, detail: String },
     #[error("{path}: {message}")]
     Unusable { path: String, message: String },
+    #[error("{0} (--strict: skipped rows are errors)")]
+    Strict(crate::model::SkippedRow),
     #[error("{0}")]
     Usage(String),
 }

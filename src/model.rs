@@ -209,8 +209,25 @@ impl Format {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SkippedRow {
     pub source: String,
-    pub line: u64,
+    /// 1-based line in the source (text formats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// 1-based position of the record in a JSON document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<u64>,
     pub reason: String,
+}
+
+impl std::fmt::Display for SkippedRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.record) {
+            (Some(line), _) => write!(f, "{}:{}: {}", self.source, line, self.reason),
+            (None, Some(record)) => {
+                write!(f, "{}: record {}: {}", self.source, record, self.reason)
+            }
+            (None, None) => write!(f, "{}: {}", self.source, self.reason),
+        }
+    }
 }
 
 /// How many rows were seen and what became of them: `rows_read = rows_used + rows_skipped +

@@ -244,3 +244,41 @@ fn help_and_version_exit_0() {
         .success()
         .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn every_format_reports_its_input_and_series() {
+    let cases = [
+        ("samples/recipe/jepa_r0.csv", "vjepa-csv", "loss-jepa"),
+        ("csv/vjepa2_log_r0.csv", "vjepa2-csv", "loss"),
+        ("csv/ijepa.csv", "ijepa-csv", "time (ms)"),
+        ("csv/generic_custom_names.tsv", "csv", "pred_l2"),
+        ("json/train_eval_mixed.jsonl", "jsonl", "eval/knn_top1"),
+        ("json/trainer_state.json", "json", "eval_loss"),
+        ("samples/recipe/stdout.log", "console-log", "reg-loss"),
+        ("console/ijepa_prefixed.log", "console-log", "mask-A"),
+    ];
+    for (file, format, a_series) in cases {
+        let v = json_of(&["analyze", &fixture(file)]);
+        assert_eq!(v["input"]["format"], format, "{file}");
+        let read = v["input"]["rows_read"].as_u64().unwrap();
+        let parts = ["rows_used", "rows_skipped", "duplicates_replaced"]
+            .map(|k| v["input"][k].as_u64().unwrap());
+        assert_eq!(
+            read,
+            parts.iter().sum::<u64>(),
+            "{file}: rows do not add up"
+        );
+        let names: Vec<&str> = v["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&a_series), "{file}: {names:?}");
+        doctor()
+            .args(["analyze", &fixture(file)])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(format!("({format}, ")));
+    }
+}

@@ -79,7 +79,7 @@ fn truncated_last_line_is_skipped_with_a_reason() {
     assert_eq!(run.input.rows.rows_skipped, 1);
     assert_eq!(run.steps.as_slice().last(), Some(&29));
     let skip = &run.input.skipped[0];
-    assert_eq!(skip.line, 32);
+    assert_eq!(skip.line, Some(32));
     assert!(
         skip.reason.contains("incomplete last line"),
         "{}",

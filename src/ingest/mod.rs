@@ -3,8 +3,11 @@
 //! Parsed`, and produces a [`table::Table`] keyed by step or by (epoch, itr); turning keys into
 //! global steps and merging ranks is [`crate::clean`]'s job.
 
+pub mod console;
 pub mod csv;
 pub mod discover;
+pub mod json;
+pub mod lines;
 pub mod roles;
 pub mod sniff;
 pub mod table;
@@ -99,11 +102,7 @@ pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestErr
         if opts.strict
             && let Some(first) = parsed.table.skipped.first()
         {
-            return Err(IngestError::at(
-                &first.source,
-                first.line,
-                format!("{} (--strict: skipped rows are errors)", first.reason),
-            ));
+            return Err(IngestError::Strict(first.clone()));
         }
         loaded.parsed.push((source, parsed));
     }
@@ -150,10 +149,15 @@ pub fn read_source(
             };
             csv::parse(reader, source, &opts)
         }
-        other => Err(IngestError::unusable(
-            &source.name,
-            format!("the {} format is not supported yet", other.as_str()),
-        )),
+        Format::Jsonl => json::parse_lines(reader, source, &json_options(opts)),
+        Format::Json => json::parse_document(reader, source, &json_options(opts)),
+        Format::ConsoleLog => console::parse(reader, source),
+    }
+}
+
+fn json_options(opts: &IngestOptions) -> json::JsonOptions {
+    json::JsonOptions {
+        step_col: opts.step_col.clone(),
     }
 }
 

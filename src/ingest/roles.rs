@@ -11,15 +11,6 @@ pub fn role_from_name(name: &str) -> Role {
     let has = |needle: &str| full.contains(needle);
     let first_word = full.split(['/', '_']).next().unwrap_or("");
 
-    if matches!(first_word, "val" | "valid" | "validation" | "eval" | "test")
-        || ["knn", "probe", "top1", "top5", "accuracy", "acc@"]
-            .iter()
-            .any(|w| has(w))
-        || leaf == "acc"
-        || leaf.ends_with("_acc")
-    {
-        return Role::Eval;
-    }
     if [
         "time",
         "_ms",
@@ -33,6 +24,15 @@ pub fn role_from_name(name: &str) -> Role {
     .any(|w| has(w))
     {
         return Role::Timing;
+    }
+    if matches!(first_word, "val" | "valid" | "validation" | "eval" | "test")
+        || ["knn", "probe", "top1", "top5", "accuracy", "acc@"]
+            .iter()
+            .any(|w| has(w))
+        || leaf == "acc"
+        || leaf.ends_with("_acc")
+    {
+        return Role::Eval;
     }
     if leaf == "lr" || leaf.starts_with("lr_") || has("learning_rate") {
         return Role::Lr;
@@ -157,6 +157,8 @@ mod tests {
         assert_eq!(role_from_name("probe_acc"), Role::Eval);
         assert_eq!(role_from_name("ema_momentum"), Role::Ema);
         assert_eq!(role_from_name("epoch"), Role::Other);
+        assert_eq!(role_from_name("eval_runtime"), Role::Timing);
+        assert_eq!(role_from_name("eval_samples_per_second"), Role::Timing);
     }
 
     #[test]

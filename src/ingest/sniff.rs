@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::console::epoch_itr_prefix;
 use crate::model::Format;
 
 /// The format of a source whose first bytes are `head`, when it is one we read.
@@ -78,53 +79,12 @@ pub fn delimiter(head: &[u8]) -> u8 {
 
 /// True when some line holds `[<epoch>, <itr>] loss:`, the JEPA training log line.
 pub fn looks_like_console_log(head: &[u8]) -> bool {
-    head.split(|b| *b == b'\n')
-        .any(|line| epoch_itr_loss_at(line).is_some())
+    head.split(|b| *b == b'\n').any(is_loss_line)
 }
 
-/// Finds `[<digits>,<spaces><digits>] loss:` in a line; returns the byte offset of `[`.
-pub fn epoch_itr_loss_at(line: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(rel) = memchr::memchr(b'[', &line[from..]) {
-        let open = from + rel;
-        if bracket_pair_then_loss(&line[open..]) {
-            return Some(open);
-        }
-        from = open + 1;
-    }
-    None
-}
-
-fn bracket_pair_then_loss(s: &[u8]) -> bool {
-    let mut i = 1;
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < s.len() && s[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i > start
-    };
-    let spaces = |i: &mut usize| {
-        while *i < s.len() && s[*i] == b' ' {
-            *i += 1;
-        }
-    };
-    spaces(&mut i);
-    if !digits(&mut i) || s.get(i) != Some(&b',') {
-        return false;
-    }
-    i += 1;
-    spaces(&mut i);
-    if !digits(&mut i) {
-        return false;
-    }
-    spaces(&mut i);
-    if s.get(i) != Some(&b']') {
-        return false;
-    }
-    i += 1;
-    spaces(&mut i);
-    s[i..].starts_with(b"loss:")
+/// True when `line` holds `[<epoch>, <itr>] loss:`.
+pub fn is_loss_line(line: &[u8]) -> bool {
+    epoch_itr_prefix(line).is_some_and(|(_, _, rest)| rest.starts_with(b"loss:"))
 }
 
 #[cfg(test)]
@@ -168,8 +128,8 @@ mod tests {
         assert_eq!(sniff(log, None), Some(Format::ConsoleLog));
         let ijepa = b"[INFO    ][2024-06-06 10:00:00][log_stats   ] [1,    10] loss: 0.512 masks: 68.0 44.0\n";
         assert_eq!(sniff(ijepa, None), Some(Format::ConsoleLog));
-        assert_eq!(epoch_itr_loss_at(b"[rank0]: [3, 40] loss: 1.0"), Some(9));
-        assert_eq!(epoch_itr_loss_at(b"[3, 40] first moment: 1.0"), None);
+        assert!(is_loss_line(b"[rank0]: [3, 40] loss: 1.0"));
+        assert!(!is_loss_line(b"[3, 40] first moment: 1.0"));
     }
 
     #[test]

@@ -137,13 +137,23 @@ impl TableBuilder {
     /// Counts a read row as skipped, keeping the first few reasons. (Pushed rows count as read
     /// by themselves, so `rows_read = pushed + skipped` always.)
     pub fn skip(&mut self, line: u64, reason: impl Into<String>) {
+        self.skip_at(Some(line), None, reason.into());
+    }
+
+    /// Like [`Self::skip`] for the `record`-th record of a JSON document.
+    pub fn skip_record(&mut self, record: u64, reason: impl Into<String>) {
+        self.skip_at(None, Some(record), reason.into());
+    }
+
+    fn skip_at(&mut self, line: Option<u64>, record: Option<u64>, reason: String) {
         self.rows_read += 1;
         self.rows_skipped += 1;
         if self.skipped.len() < SKIPPED_REASONS_KEPT {
             self.skipped.push(SkippedRow {
                 source: self.source.clone(),
                 line,
-                reason: reason.into(),
+                record,
+                reason,
             });
         }
     }

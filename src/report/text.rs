@@ -109,7 +109,7 @@ fn write_notes(out: &mut dyn Write, run: &Run) -> io::Result<()> {
     }
     let shown = input.skipped.len() as u64;
     for s in &input.skipped {
-        writeln!(out, "skipped: {}:{}: {}", s.source, s.line, s.reason)?;
+        writeln!(out, "skipped: {s}")?;
     }
     if input.rows.rows_skipped > shown {
         writeln!(

@@ -1,0 +1,91 @@
+//! Reading text line by line with a bound on memory: a line longer than the limit is not stored
+//! whole; the caller learns it was too long and decides (skip or reject).
+
+use std::io::{self, BufRead};
+
+/// One line read by [`read_line_capped`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// The line (without its newline) is in the buffer.
+    Complete,
+    /// The line exceeded the limit; the buffer holds its first `limit` bytes, the rest was consumed.
+    TooLong { bytes: u64 },
+    /// End of input.
+    End,
+}
+
+/// Reads the next line into `buf` (cleared first), keeping at most `limit` bytes of it.
+/// `\n` ends a line; a trailing `\r` is removed.
+pub fn read_line_capped(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Line> {
+    buf.clear();
+    let mut total: u64 = 0;
+    let mut saw_any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        saw_any = true;
+        let (chunk, done) = match memchr::memchr(b'\n', available) {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        total += chunk.len() as u64;
+        let room = limit.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = done.unwrap_or(available.len());
+        reader.consume(used);
+        if done.is_some() {
+            break;
+        }
+    }
+    if !saw_any {
+        return Ok(Line::End);
+    }
+    if total > limit as u64 {
+        return Ok(Line::TooLong { bytes: total });
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(Line::Complete)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_lines_and_bounds_long_ones() {
+        let text = b"short\r\n0123456789abcdef\nlast";
+        let mut reader = io::BufReader::with_capacity(4, &text[..]);
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_line_capped(&mut reader, &mut buf, 8).unwrap(),
+            Line::Complete
+        );
+        assert_eq!(buf, b"short");
+        assert_eq!(
+            read_line_capped(&mut reader, &mut buf, 8).unwrap(),
+            Line::TooLong { bytes: 16 }
+        );
+        assert_eq!(buf.len(), 8);
+        assert_eq!(
+            read_line_capped(&mut reader, &mut buf, 8).unwrap(),
+            Line::Complete
+        );
+        assert_eq!(buf, b"last");
+        assert_eq!(
+            read_line_capped(&mut reader, &mut buf, 8).unwrap(),
+            Line::End
+        );
+    }
+}
