@@ -9,7 +9,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, Command};
 use crate::config::{AnalyzeSettings, Target};
 use crate::report::{export, json, output, text};
-use crate::{clean, ingest};
+use crate::{clean, diagnose, ingest};
 
 /// Exit status: analysed, nothing at or above the gate.
 pub const EXIT_OK: u8 = 0;
@@ -42,11 +42,12 @@ pub fn run(cli: Cli) -> Result<u8> {
 pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
     let loaded = ingest::load(&settings.inputs, &settings.ingest)?;
     let run = clean::clean(loaded, &settings.clean)?;
+    let diagnosis = diagnose::diagnose(&run, &settings.analysis);
     let exit_code = EXIT_OK;
     let outputs = &settings.outputs;
     if let Some(target) = &outputs.json {
         output::write_to(target, "the JSON report", |w| {
-            json::write(w, &run, exit_code)
+            json::write(w, &run, &diagnosis, exit_code)
         })?;
     }
     if let Some(target) = &outputs.export {
@@ -56,7 +57,7 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
     }
     if outputs.text {
         output::write_to(&Target::Stdout, "the report", |w: &mut dyn Write| {
-            text::write_input(w, &run)
+            text::write(w, &run, &diagnosis)
         })?;
     }
     Ok(exit_code)

@@ -51,7 +51,68 @@ pub struct AnalyzeArgs {
     pub read: ReadArgs,
 
     #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// How to decide.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Analysis")]
+pub struct AnalysisArgs {
+    /// Significance level of the rise after the minimum (Mann–Kendall, autocorrelation-corrected).
+    #[arg(long, value_name = "P", default_value_t = 0.01, value_parser = parse_probability)]
+    pub alpha: f64,
+
+    /// Least share of the descent the loss must give back to count as a rebound.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.05, value_parser = parse_fraction)]
+    pub min_rebound: f64,
+
+    /// EMA smoothing weight on the raw points, as in TensorBoard (default: from the run length).
+    #[arg(long, value_name = "W", value_parser = parse_weight)]
+    pub smoothing: Option<f64>,
+
+    /// Step at which warmup ends (default: the config's warmup × ipe, or the LR column's peak).
+    #[arg(long, value_name = "STEP")]
+    pub warmup_steps: Option<u64>,
+
+    /// Resolution of the statistics: series longer than this are analysed as this many block
+    /// medians.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(20..=100_000))]
+    pub max_blocks: u64,
+}
+
+fn parse_number(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .map_err(|_| format!("'{text}' is not a number"))
+}
+
+fn parse_probability(text: &str) -> Result<f64, String> {
+    let p = parse_number(text)?;
+    if p > 0.0 && p < 1.0 {
+        Ok(p)
+    } else {
+        Err("must be between 0 and 1 (exclusive)".into())
+    }
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    let f = parse_number(text)?;
+    if (0.0..=10.0).contains(&f) {
+        Ok(f)
+    } else {
+        Err("must be a fraction such as 0.05".into())
+    }
+}
+
+fn parse_weight(text: &str) -> Result<f64, String> {
+    let w = parse_number(text)?;
+    if (0.0..1.0).contains(&w) {
+        Ok(w)
+    } else {
+        Err("must be in [0, 1)".into())
+    }
 }
 
 /// How to read the inputs.

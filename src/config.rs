@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::clean::CleanOptions;
 use crate::cli::AnalyzeArgs;
+use crate::diagnose::AnalysisSettings;
+use crate::diagnose::rebound::ReboundSettings;
 use crate::error::IngestError;
 use crate::ingest::IngestOptions;
 
@@ -40,6 +42,7 @@ pub struct AnalyzeSettings {
     pub inputs: Vec<String>,
     pub ingest: IngestOptions,
     pub clean: CleanOptions,
+    pub analysis: AnalysisSettings,
     pub outputs: Outputs,
 }
 
@@ -79,6 +82,16 @@ impl AnalyzeSettings {
                 jepa_col: read.jepa_col.clone(),
                 reg_col: read.reg_col.clone(),
                 loss_col: read.loss_col.clone(),
+            },
+            analysis: AnalysisSettings {
+                rebound: ReboundSettings {
+                    alpha: args.analysis.alpha,
+                    min_magnitude: args.analysis.min_rebound,
+                    smoothing: args.analysis.smoothing,
+                    max_blocks: args.analysis.max_blocks as usize,
+                    ..ReboundSettings::default()
+                },
+                warmup_steps: args.analysis.warmup_steps,
             },
             outputs: Outputs {
                 text: !out.quiet && on_stdout.is_empty(),

@@ -299,6 +299,18 @@ pub fn round_reported(x: f64) -> f64 {
     }
 }
 
+/// Serde helper: an optional `f64` rounded with [`round_reported`] (`null` when absent or
+/// non-finite).
+pub fn serialize_reported_opt<S: serde::Serializer>(
+    x: &Option<f64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match x {
+        Some(v) if v.is_finite() => s.serialize_f64(round_reported(*v)),
+        _ => s.serialize_none(),
+    }
+}
+
 /// Serde helper: an `f64` rounded with [`round_reported`].
 pub fn serialize_reported<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(round_reported(*x))

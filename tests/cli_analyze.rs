@@ -282,3 +282,80 @@ fn every_format_reports_its_input_and_series() {
             .stdout(predicate::str::contains(format!("({format}, ")));
     }
 }
+
+#[test]
+fn json_rebound_and_changepoints_sections() {
+    let v = json_of(&["analyze", &fixture("synthetic/rebound_reg_falling")]);
+    let r = &v["rebound"];
+    for field in [
+        "detected",
+        "series",
+        "min_step",
+        "min_value",
+        "onset_step",
+        "end_value",
+        "magnitude",
+        "p_value",
+        "slope_per_1k_steps",
+        "reg_trend_after_min",
+    ] {
+        assert!(r.get(field).is_some(), "rebound.{field} missing: {r}");
+    }
+    assert_eq!(r["detected"], true);
+    assert_eq!(r["series"], "loss-jepa");
+    assert_eq!(r["reg_trend_after_min"], "falling");
+    let cps = v["changepoints"].as_array().unwrap();
+    assert!(!cps.is_empty());
+    assert!(
+        cps.iter()
+            .all(|c| c["series"].is_string() && c["step"].is_u64())
+    );
+
+    // Always present, with the minimum, when nothing is detected.
+    let v = json_of(&["analyze", &fixture("samples/recipe")]);
+    assert_eq!(v["rebound"]["detected"], false);
+    assert!(v["rebound"]["min_step"].is_u64());
+}
+
+#[test]
+fn text_report_states_the_rebound_decision() {
+    doctor()
+        .args(["analyze", &fixture("synthetic/rebound_reg_falling")])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "rebound  YES: the loss fell to its minimum at step",
+        ))
+        .stdout(predicate::str::contains(
+            "reg-loss after the minimum: falling",
+        ))
+        .stdout(predicate::str::contains("changes  loss-jepa at steps"));
+    doctor()
+        .args(["analyze", &fixture("samples/recipe")])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("rebound  no:"));
+}
+
+#[test]
+fn analysis_flags_are_validated() {
+    for bad in [
+        ["--alpha", "0"],
+        ["--alpha", "1.5"],
+        ["--smoothing", "1"],
+        ["--min-rebound", "x"],
+    ] {
+        doctor()
+            .args(["analyze", &fixture("samples/recipe")])
+            .args(bad)
+            .assert()
+            .code(2);
+    }
+    let v = json_of(&[
+        "analyze",
+        &fixture("synthetic/rebound_reg_falling"),
+        "--min-rebound",
+        "0.6",
+    ]);
+    assert_eq!(v["rebound"]["detected"], false);
+}

@@ -5,6 +5,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::diagnose::rebound::Rebound;
+use crate::diagnose::{Changepoint, Diagnosis};
 use crate::model::{InputSummary, Run};
 
 /// Version of the JSON contract.
@@ -16,6 +18,8 @@ struct JsonReport<'a> {
     tool: Tool,
     input: &'a InputSummary,
     series: Vec<SeriesEntry<'a>>,
+    rebound: &'a Rebound,
+    changepoints: &'a [Changepoint],
     exit_code: u8,
 }
 
@@ -58,7 +62,12 @@ pub fn series_entries(run: &Run) -> Vec<SeriesEntry<'_>> {
 }
 
 /// Writes the JSON report, pretty-printed, with a trailing newline.
-pub fn write(out: &mut dyn Write, run: &Run, exit_code: u8) -> io::Result<()> {
+pub fn write(
+    out: &mut dyn Write,
+    run: &Run,
+    diagnosis: &Diagnosis,
+    exit_code: u8,
+) -> io::Result<()> {
     let report = JsonReport {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
@@ -67,6 +76,8 @@ pub fn write(out: &mut dyn Write, run: &Run, exit_code: u8) -> io::Result<()> {
         },
         input: &run.input,
         series: series_entries(run),
+        rebound: &diagnosis.rebound,
+        changepoints: &diagnosis.changepoints,
         exit_code,
     };
     serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;

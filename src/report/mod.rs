@@ -2,7 +2,6 @@
 //! analysis produced and never compute a diagnosis themselves.
 
 pub mod export;
-pub mod fmt;
 pub mod json;
 pub mod output;
 pub mod text;

@@ -3,9 +3,89 @@
 
 use std::io::{self, Write};
 
-use super::fmt;
 use super::json::series_entries;
-use crate::model::{IpeSource, Run};
+use crate::diagnose::Diagnosis;
+use crate::diagnose::rebound::{Power, WarmupSource};
+use crate::fmt;
+use crate::model::{IpeSource, Role, Run};
+
+/// Writes the whole report.
+pub fn write(out: &mut dyn Write, run: &Run, diagnosis: &Diagnosis) -> io::Result<()> {
+    write_rebound(out, run, diagnosis)?;
+    writeln!(out)?;
+    write_input(out, run)
+}
+
+/// The rebound decision and the changepoints.
+fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis) -> io::Result<()> {
+    let r = &d.rebound;
+    let verdict = if r.detected {
+        "YES"
+    } else if r.power == Power::Insufficient {
+        "undecided"
+    } else {
+        "no"
+    };
+    writeln!(out, "rebound  {verdict}: {}", r.summary)?;
+    if let (Some(series), Some(min_step), Some(min)) = (&r.series, r.min_step, r.min_value) {
+        write!(out, "         {series}")?;
+        if let Some(start) = r.start_value {
+            write!(out, " {} →", fmt::value(start))?;
+        }
+        write!(out, " minimum {} at step {min_step}", fmt::value(min))?;
+        if let (Some(end), Some(last)) = (r.end_value, r.last_step) {
+            write!(out, " → {} at the end (step {last})", fmt::value(end))?;
+        }
+        writeln!(out)?;
+        let mut facts = Vec::new();
+        if r.detected {
+            if let Some(onset) = r.onset_step {
+                facts.push(format!("rise sets in at step {onset}"));
+            }
+            if let Some(slope) = r.slope_per_1k_steps {
+                facts.push(format!("{} per 1k steps", fmt::signed(slope)));
+            }
+        }
+        if let Some(w) = r.warmup {
+            let source = match w.source {
+                WarmupSource::Flag => "--warmup-steps",
+                WarmupSource::Config => "config",
+                WarmupSource::LrColumn => "LR column",
+                WarmupSource::Default => "assumed: first 5%",
+            };
+            facts.push(format!("warmup ends at step {} ({source})", w.end_step));
+        }
+        match &r.reg {
+            Some(reg) => facts.push(format!(
+                "{} after the minimum: {} ({}, p = {})",
+                reg.series,
+                r.reg_trend_after_min.as_str(),
+                fmt::signed(reg.change),
+                fmt::p_value(reg.p_value)
+            )),
+            None if run.first_with_role(Role::Reg).is_none() => {
+                facts.push("no regularization series".into())
+            }
+            None => {}
+        }
+        writeln!(out, "         {}", facts.join(" · "))?;
+    }
+    let mut by_series: Vec<(&str, Vec<String>)> = Vec::new();
+    for c in &d.changepoints {
+        match by_series.iter_mut().find(|(s, _)| *s == c.series) {
+            Some((_, steps)) => steps.push(c.step.to_string()),
+            None => by_series.push((&c.series, vec![c.step.to_string()])),
+        }
+    }
+    if !by_series.is_empty() {
+        let parts: Vec<String> = by_series
+            .iter()
+            .map(|(s, steps)| format!("{s} at steps {}", steps.join(", ")))
+            .collect();
+        writeln!(out, "changes  {}", parts.join("; "))?;
+    }
+    Ok(())
+}
 
 /// Writes the "what was read" part of the report.
 pub fn write_input(out: &mut dyn Write, run: &Run) -> io::Result<()> {

@@ -1,4 +1,4 @@
-//! Number formatting shared by the human-readable renderers: a few significant digits, scientific
+//! Number formatting shared by messages and the human-readable renderers: a few significant digits, scientific
 //! notation for very small or large magnitudes, thousands kept plain for steps.
 
 /// `x` with about four significant digits (`0.2263`, `6.25e-4`, `1.2e+06`).
@@ -25,6 +25,15 @@ pub fn value(x: f64) -> String {
         } else {
             s
         }
+    }
+}
+
+/// `x` with an explicit sign (`+0.012`, `-0.3`).
+pub fn signed(x: f64) -> String {
+    if x > 0.0 {
+        format!("+{}", value(x))
+    } else {
+        value(x)
     }
 }
 

@@ -1,0 +1,473 @@
+//! The rebound detector: does the JEPA loss descend, reach a minimum, and climb back?
+//!
+//! Method (each step a function of [`crate::stats`]):
+//! 1. Reduce the finite points to at most `max_blocks` block medians ([`blocks`]) and replace
+//!    spikes with a Hampel filter, so a burst neither creates nor hides a trend.
+//! 2. Smooth with the zero-phase debiased EMA (time constant 1/80 of the series unless the user
+//!    set `--smoothing`) and take the minimum of the smoothed curve **after warmup** (an early rise
+//!    while the learning rate warms up is healthy, DESIGN §1).
+//! 3. After the minimum, test for an upward trend with Mann–Kendall on the block series, the
+//!    variance corrected for autocorrelation (Hamed–Rao, never below the independent case).
+//! 4. Measure the effect: `magnitude = (end − min)/(start − min)`, the share of the descent given
+//!    back, with `start` the highest smoothed level before the minimum, `min` the smoothed minimum,
+//!    `end` the median of the last smoothing window. Sen's slope gives the rate; a flat-then-rise
+//!    hinge fit gives the onset.
+//! 5. A rebound is **detected** when the rise is significant (`p < alpha`, upward), gives back at
+//!    least `min_magnitude` of the descent, and the part after the minimum spans at least
+//!    `min_span_fraction` of the run. When too few points follow the minimum for Mann–Kendall to
+//!    ever reach `alpha`, the report says the test lacks power instead of guessing.
+//! 6. The regularization series gets the same trend test over the same steps; a direction needs
+//!    both `p < alpha` and a change that matters on its own scale (2% of the [0, 1] range for a
+//!    V-JEPA reg-loss, 5% of its robust range otherwise): `falling`, `flat`, `rising`, `absent`.
+//!
+//! Everything here is invariant to shifting or positively scaling the loss (ranks, medians,
+//! ratios), which the property tests check.
+
+use serde::Serialize;
+
+use crate::model::{Series, StepAxis, serialize_reported_opt};
+use crate::stats::blocks::{self, Blocks};
+use crate::stats::changepoint::{flat_then_rise, hinge};
+use crate::stats::smooth::{
+    Tails, ema_zero_phase, hampel, median, span_for_weight, weight_for_span,
+};
+use crate::stats::trend::{hamed_rao_conservative, min_attainable_p, sens_slope_xy};
+
+/// Tunable thresholds of the detector (flags override the defaults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReboundSettings {
+    /// Significance level of the rise (two-sided Mann–Kendall p-value).
+    pub alpha: f64,
+    /// Least share of the descent given back.
+    pub min_magnitude: f64,
+    /// Least share of the run (in steps) after the minimum.
+    pub min_span_fraction: f64,
+    /// Resolution of the analysis (see [`blocks`]).
+    pub max_blocks: usize,
+    /// EMA weight on the raw points (TensorBoard's smoothing); `None` chooses from the length.
+    pub smoothing: Option<f64>,
+}
+
+impl Default for ReboundSettings {
+    fn default() -> Self {
+        ReboundSettings {
+            alpha: 0.01,
+            min_magnitude: 0.05,
+            min_span_fraction: 0.05,
+            max_blocks: blocks::DEFAULT_MAX_BLOCKS,
+            smoothing: None,
+        }
+    }
+}
+
+/// Direction of the regularization series after the minimum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegTrend {
+    Falling,
+    Flat,
+    Rising,
+    Absent,
+}
+
+impl RegTrend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegTrend::Falling => "falling",
+            RegTrend::Flat => "flat",
+            RegTrend::Rising => "rising",
+            RegTrend::Absent => "absent",
+        }
+    }
+}
+
+/// Whether the post-minimum test could reach the significance level at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Power {
+    Adequate,
+    /// Too few points after the minimum: the smallest attainable p-value exceeds alpha.
+    Insufficient,
+    /// Nothing to test (no minimum before the end, or too little data).
+    NotApplicable,
+}
+
+/// The trend of the regularization series over the rebound span.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RegTrendDetail {
+    pub series: String,
+    #[serde(serialize_with = "crate::model::serialize_reported")]
+    pub p_value: f64,
+    /// Sen-slope change over the span, in the series' units.
+    #[serde(serialize_with = "crate::model::serialize_reported")]
+    pub change: f64,
+    /// The change that counts as a direction on this series' scale.
+    #[serde(serialize_with = "crate::model::serialize_reported")]
+    pub change_threshold: f64,
+    pub points: usize,
+}
+
+/// Where warmup ends and how that was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Warmup {
+    pub end_step: u64,
+    pub source: WarmupSource,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarmupSource {
+    /// `--warmup-steps`.
+    Flag,
+    /// `optimization.warmup × ipe` from the params YAML.
+    Config,
+    /// Where the logged learning rate first reaches its peak.
+    LrColumn,
+    /// No information: the first 5% of the run.
+    Default,
+}
+
+/// The `rebound` section of the report (DESIGN §7), with what led to the decision.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rebound {
+    pub detected: bool,
+    pub series: Option<String>,
+    pub min_step: Option<u64>,
+    #[serde(serialize_with = "serialize_reported_opt")]
+    pub min_value: Option<f64>,
+    pub onset_step: Option<u64>,
+    #[serde(serialize_with = "serialize_reported_opt")]
+    pub end_value: Option<f64>,
+    /// Share of the descent given back: (end − min)/(start − min).
+    #[serde(serialize_with = "serialize_reported_opt")]
+    pub magnitude: Option<f64>,
+    #[serde(serialize_with = "serialize_reported_opt")]
+    pub p_value: Option<f64>,
+    #[serde(serialize_with = "serialize_reported_opt")]
+    pub slope_per_1k_steps: Option<f64>,
+    pub reg_trend_after_min: RegTrend,
+    /// Highest smoothed level before the minimum.
+    #[serde(serialize_with = "serialize_reported_opt")]
+    pub start_value: Option<f64>,
+    #[serde(serialize_with = "serialize_reported_opt")]
+    pub z: Option<f64>,
+    /// Points (blocks) after the minimum that the trend test saw.
+    pub points_after_min: usize,
+    pub power: Power,
+    #[serde(serialize_with = "serialize_reported_opt")]
+    pub min_attainable_p: Option<f64>,
+    pub last_step: Option<u64>,
+    pub warmup: Option<Warmup>,
+    pub reg: Option<RegTrendDetail>,
+    /// Points per block of the analysis (1 = every point).
+    pub block_size: usize,
+    /// One sentence saying what was seen and why it is or is not a rebound.
+    pub summary: String,
+}
+
+impl Rebound {
+    /// The section when the run has no loss series at all.
+    pub fn nothing_found() -> Rebound {
+        Rebound::nothing(None, "no loss series found (name one with --jepa-col)")
+    }
+
+    fn nothing(series: Option<&str>, summary: impl Into<String>) -> Rebound {
+        Rebound {
+            detected: false,
+            series: series.map(str::to_string),
+            min_step: None,
+            min_value: None,
+            onset_step: None,
+            end_value: None,
+            magnitude: None,
+            p_value: None,
+            slope_per_1k_steps: None,
+            reg_trend_after_min: RegTrend::Absent,
+            start_value: None,
+            z: None,
+            points_after_min: 0,
+            power: Power::NotApplicable,
+            min_attainable_p: None,
+            last_step: None,
+            warmup: None,
+            reg: None,
+            block_size: 0,
+            summary: summary.into(),
+        }
+    }
+}
+
+/// The JEPA loss reduced and smoothed the way the detector sees it (also drawn by reports).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prepared {
+    pub blocks: Blocks,
+    /// Block medians with spikes replaced (Hampel).
+    pub cleaned: Vec<f64>,
+    /// Indices of blocks the Hampel filter replaced.
+    pub spikes: Vec<usize>,
+    /// Zero-phase smoothed `cleaned`.
+    pub smoothed: Vec<f64>,
+    /// Smoothing time constant in blocks.
+    pub span_blocks: f64,
+}
+
+/// Hampel threshold for spikes in the block series, in robust standard deviations.
+pub const SPIKE_SIGMAS: f64 = 5.0;
+
+/// Hampel half-window for `b` blocks: 1% of the series, at least 3.
+pub fn hampel_half_window(b: usize) -> usize {
+    (b / 100).max(3)
+}
+
+/// Fewest finite points worth analysing.
+pub const MIN_POINTS: usize = 5;
+
+/// Reduces, de-spikes and smooths a series's finite points.
+pub fn prepare(series: &Series, axis: &StepAxis, settings: &ReboundSettings) -> Prepared {
+    let n = series.finite_points(axis).count();
+    let blocks = blocks::reduce(series.finite_points(axis), n, settings.max_blocks);
+    let b = blocks.len();
+    if b == 0 {
+        return Prepared::default();
+    }
+    let h = hampel(
+        &blocks.medians,
+        hampel_half_window(b),
+        SPIKE_SIGMAS,
+        Tails::Upper,
+    );
+    let span_points = match settings.smoothing {
+        Some(w) => span_for_weight(w),
+        None => (n as f64 / 80.0).max(1.0),
+    };
+    let per_block = n as f64 / b as f64;
+    let span_blocks = (span_points / per_block).max(1.0);
+    let smoothed = ema_zero_phase(&h.filtered, weight_for_span(span_blocks));
+    Prepared {
+        blocks,
+        cleaned: h.filtered,
+        spikes: h.outliers,
+        smoothed,
+        span_blocks,
+    }
+}
+
+/// Runs the detector on `jepa`, reading `reg` over the same span.
+pub fn detect(
+    jepa: &Series,
+    reg: Option<&Series>,
+    axis: &StepAxis,
+    warmup: Option<Warmup>,
+    settings: &ReboundSettings,
+) -> (Rebound, Prepared) {
+    let prepared = prepare(jepa, axis, settings);
+    let rebound = decide(jepa, reg, axis, warmup, settings, &prepared);
+    (rebound, prepared)
+}
+
+fn decide(
+    jepa: &Series,
+    reg: Option<&Series>,
+    axis: &StepAxis,
+    warmup: Option<Warmup>,
+    settings: &ReboundSettings,
+    p: &Prepared,
+) -> Rebound {
+    let name = Some(jepa.name.as_str());
+    let b = p.blocks.len();
+    if p.blocks.points < MIN_POINTS {
+        return Rebound::nothing(
+            name,
+            format!("only {} finite points: too few to analyse", p.blocks.points),
+        );
+    }
+    let steps = &p.blocks.steps;
+    let (first, last) = (p.blocks.first_step[0], p.blocks.last_step[b - 1]);
+    let run_span = (last - first).max(1) as f64;
+    let warmup = warmup.unwrap_or(Warmup {
+        end_step: first + (0.05 * run_span).round() as u64,
+        source: WarmupSource::Default,
+    });
+    let mut out = Rebound::nothing(name, "");
+    out.warmup = Some(warmup);
+    out.block_size = p.blocks.block_size();
+    out.last_step = Some(last);
+    let Some(search_from) = steps.iter().position(|s| *s >= warmup.end_step as f64) else {
+        out.summary = format!(
+            "the run ends inside warmup (step {}): no minimum to judge yet",
+            warmup.end_step
+        );
+        return out;
+    };
+    let m = (search_from..b)
+        .min_by(|i, j| p.smoothed[*i].total_cmp(&p.smoothed[*j]))
+        .unwrap_or(search_from);
+    let min_level = p.smoothed[m];
+    let start_level = p.smoothed[..=m]
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let m = refine_minimum(p, m, search_from);
+    let min_step = steps[m].round() as u64;
+    out.min_step = Some(min_step);
+    out.min_value = Some(min_level);
+    out.start_value = Some(start_level);
+    let descent = start_level - min_level;
+    let after = b - m;
+    let tail = (p.span_blocks.round() as usize)
+        .max(3)
+        .min((after / 2).max(1));
+    let end_level = median(&p.cleaned[b - tail.min(b)..]);
+    out.end_value = Some(end_level);
+    out.points_after_min = after.saturating_sub(1);
+    if descent <= 0.0 {
+        out.summary = "the loss never fell below its level at the end of warmup".into();
+        return out;
+    }
+    let magnitude = (end_level - min_level) / descent;
+    out.magnitude = Some(magnitude);
+    let span_fraction = (last as f64 - steps[m]) / run_span;
+    if after < 3 || span_fraction < settings.min_span_fraction {
+        out.summary = format!(
+            "the minimum is at step {min_step}, {} of the run before its end: still descending or too little left to judge",
+            crate::fmt::percent(span_fraction)
+        );
+        return out;
+    }
+    let post = &p.cleaned[m..];
+    let post_steps = &steps[m..];
+    // The minimum was chosen as the lowest point: the blocks right after it are low partly by
+    // that selection. The trend test starts one smoothing window later (keeping ≥ 6 points).
+    let skip = (p.span_blocks.round() as usize).min(post.len().saturating_sub(6));
+    let mk = hamed_rao_conservative(&post[skip..]);
+    let slope = sens_slope_xy(post_steps, post);
+    out.p_value = Some(mk.p);
+    out.z = Some(mk.z);
+    out.slope_per_1k_steps = Some(slope * 1000.0);
+    let floor_p = min_attainable_p(post.len() - skip);
+    out.min_attainable_p = Some(floor_p);
+    out.power = if floor_p < settings.alpha {
+        Power::Adequate
+    } else {
+        Power::Insufficient
+    };
+    if let Some(h) = flat_then_rise(post_steps, post, 2).filter(|h| h.slope_after > 0.0) {
+        out.onset_step = Some(post_steps[h.knot].round() as u64);
+    }
+    let (trend, detail) = reg_trend(reg, axis, p.blocks.first_step[m], last, settings);
+    out.reg_trend_after_min = trend;
+    out.reg = detail;
+
+    let rising = mk.z > 0.0 && slope > 0.0;
+    let significant = mk.p < settings.alpha;
+    out.detected = rising
+        && significant
+        && magnitude >= settings.min_magnitude
+        && out.power == Power::Adequate;
+    let pct = crate::fmt::percent(magnitude);
+    let pv = crate::fmt::p_value(mk.p);
+    out.summary = if out.detected {
+        format!(
+            "the loss fell to its minimum at step {min_step}, then rose back {pct} of its descent (p = {pv})"
+        )
+    } else if out.power == Power::Insufficient {
+        format!(
+            "after its minimum at step {min_step} the loss moved {pct} of its descent, but {} points cannot establish a trend at p < {} (smallest attainable p = {})",
+            post.len(),
+            settings.alpha,
+            crate::fmt::p_value(floor_p)
+        )
+    } else if rising && significant {
+        format!(
+            "after its minimum at step {min_step} the loss rose significantly (p = {pv}) but only {pct} of its descent, below the {} threshold",
+            crate::fmt::percent(settings.min_magnitude)
+        )
+    } else if magnitude >= 2.0 * settings.min_magnitude {
+        format!(
+            "the loss ends {pct} of its descent above its minimum at step {min_step}, but without a steady upward trend (p = {pv}): a jump or an unstable stretch rather than a drift"
+        )
+    } else {
+        format!(
+            "after its minimum at step {min_step} the loss shows no significant rise (p = {pv}, {pct} of the descent)"
+        )
+    };
+    out
+}
+
+/// Sharpens the smoothed argmin `m`: a symmetric smoother drags the minimum of an asymmetric V
+/// toward its gentler side by about `τ·ln((a+c)/2c)` (slopes `−a`, `+c`). A continuous hinge fit on
+/// the unsmoothed blocks within four time constants of `m` puts the knot at the kink instead;
+/// it is used when it describes a minimum (falling, then not falling). Flat bottoms keep a knot
+/// somewhere on the flat, which is where their minimum is anyway.
+fn refine_minimum(p: &Prepared, m: usize, search_from: usize) -> usize {
+    let reach = (4.0 * p.span_blocks).ceil() as usize;
+    let lo = m.saturating_sub(reach).max(search_from);
+    let hi = (m + reach + 1).min(p.cleaned.len());
+    if hi - lo < 7 {
+        return m;
+    }
+    match hinge(&p.blocks.steps[lo..hi], &p.cleaned[lo..hi], 3) {
+        Some(h) if h.slope_before < 0.0 && h.slope_after >= 0.0 => lo + h.knot,
+        _ => m,
+    }
+}
+
+/// The trend of `reg` over steps `[from, to]`.
+fn reg_trend(
+    reg: Option<&Series>,
+    axis: &StepAxis,
+    from: u64,
+    to: u64,
+    settings: &ReboundSettings,
+) -> (RegTrend, Option<RegTrendDetail>) {
+    let Some(reg) = reg else {
+        return (RegTrend::Absent, None);
+    };
+    let in_span = || {
+        reg.finite_points(axis)
+            .filter(|(s, _)| (from..=to).contains(s))
+    };
+    let n = in_span().count();
+    if n < MIN_POINTS {
+        return (RegTrend::Absent, None);
+    }
+    let b = blocks::reduce(in_span(), n, settings.max_blocks);
+    let cleaned = hampel(
+        &b.medians,
+        hampel_half_window(b.len()),
+        SPIKE_SIGMAS,
+        Tails::Both,
+    )
+    .filtered;
+    let mk = hamed_rao_conservative(&cleaned);
+    let slope = sens_slope_xy(&b.steps, &cleaned);
+    let change = slope * (to - from) as f64;
+    let threshold = reg_change_threshold(reg, axis);
+    let trend = if mk.p >= settings.alpha || change.abs() < threshold {
+        RegTrend::Flat
+    } else if change > 0.0 {
+        RegTrend::Rising
+    } else {
+        RegTrend::Falling
+    };
+    let detail = RegTrendDetail {
+        series: reg.name.clone(),
+        p_value: mk.p,
+        change,
+        change_threshold: threshold,
+        points: cleaned.len(),
+    };
+    (trend, Some(detail))
+}
+
+/// A change that matters for a regularization series: 0.02 when it lives in [0, 1] (V-JEPA's
+/// `mean(relu(1 − std))`), else 5% of its 5–95% range over the run.
+fn reg_change_threshold(reg: &Series, axis: &StepAxis) -> f64 {
+    let mut values: Vec<f64> = reg.finite_points(axis).map(|(_, v)| v).collect();
+    if values.iter().all(|v| (0.0..=1.0).contains(v)) {
+        return 0.02;
+    }
+    values.sort_by(f64::total_cmp);
+    let q = |f: f64| values[((values.len() - 1) as f64 * f).round() as usize];
+    (0.05 * (q(0.95) - q(0.05))).max(f64::MIN_POSITIVE)
+}
