@@ -8,7 +8,10 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
 use crate::config::{AnalyzeSettings, Target};
-use crate::report::{export, json, output, text};
+use crate::diagnose::Diagnosis;
+use crate::diagnose::finding::FailOn;
+use crate::report::text::TextOptions;
+use crate::report::{export, github, json, markdown, output, text};
 use crate::{clean, diagnose, ingest};
 
 /// Exit status: analysed, nothing at or above the gate.
@@ -43,11 +46,21 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
     let loaded = ingest::load(&settings.inputs, &settings.ingest)?;
     let run = clean::clean(loaded, &settings.clean)?;
     let diagnosis = diagnose::diagnose(&run, &settings.analysis);
-    let exit_code = EXIT_OK;
     let outputs = &settings.outputs;
+    let exit_code = exit_code(&diagnosis, outputs.fail_on);
+    if outputs.github {
+        output::write_to(&Target::Stdout, "the annotations", |w| {
+            github::write(w, &run, &diagnosis)
+        })?;
+    }
     if let Some(target) = &outputs.json {
         output::write_to(target, "the JSON report", |w| {
             json::write(w, &run, &diagnosis, exit_code)
+        })?;
+    }
+    if let Some(target) = &outputs.markdown {
+        output::write_to(target, "the Markdown summary", |w| {
+            markdown::write(w, &run, &diagnosis, None)
         })?;
     }
     if let Some(target) = &outputs.export {
@@ -56,9 +69,22 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
         })?;
     }
     if outputs.text {
+        let opts = TextOptions {
+            color: outputs.color,
+            explain: outputs.explain,
+        };
         output::write_to(&Target::Stdout, "the report", |w: &mut dyn Write| {
-            text::write(w, &run, &diagnosis)
+            text::write(w, &run, &diagnosis, opts)
         })?;
     }
     Ok(exit_code)
+}
+
+/// 1 when a finding trips the `--fail-on` gate, else 0.
+pub fn exit_code(diagnosis: &Diagnosis, fail_on: FailOn) -> u8 {
+    if diagnosis.findings.iter().any(|f| fail_on.trips(f)) {
+        EXIT_FINDING
+    } else {
+        EXIT_OK
+    }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::diagnose::finding::FailOn;
 use crate::model::Format;
 
 /// A doctor for JEPA / V-JEPA training runs: reads the logs a run already wrote, separates the JEPA
@@ -153,20 +154,49 @@ pub struct ReadArgs {
 }
 
 /// What to write.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Write the JSON report to FILE, or to standard output with - (the default value).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub json: Option<String>,
 
+    /// Write a Markdown summary (for a CI job summary) to FILE, or to standard output with -.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub markdown: Option<String>,
+
     /// Write the cleaned, merged series as CSV (step, then one column per series).
     #[arg(long, value_name = "FILE")]
     pub export: Option<String>,
 
+    /// Print GitHub Actions workflow annotations (::error / ::warning / ::notice) for the findings.
+    #[arg(long)]
+    pub github: bool,
+
+    /// Exit 1 when a finding at or above this level fires.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// Show how each finding was reached.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Colour the text report: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
     /// Print nothing; only the exit status tells the outcome.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 /// `--format`: auto or one of the formats.

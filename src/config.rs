@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::clean::CleanOptions;
-use crate::cli::AnalyzeArgs;
+use std::io::IsTerminal;
+
+use crate::cli::{AnalyzeArgs, ColorChoice};
 use crate::diagnose::AnalysisSettings;
+use crate::diagnose::finding::FailOn;
 use crate::diagnose::rebound::ReboundSettings;
 use crate::error::IngestError;
 use crate::ingest::IngestOptions;
@@ -33,7 +36,15 @@ pub struct Outputs {
     /// The human report on standard output (off with --quiet or when a machine output uses it).
     pub text: bool,
     pub json: Option<Target>,
+    pub markdown: Option<Target>,
     pub export: Option<Target>,
+    /// GitHub workflow annotations on standard output.
+    pub github: bool,
+    /// Colour the text report.
+    pub color: bool,
+    /// Show the reasoning of each finding.
+    pub explain: bool,
+    pub fail_on: FailOn,
 }
 
 /// Everything `analyze` needs to know.
@@ -51,13 +62,21 @@ impl AnalyzeSettings {
         let read = &args.read;
         let out = &args.output;
         let json = out.json.as_deref().map(Target::parse);
+        let markdown = out.markdown.as_deref().map(Target::parse);
         let export = out.export.as_deref().map(Target::parse);
-        let machine = [("--json", &json), ("--export", &export)];
-        let on_stdout: Vec<&str> = machine
+        let machine = [
+            ("--json", &json),
+            ("--markdown", &markdown),
+            ("--export", &export),
+        ];
+        let mut on_stdout: Vec<&str> = machine
             .iter()
             .filter(|(_, t)| **t == Some(Target::Stdout))
             .map(|(flag, _)| *flag)
             .collect();
+        if out.github && !out.quiet {
+            on_stdout.push("--github");
+        }
         if on_stdout.len() > 1 {
             return Err(IngestError::Usage(format!(
                 "{} all write to standard output; send all but one to a file",
@@ -96,9 +115,27 @@ impl AnalyzeSettings {
             outputs: Outputs {
                 text: !out.quiet && on_stdout.is_empty(),
                 json,
+                markdown,
                 export,
+                github: out.github && !out.quiet,
+                color: use_color(out.color),
+                explain: out.explain,
+                fail_on: out.fail_on,
             },
         })
+    }
+}
+
+/// Whether to colour: `always`/`never` as said; `auto` when standard output is a terminal and
+/// `NO_COLOR` is unset or empty (no-color.org).
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     }
 }
 

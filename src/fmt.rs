@@ -28,6 +28,21 @@ pub fn value(x: f64) -> String {
     }
 }
 
+/// Scientific notation with up to three significant digits (`6.25e-4`, `1e-3`): learning rates.
+pub fn sci(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 {
+        return value(x);
+    }
+    let s = format!("{x:.2e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let m = mantissa.trim_end_matches('0').trim_end_matches('.');
+            format!("{m}e{exp}")
+        }
+        None => s,
+    }
+}
+
 /// `x` with an explicit sign (`+0.012`, `-0.3`).
 pub fn signed(x: f64) -> String {
     if x > 0.0 {
@@ -50,6 +65,15 @@ pub fn p_value(p: f64) -> String {
         format!("{p:.1e}")
     } else {
         format!("{p:.3}")
+    }
+}
+
+/// `p = 0.031` or `p < 1e-12`.
+pub fn p_eq(p: f64) -> String {
+    let v = p_value(p);
+    match v.strip_prefix('<') {
+        Some(bound) => format!("p < {bound}"),
+        None => format!("p = {v}"),
     }
 }
 
@@ -76,6 +100,14 @@ mod tests {
         assert_eq!(value(f64::NAN), "nan");
         assert_eq!(value(-2.0), "-2");
         assert_eq!(value(250000.0), "2.50e5");
+    }
+
+    #[test]
+    fn scientific() {
+        assert_eq!(sci(6.25e-4), "6.25e-4");
+        assert_eq!(sci(1e-3), "1e-3");
+        assert_eq!(sci(2e-4), "2e-4");
+        assert_eq!(sci(1.5e-5), "1.5e-5");
     }
 
     #[test]

@@ -275,10 +275,11 @@ fn every_format_reports_its_input_and_series() {
             .map(|s| s["name"].as_str().unwrap())
             .collect();
         assert!(names.contains(&a_series), "{file}: {names:?}");
+        // Analysed: 0, or 1 when a finding trips the gate (train_eval_mixed has a NaN loss).
         doctor()
             .args(["analyze", &fixture(file)])
             .assert()
-            .success()
+            .code(predicate::in_iter([0, 1]))
             .stdout(predicate::str::contains(format!("({format}, ")));
     }
 }

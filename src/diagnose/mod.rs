@@ -1,13 +1,26 @@
-//! From a clean run to a diagnosis: which series is the JEPA loss, where warmup ends, the rebound
-//! decision and the changepoints — all as data for the renderers.
+//! From a clean run to a diagnosis, as data: which series is the JEPA loss, where warmup ends, the
+//! rebound decision, changepoints, every finding of DESIGN §6 with evidence and recommendations,
+//! and the one-sentence verdict. Renderers only describe this.
 
+pub mod finding;
+pub mod loss_findings;
+pub mod playbook;
 pub mod rebound;
+pub mod schedule;
+pub mod setup_findings;
+pub mod shape;
+pub mod spikes;
 
 use serde::Serialize;
 
+use crate::fmt;
 use crate::model::{Role, Run, Series};
 use crate::stats::changepoint::{LinearTrend, changepoints};
+use finding::{Code, Finding, Severity, Verdict};
+use playbook::Context;
 use rebound::{Prepared, Rebound, ReboundSettings, Warmup, WarmupSource};
+use schedule::{Schedule, logged_peak};
+use spikes::Spikes;
 
 /// What the analysis may be told.
 #[derive(Clone, Debug, Default)]
@@ -27,11 +40,19 @@ pub struct Changepoint {
 /// The analysis of a run.
 #[derive(Clone, Debug)]
 pub struct Diagnosis {
+    pub verdict: Verdict,
+    /// The verdict in one sentence.
+    pub headline: String,
     pub rebound: Rebound,
     pub changepoints: Vec<Changepoint>,
+    /// Most severe first.
+    pub findings: Vec<Finding>,
     /// The JEPA loss as the detector saw it (blocks, cleaned, smoothed), for drawing.
     pub jepa: Option<Prepared>,
     pub reg: Option<Prepared>,
+    pub spikes: Option<Spikes>,
+    /// The LR / EMA schedule reconstructed from the config, for drawing and placing.
+    pub schedule: Option<Schedule>,
 }
 
 /// The series analysed as the JEPA loss: the `jepa` role, else the total loss.
@@ -42,27 +63,187 @@ pub fn jepa_series(run: &Run) -> Option<&Series> {
 
 /// Analyses a run.
 pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
+    let jepa = jepa_series(run);
     let reg = run.first_with_role(Role::Reg);
-    let Some(jepa) = jepa_series(run) else {
-        return Diagnosis {
-            rebound: Rebound::nothing_found(),
-            changepoints: Vec::new(),
-            jepa: None,
-            reg: None,
-        };
-    };
     let warmup = warmup(run, settings);
-    let (rebound, prepared) = rebound::detect(jepa, reg, &run.steps, warmup, &settings.rebound);
-    let reg_prepared = reg.map(|r| rebound::prepare(r, &run.steps, &settings.rebound));
-    let mut points = series_changepoints(&jepa.name, &prepared);
-    if let (Some(r), Some(p)) = (reg, &reg_prepared) {
-        points.extend(series_changepoints(&r.name, p));
+    let params = run.params.as_ref();
+    let schedule = params.and_then(|p| Schedule::from_params(p, run.ipe().or(p.ipe)?));
+    let peak_lr = params
+        .and_then(|p| p.lr)
+        .map(|l| (l, "config"))
+        .or_else(|| logged_peak(run, Role::Lr).map(|l| (l, "logged")));
+    let ctx = Context {
+        run,
+        params,
+        schedule: schedule.clone(),
+        warmup,
+        jepa: jepa.map(|s| s.name.clone()),
+        reg: reg.map(|s| s.name.clone()),
+        peak_lr,
+    };
+
+    let mut findings = setup_findings::non_finite(&ctx, run);
+    let (rebound, prepared, reg_prepared, spikes) = match jepa {
+        Some(jepa) => {
+            let (rebound, prepared) =
+                rebound::detect(jepa, reg, &run.steps, warmup, &settings.rebound);
+            let reg_prepared = reg.map(|r| rebound::prepare(r, &run.steps, &settings.rebound));
+            let spikes = spikes::detect(jepa, &run.steps, &prepared);
+            findings.extend(curve_findings(
+                &ctx,
+                jepa,
+                reg.zip(reg_prepared.as_ref()),
+                &rebound,
+                &prepared,
+                &spikes,
+            ));
+            (rebound, Some(prepared), reg_prepared, Some(spikes))
+        }
+        None => (Rebound::nothing_found(), None, None, None),
+    };
+    let points = jepa.map_or(0, |j| j.finite_points(&run.steps).count());
+    findings.extend(loss_findings::insufficient(jepa, points, &rebound));
+    findings.extend(setup_findings::learning_rate(&ctx, run));
+    findings.extend(setup_findings::config_smells(&ctx, run));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(
+                a.step_start
+                    .unwrap_or(u64::MAX)
+                    .cmp(&b.step_start.unwrap_or(u64::MAX)),
+            )
+            .then(a.code.cmp(&b.code))
+    });
+
+    let mut changepoints = Vec::new();
+    if let (Some(j), Some(p)) = (jepa, &prepared) {
+        changepoints.extend(series_changepoints(&j.name, p));
     }
+    if let (Some(r), Some(p)) = (reg, &reg_prepared) {
+        changepoints.extend(series_changepoints(&r.name, p));
+    }
+    let verdict = verdict_of(&findings);
+    let headline = headline(verdict, &findings, &rebound, prepared.as_ref());
     Diagnosis {
+        verdict,
+        headline,
         rebound,
-        changepoints: points,
-        jepa: Some(prepared),
+        changepoints,
+        findings,
+        jepa: prepared,
         reg: reg_prepared,
+        spikes,
+        schedule,
+    }
+}
+
+/// The findings about the loss curve, in an order where later ones can defer to earlier ones.
+fn curve_findings(
+    ctx: &Context,
+    jepa: &Series,
+    reg: Option<(&Series, &Prepared)>,
+    rebound: &Rebound,
+    prepared: &Prepared,
+    spikes: &Spikes,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let after = ctx.warmup.map_or(0, |w| w.end_step);
+    let drops = shape::sudden_drops(prepared, after);
+    let collapse = loss_findings::collapse(ctx, jepa, prepared, reg, &drops);
+    let collapsed = collapse.is_some();
+    out.extend(collapse);
+    out.extend(loss_findings::rebound(ctx, rebound));
+    out.extend(loss_findings::sudden_drops(
+        ctx, jepa, &drops, rebound, collapsed,
+    ));
+    out.extend(loss_findings::spikes(ctx, jepa, spikes));
+    if !collapsed && !rebound.detected {
+        out.extend(loss_findings::ending(ctx, jepa, prepared));
+    }
+    out
+}
+
+/// The most severe story the findings tell.
+pub fn verdict_of(findings: &[Finding]) -> Verdict {
+    let has = |code: Code| findings.iter().any(|f| f.code == code);
+    let loss_nonfinite = findings
+        .iter()
+        .any(|f| f.code == Code::NonFinite && f.severity == Severity::Error);
+    if loss_nonfinite {
+        Verdict::Diverged
+    } else if has(Code::Collapse) || has(Code::ReboundWithCollapse) {
+        Verdict::Collapse
+    } else if has(Code::SuddenDrop)
+        || findings
+            .iter()
+            .any(|f| f.code == Code::Spikes && f.severity == Severity::Warning)
+    {
+        Verdict::Unstable
+    } else if has(Code::Rebound) {
+        Verdict::Rebound
+    } else if has(Code::LrTooLow) && (has(Code::Plateau) || has(Code::SlowDescent)) {
+        Verdict::Stalled
+    } else if has(Code::InsufficientData) {
+        Verdict::InsufficientData
+    } else {
+        Verdict::Healthy
+    }
+}
+
+/// The verdict in one sentence.
+fn headline(
+    verdict: Verdict,
+    findings: &[Finding],
+    rebound: &Rebound,
+    p: Option<&Prepared>,
+) -> String {
+    let first = |codes: &[Code]| findings.iter().find(|f| codes.contains(&f.code));
+    let message = |codes: &[Code]| first(codes).map(|f| f.message.clone()).unwrap_or_default();
+    match verdict {
+        Verdict::Diverged => message(&[Code::NonFinite]),
+        Verdict::Collapse => message(&[Code::Collapse, Code::ReboundWithCollapse]),
+        Verdict::Unstable => {
+            let mut parts = vec![message(&[Code::SuddenDrop, Code::Spikes])];
+            if let Some(nf) = first(&[Code::NonFinite]) {
+                parts.push(nf.message.clone());
+            }
+            parts.join("; ")
+        }
+        Verdict::Rebound => format!(
+            "{}; check the checkpoints around the minimum downstream",
+            message(&[Code::Rebound])
+        ),
+        Verdict::Stalled => format!(
+            "{}; {}",
+            message(&[Code::LrTooLow]),
+            message(&[Code::Plateau, Code::SlowDescent])
+        ),
+        Verdict::InsufficientData => message(&[Code::InsufficientData]),
+        Verdict::Healthy => match (p, rebound.series.as_deref()) {
+            (Some(p), Some(series)) if !p.smoothed.is_empty() => {
+                let start = p.smoothed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let end = p.smoothed.last().copied().unwrap_or(f64::NAN);
+                let how = if first(&[Code::SlowDescent]).is_some() {
+                    "and is still descending"
+                } else if first(&[Code::Plateau]).is_some() {
+                    "and has flattened"
+                } else {
+                    "without a rebound"
+                };
+                let action = if findings.iter().any(|f| f.severity >= Severity::Warning) {
+                    "the curve is fine, but see the warnings"
+                } else {
+                    "nothing calls for action"
+                };
+                format!(
+                    "{series} descended from {} to {} {how}; {action}",
+                    fmt::value(start),
+                    fmt::value(end)
+                )
+            }
+            _ => "nothing calls for action".into(),
+        },
     }
 }
 

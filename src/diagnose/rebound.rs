@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::model::{Series, StepAxis, serialize_reported_opt};
 use crate::stats::blocks::{self, Blocks};
-use crate::stats::changepoint::{flat_then_rise, hinge};
+use crate::stats::changepoint::{flat_then_rise, hinge, noise_variance};
 use crate::stats::smooth::{
     Tails, ema_zero_phase, hampel, median, span_for_weight, weight_for_span,
 };
@@ -365,10 +365,10 @@ fn decide(
         && magnitude >= settings.min_magnitude
         && out.power == Power::Adequate;
     let pct = crate::fmt::percent(magnitude);
-    let pv = crate::fmt::p_value(mk.p);
+    let pv = crate::fmt::p_eq(mk.p);
     out.summary = if out.detected {
         format!(
-            "the loss fell to its minimum at step {min_step}, then rose back {pct} of its descent (p = {pv})"
+            "the loss fell to its minimum at step {min_step}, then rose back {pct} of its descent ({pv})"
         )
     } else if out.power == Power::Insufficient {
         format!(
@@ -379,16 +379,16 @@ fn decide(
         )
     } else if rising && significant {
         format!(
-            "after its minimum at step {min_step} the loss rose significantly (p = {pv}) but only {pct} of its descent, below the {} threshold",
+            "after its minimum at step {min_step} the loss rose significantly ({pv}) but only {pct} of its descent, below the {} threshold",
             crate::fmt::percent(settings.min_magnitude)
         )
     } else if magnitude >= 2.0 * settings.min_magnitude {
         format!(
-            "the loss ends {pct} of its descent above its minimum at step {min_step}, but without a steady upward trend (p = {pv}): a jump or an unstable stretch rather than a drift"
+            "the loss ends {pct} of its descent above its minimum at step {min_step}, but without a steady upward trend ({pv}): a jump or an unstable stretch rather than a drift"
         )
     } else {
         format!(
-            "after its minimum at step {min_step} the loss shows no significant rise (p = {pv}, {pct} of the descent)"
+            "after its minimum at step {min_step} the loss shows no significant rise ({pv}, {pct} of the descent)"
         )
     };
     out
@@ -400,14 +400,25 @@ fn decide(
 /// it is used when it describes a minimum (falling, then not falling). Flat bottoms keep a knot
 /// somewhere on the flat, which is where their minimum is anyway.
 fn refine_minimum(p: &Prepared, m: usize, search_from: usize) -> usize {
+    if p.cleaned.len() < 30 {
+        return m;
+    }
     let reach = (4.0 * p.span_blocks).ceil() as usize;
     let lo = m.saturating_sub(reach).max(search_from);
     let hi = (m + reach + 1).min(p.cleaned.len());
     if hi - lo < 7 {
         return m;
     }
+    // The knot must stay where the smoothed curve is within its noise of the minimum.
+    let tolerance = noise_variance(&p.cleaned).sqrt();
     match hinge(&p.blocks.steps[lo..hi], &p.cleaned[lo..hi], 3) {
-        Some(h) if h.slope_before < 0.0 && h.slope_after >= 0.0 => lo + h.knot,
+        Some(h)
+            if h.slope_before < 0.0
+                && h.slope_after >= 0.0
+                && p.smoothed[lo + h.knot] - p.smoothed[m] <= tolerance =>
+        {
+            lo + h.knot
+        }
         _ => m,
     }
 }

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::diagnose::finding::{Finding, Verdict};
 use crate::diagnose::rebound::Rebound;
 use crate::diagnose::{Changepoint, Diagnosis};
 use crate::model::{InputSummary, Run};
@@ -18,8 +19,11 @@ struct JsonReport<'a> {
     tool: Tool,
     input: &'a InputSummary,
     series: Vec<SeriesEntry<'a>>,
+    verdict: Verdict,
+    headline: &'a str,
     rebound: &'a Rebound,
     changepoints: &'a [Changepoint],
+    findings: &'a [Finding],
     exit_code: u8,
 }
 
@@ -76,8 +80,11 @@ pub fn write(
         },
         input: &run.input,
         series: series_entries(run),
+        verdict: diagnosis.verdict,
+        headline: &diagnosis.headline,
         rebound: &diagnosis.rebound,
         changepoints: &diagnosis.changepoints,
+        findings: &diagnosis.findings,
         exit_code,
     };
     serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;

@@ -2,6 +2,9 @@
 //! analysis produced and never compute a diagnosis themselves.
 
 pub mod export;
+pub mod github;
 pub mod json;
+pub mod markdown;
 pub mod output;
+pub mod style;
 pub mod text;

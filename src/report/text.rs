@@ -4,16 +4,79 @@
 use std::io::{self, Write};
 
 use super::json::series_entries;
+use super::style::Palette;
 use crate::diagnose::Diagnosis;
 use crate::diagnose::rebound::{Power, WarmupSource};
 use crate::fmt;
 use crate::model::{IpeSource, Role, Run};
 
-/// Writes the whole report.
-pub fn write(out: &mut dyn Write, run: &Run, diagnosis: &Diagnosis) -> io::Result<()> {
+/// How the text report is drawn.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextOptions {
+    pub color: bool,
+    pub explain: bool,
+}
+
+/// Writes the whole report: the verdict in one sentence, the findings with what to try, the
+/// rebound analysis, then what was read.
+pub fn write(
+    out: &mut dyn Write,
+    run: &Run,
+    diagnosis: &Diagnosis,
+    opts: TextOptions,
+) -> io::Result<()> {
+    let palette = Palette::new(opts.color);
+    writeln!(
+        out,
+        "{} {}",
+        palette.verdict(
+            diagnosis.verdict,
+            &format!("{}:", diagnosis.verdict.as_str())
+        ),
+        diagnosis.headline
+    )?;
+    writeln!(out)?;
+    write_findings(out, diagnosis, opts, palette)?;
     write_rebound(out, run, diagnosis)?;
     writeln!(out)?;
     write_input(out, run)
+}
+
+/// Each finding: severity, code, steps, message; then what to try (and why, with --explain).
+fn write_findings(
+    out: &mut dyn Write,
+    d: &Diagnosis,
+    opts: TextOptions,
+    palette: Palette,
+) -> io::Result<()> {
+    if d.findings.is_empty() {
+        return Ok(());
+    }
+    for f in &d.findings {
+        let steps = match (f.step_start, f.step_end) {
+            (Some(a), Some(b)) if a != b => format!("steps {a}–{b}"),
+            (Some(a), _) => format!("step {a}"),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "{} {:<22} {}",
+            palette.severity(f.severity, &format!("{:<7}", f.severity.as_str())),
+            f.code.as_str(),
+            palette.dim(&steps)
+        )?;
+        writeln!(out, "        {}", f.message)?;
+        if opts.explain {
+            for why in &f.reasoning {
+                writeln!(out, "        {} {why}", palette.dim("because"))?;
+            }
+        }
+        for r in &f.recommendations {
+            writeln!(out, "        → {r}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 /// The rebound decision and the changepoints.
@@ -57,11 +120,11 @@ fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis) -> io::Result<()
         }
         match &r.reg {
             Some(reg) => facts.push(format!(
-                "{} after the minimum: {} ({}, p = {})",
+                "{} after the minimum: {} ({}, {})",
                 reg.series,
                 r.reg_trend_after_min.as_str(),
                 fmt::signed(reg.change),
-                fmt::p_value(reg.p_value)
+                fmt::p_eq(reg.p_value)
             )),
             None if run.first_with_role(Role::Reg).is_none() => {
                 facts.push("no regularization series".into())

@@ -1,0 +1,442 @@
+//! Findings about the loss curve itself: rebound (and the joint reading with the regularization
+//! monitor and downstream metrics), collapse, sudden drops and periodic crashes, spikes, how the
+//! run ends, and too little data.
+
+use serde_json::json;
+
+use crate::fmt;
+use crate::model::{Role, Series};
+
+use super::finding::{Code, Finding, Severity};
+use super::playbook::{self, Context};
+use super::rebound::{Power, Prepared, Rebound, RegTrend};
+use super::schedule::place;
+use super::shape::{self, Ending};
+use super::spikes::Spikes;
+
+/// Fewest finite points for the tests to mean something.
+pub const MIN_POINTS_FOR_TESTS: usize = 20;
+
+/// The rebound, read jointly with the regularization monitor and any downstream metric.
+pub fn rebound(ctx: &Context, r: &Rebound) -> Option<Finding> {
+    if !r.detected {
+        return None;
+    }
+    let (min_step, last) = (r.min_step?, r.last_step?);
+    let series = r.series.clone().unwrap_or_default();
+    let mag = fmt::percent(r.magnitude.unwrap_or(0.0));
+    let p = fmt::p_eq(r.p_value.unwrap_or(1.0));
+    let eval = downstream_after(ctx, min_step);
+    let reg_name = r
+        .reg
+        .as_ref()
+        .map(|d| d.series.clone())
+        .unwrap_or_else(|| "reg-loss".into());
+    let collapse_by_reg = r.reg_trend_after_min == RegTrend::Rising;
+    let collapse_by_eval = eval.as_ref().is_some_and(|e| e.worse);
+    let (code, severity, message) = if collapse_by_reg {
+        (
+            Code::ReboundWithCollapse,
+            Severity::Error,
+            format!(
+                "{series} rose back {mag} of its descent after {} ({p}) while {reg_name} rose ({}): the predictions are losing their spread — collapse",
+                ctx.when(min_step),
+                fmt::signed(r.reg.as_ref().map_or(0.0, |d| d.change))
+            ),
+        )
+    } else if collapse_by_eval {
+        let e = eval.as_ref()?;
+        (
+            Code::ReboundWithCollapse,
+            Severity::Error,
+            format!(
+                "{series} rose back {mag} of its descent after {} ({p}) while {} got worse ({} → {}): the representation is degrading",
+                ctx.when(min_step),
+                e.name,
+                fmt::value(e.at_min),
+                fmt::value(e.last)
+            ),
+        )
+    } else {
+        let reading = match r.reg_trend_after_min {
+            RegTrend::Falling => format!(
+                "while {reg_name} keeps falling — shifting EMA targets, the model is still learning"
+            ),
+            RegTrend::Flat => format!(
+                "while {reg_name} stays flat — the EMA targets getting harder to predict, not collapse by itself"
+            ),
+            _ => "with no regularization monitor to tell shifting targets from collapse".into(),
+        };
+        (
+            Code::Rebound,
+            Severity::Warning,
+            format!(
+                "{series} rose back {mag} of its descent after its minimum at {} ({p}) {reading}",
+                ctx.when(min_step)
+            ),
+        )
+    };
+    let place = place(
+        min_step,
+        ctx.run,
+        ctx.schedule.as_ref(),
+        ctx.warmup.map(|w| w.end_step),
+    );
+    let mut f = Finding::new(code, severity, message)
+        .series(&series)
+        .steps(Some(min_step), Some(last))
+        .evidence(json!({
+            "min_step": min_step,
+            "min_value": r.min_value.map(crate::model::round_reported),
+            "onset_step": r.onset_step,
+            "end_value": r.end_value.map(crate::model::round_reported),
+            "magnitude": r.magnitude.map(crate::model::round_reported),
+            "p_value": r.p_value.map(crate::model::round_reported),
+            "slope_per_1k_steps": r.slope_per_1k_steps.map(crate::model::round_reported),
+            "reg_trend_after_min": r.reg_trend_after_min.as_str(),
+            "reg_change": r.reg.as_ref().map(|d| crate::model::round_reported(d.change)),
+            "epoch_at_min": place.epoch.map(crate::model::round_reported),
+            "steps_after_warmup": place.after_warmup,
+            "lr_at_min": place.lr.map(crate::model::round_reported),
+            "lr_share_of_peak_at_min": place.lr_of_peak.map(crate::model::round_reported),
+            "downstream": eval.as_ref().map(|e| json!({"series": e.name, "at_min": e.at_min, "last": e.last})),
+        }))
+        .because(format!(
+            "Mann–Kendall with the Hamed–Rao correction on {} blocks after the minimum: z = {}, {} < alpha",
+            r.points_after_min,
+            fmt::value(r.z.unwrap_or(0.0)),
+            p
+        ))
+        .because(format!(
+            "magnitude = (end − min)/(start − min) = ({} − {})/({} − {}) = {mag}",
+            fmt::value(r.end_value.unwrap_or(f64::NAN)),
+            fmt::value(r.min_value.unwrap_or(f64::NAN)),
+            fmt::value(r.start_value.unwrap_or(f64::NAN)),
+            fmt::value(r.min_value.unwrap_or(f64::NAN))
+        ));
+    if let Some(reg) = &r.reg {
+        f = f.because(format!(
+            "{} over the same steps: change {} (threshold {}), {} → {}",
+            reg.series,
+            fmt::signed(reg.change),
+            fmt::value(reg.change_threshold),
+            fmt::p_eq(reg.p_value),
+            r.reg_trend_after_min.as_str()
+        ));
+    }
+    if let (Some(after), Some(share)) = (place.after_warmup, place.lr_of_peak) {
+        f = f.because(format!(
+            "the minimum comes {after} steps after warmup ended, with the LR at {} of its peak",
+            fmt::percent(share)
+        ));
+    }
+    f.recommendations
+        .push(playbook::validate_downstream(ctx, min_step, last));
+    f.recommendations.push(playbook::watch_components(ctx));
+    if code == Code::ReboundWithCollapse {
+        f.recommendations.push(playbook::watch_features());
+        f.recommendations.push(playbook::explore_lr(ctx));
+        f.recommendations.push(playbook::explore_ema(ctx));
+        f.recommendations.push(playbook::architecture(ctx));
+    } else {
+        f.recommendations.push(playbook::watch_features());
+    }
+    Some(f)
+}
+
+struct Downstream {
+    name: String,
+    at_min: f64,
+    last: f64,
+    worse: bool,
+}
+
+/// A downstream metric (role eval) that got worse by ≥ 5% (relative) between the minimum and the
+/// end; higher is better unless the name says loss or error.
+fn downstream_after(ctx: &Context, min_step: u64) -> Option<Downstream> {
+    let eval = ctx.run.series.iter().find(|s| s.role == Role::Eval)?;
+    let points: Vec<(u64, f64)> = eval.finite_points(&ctx.run.steps).collect();
+    let at_min = points
+        .iter()
+        .rev()
+        .find(|(s, _)| *s <= min_step)
+        .or(points.first())?
+        .1;
+    let (last_step, last) = *points.last()?;
+    if last_step <= min_step {
+        return None;
+    }
+    let lower_is_better = ["loss", "error", "err"]
+        .iter()
+        .any(|w| eval.name.to_lowercase().contains(w));
+    let change = (last - at_min) / at_min.abs().max(f64::MIN_POSITIVE);
+    let worse = if lower_is_better {
+        change >= 0.05
+    } else {
+        change <= -0.05
+    };
+    Some(Downstream {
+        name: eval.name.clone(),
+        at_min,
+        last,
+        worse,
+    })
+}
+
+/// Collapse: the monitor near 1, or a sudden drop of the loss to near zero.
+pub fn collapse(
+    ctx: &Context,
+    jepa: &Series,
+    p: &Prepared,
+    reg: Option<(&Series, &Prepared)>,
+    drops: &[shape::Drop],
+) -> Option<Finding> {
+    let start = p.smoothed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let end = shape::reg_end(p, false)?.end;
+    if let Some((reg_series, reg_p)) = reg {
+        let unit = reg_series
+            .finite_points(&ctx.run.steps)
+            .all(|(_, v)| (0.0..=1.0).contains(&v));
+        if let Some(r) = shape::reg_end(reg_p, unit).filter(shape::reg_says_collapse) {
+            let mut f = Finding::new(
+                Code::Collapse,
+                Severity::Error,
+                format!(
+                    "{} ended at {} after a low of {}: the predictions' spread is gone (std → 0) — collapse; {} went from {} to {}",
+                    reg_series.name,
+                    fmt::value(r.end),
+                    fmt::value(r.lowest),
+                    jepa.name,
+                    fmt::value(start),
+                    fmt::value(end)
+                ),
+            )
+            .series(&reg_series.name)
+            .steps(shape::reg_rise_step(reg_p, &r), reg_p.blocks.last_step.last().copied())
+            .evidence(json!({
+                "reg_end": crate::model::round_reported(r.end),
+                "reg_lowest": crate::model::round_reported(r.lowest),
+                "loss_start": crate::model::round_reported(start),
+                "loss_end": crate::model::round_reported(end),
+            }))
+            .because(format!(
+                "{} = mean(relu(1 − std)) lives in [0, 1]; it ends at {} (≥ 0.9) having risen {} from its lowest (≥ 0.3)",
+                reg_series.name,
+                fmt::value(r.end),
+                fmt::value(r.end - r.lowest)
+            ));
+            f.recommendations = collapse_recommendations(ctx);
+            return Some(f);
+        }
+    }
+    let drop = drops
+        .iter()
+        .find(|d| d.after <= 0.1 * start && end <= 0.15 * start)?;
+    let mut f = Finding::new(
+        Code::Collapse,
+        Severity::Error,
+        format!(
+            "{} dropped suddenly at {} from {} to {} ({} of its start) and stayed there: the prediction task became trivial — collapse",
+            jepa.name,
+            ctx.when(drop.step),
+            fmt::value(drop.before),
+            fmt::value(drop.after),
+            fmt::percent(drop.after / start)
+        ),
+    )
+    .series(&jepa.name)
+    .steps(Some(drop.step), p.blocks.last_step.last().copied())
+    .evidence(json!({
+        "step": drop.step,
+        "before": crate::model::round_reported(drop.before),
+        "after": crate::model::round_reported(drop.after),
+        "loss_start": crate::model::round_reported(start),
+        "loss_end": crate::model::round_reported(end),
+    }))
+    .because("a sudden level drop to under 10% of the starting loss that lasts to the end of the run");
+    f.recommendations = collapse_recommendations(ctx);
+    Some(f)
+}
+
+fn collapse_recommendations(ctx: &Context) -> Vec<String> {
+    vec![
+        playbook::watch_features(),
+        playbook::architecture(ctx),
+        playbook::explore_lr(ctx),
+        playbook::explore_ema(ctx),
+    ]
+}
+
+/// Sudden drops that are not the collapse itself; periodic crashes when regular.
+pub fn sudden_drops(
+    ctx: &Context,
+    jepa: &Series,
+    drops: &[shape::Drop],
+    rebound: &Rebound,
+    collapsed: bool,
+) -> Option<Finding> {
+    let drops: Vec<&shape::Drop> = drops.iter().filter(|_| !collapsed).collect();
+    let first = drops.first()?;
+    let owned: Vec<shape::Drop> = drops.iter().map(|d| **d).collect();
+    let period = shape::drop_period(&owned);
+    let after_rebound = rebound
+        .min_step
+        .filter(|_| rebound.detected)
+        .is_some_and(|m| first.step > m);
+    let message = match period {
+        Some(p) => format!(
+            "{} crashed {} times, every ~{} steps: periodic partial collapses",
+            jepa.name,
+            drops.len(),
+            fmt::value(p)
+        ),
+        None => {
+            format!(
+                "{} dropped suddenly at {} from {} to {}{}",
+                jepa.name,
+                ctx.when(first.step),
+                fmt::value(first.before),
+                fmt::value(first.after),
+                if drops.len() > 1 {
+                    format!(" ({} such drops)", drops.len())
+                } else {
+                    String::new()
+                }
+            ) + if after_rebound {
+                " after the rebound: a partial collapse"
+            } else {
+                ""
+            }
+        }
+    };
+    let steps: Vec<u64> = drops.iter().map(|d| d.step).collect();
+    let mut f = Finding::new(Code::SuddenDrop, Severity::Warning, message)
+        .series(&jepa.name)
+        .steps(Some(first.step), drops.last().map(|d| d.step))
+        .evidence(json!({
+            "count": drops.len(),
+            "steps": steps,
+            "period_steps": period,
+            "largest_share_of_descent": drops.iter().map(|d| d.share_of_descent).fold(0.0, f64::max),
+            "after_rebound": after_rebound,
+        }))
+        .because("PELT (mean-shift cost) level changes whose level falls below the preceding trend by ≥ 20% of the descent and ≥ 6 noise σ");
+    f.recommendations.push(playbook::explore_lr(ctx));
+    f.recommendations.push(playbook::explore_ema(ctx));
+    f.recommendations.push(playbook::watch_features());
+    Some(f)
+}
+
+/// Spikes in a loss series.
+pub fn spikes(ctx: &Context, series: &Series, s: &Spikes) -> Option<Finding> {
+    let worst = s.worst()?;
+    let big = s.events.iter().filter(|e| e.ratio >= 2.0).count();
+    let severity = if big >= 3 || worst.ratio >= 3.0 {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
+    let mut message = format!(
+        "{} spike{} in {}; the worst, {} at {}, is {}× its level",
+        s.events.len(),
+        if s.events.len() == 1 { "" } else { "s" },
+        series.name,
+        fmt::value(worst.peak_value),
+        ctx.when(worst.peak_step),
+        fmt::value(worst.ratio)
+    );
+    if let Some(p) = s.period {
+        message.push_str(&format!(
+            "; they recur every ~{} steps (look at the data pipeline)",
+            fmt::value(p)
+        ));
+    }
+    let mut f = Finding::new(Code::Spikes, severity, message)
+        .series(&series.name)
+        .steps(s.events.first().map(|e| e.first_step), s.events.last().map(|e| e.last_step))
+        .evidence(json!({
+            "count": s.events.len(),
+            "points": s.points,
+            "worst_step": worst.peak_step,
+            "worst_value": crate::model::round_reported(worst.peak_value),
+            "worst_ratio": crate::model::round_reported(worst.ratio),
+            "over_2x": big,
+            "period_steps": s.period,
+            "steps": s.events.iter().take(20).map(|e| e.peak_step).collect::<Vec<_>>(),
+        }))
+        .because("robust z ≥ 6 and ≥ 1.25× the local level, or ≥ 2× the level and z ≥ 3 (level: de-spiked smoothed curve; scale: local median absolute deviation)");
+    if severity == Severity::Warning {
+        f.recommendations.push(playbook::stabilise(ctx));
+        f.recommendations.push(playbook::explore_lr(ctx));
+    }
+    Some(f)
+}
+
+/// How the run ends: plateau or still descending (skipped when a rebound or collapse explains
+/// the end).
+pub fn ending(ctx: &Context, jepa: &Series, p: &Prepared) -> Option<Finding> {
+    let (e, from, to, descent) = shape::ending(p)?;
+    let level = p.smoothed.last().copied().unwrap_or(f64::NAN);
+    let f = match e {
+        Ending::Plateau { p: pv, change } => {
+            let mut f = Finding::new(
+                Code::Plateau,
+                Severity::Info,
+                format!(
+                    "no significant trend over the last quarter of the run (steps {from}–{to}): {} has flattened at {}",
+                    jepa.name,
+                    fmt::value(level)
+                ),
+            )
+            .evidence(json!({"p_value": crate::model::round_reported(pv), "change": crate::model::round_reported(change), "share_of_descent": crate::model::round_reported(change / descent), "level": crate::model::round_reported(level)}))
+            .because(format!(
+                "Mann–Kendall (Hamed–Rao) {} over the last 25% of the steps; change {} = {} of the descent",
+                fmt::p_eq(pv),
+                fmt::signed(change),
+                fmt::percent(change / descent)
+            ));
+            f.recommendations.push(playbook::validate_plateau(ctx, from, to));
+            f
+        }
+        Ending::SlowDescent { p: pv, change } => Finding::new(
+            Code::SlowDescent,
+            Severity::Info,
+            format!(
+                "{} is still falling steadily at the end ({} over steps {from}–{to}, {} of its descent): far from converged",
+                jepa.name,
+                fmt::signed(change),
+                fmt::percent(-change / descent)
+            ),
+        )
+        .evidence(json!({"p_value": crate::model::round_reported(pv), "change": crate::model::round_reported(change), "share_of_descent": crate::model::round_reported(-change / descent)}))
+        .because("a significant fall (p < 0.01) of at least 10% of the descent over the last 25% of the steps"),
+        Ending::Other { .. } => return None,
+    };
+    Some(f.series(&jepa.name).steps(Some(from), Some(to)))
+}
+
+/// Too few points for the tests, saying what was seen anyway.
+pub fn insufficient(jepa: Option<&Series>, points: usize, r: &Rebound) -> Option<Finding> {
+    let lacks_power = r.power == Power::Insufficient;
+    if points >= MIN_POINTS_FOR_TESTS && !lacks_power {
+        return None;
+    }
+    let name = jepa.map_or("the loss".to_string(), |s| s.name.clone());
+    let message = if points == 0 {
+        "no finite loss values: nothing to analyse".to_string()
+    } else if lacks_power {
+        format!("{name}: {}", r.summary)
+    } else {
+        format!(
+            "only {points} finite points of {name}: too few for the trend tests; {}",
+            r.summary
+        )
+    };
+    Some(
+        Finding::new(Code::InsufficientData, Severity::Info, message)
+            .evidence(json!({"points": points, "min_attainable_p": r.min_attainable_p.map(crate::model::round_reported)}))
+            .because(format!(
+                "Mann–Kendall needs ~6 points to reach p < 0.01 and the other tests ~{MIN_POINTS_FOR_TESTS}"
+            )),
+    )
+}

@@ -1,0 +1,218 @@
+//! Recommendations, following the playbook (DESIGN §6) and quoting the run's own values: learning
+//! rate (start high, 1e-3 class, warm up, decay), monitoring (several components, downstream
+//! validation, feature distribution), architecture (predictor depth and width, masks,
+//! regularization coefficient). Each function returns one recommendation; the detectors pick the
+//! ones relevant to what they found.
+
+use crate::fmt;
+use crate::model::Run;
+use crate::params::RunParams;
+
+use super::rebound::Warmup;
+use super::schedule::Schedule;
+
+/// The LR class the V-JEPA / I-JEPA recipes use.
+pub const REFERENCE_PEAK_LR: f64 = 1e-3;
+
+/// The run's values the recommendations quote.
+pub struct Context<'a> {
+    pub run: &'a Run,
+    pub params: Option<&'a RunParams>,
+    pub schedule: Option<Schedule>,
+    pub warmup: Option<Warmup>,
+    pub jepa: Option<String>,
+    pub reg: Option<String>,
+    /// Peak LR and where it came from ("config" or "logged").
+    pub peak_lr: Option<(f64, &'static str)>,
+}
+
+impl Context<'_> {
+    fn epoch_of(&self, step: u64) -> Option<f64> {
+        let ipe = self.run.ipe().or(self.schedule.as_ref().map(|s| s.ipe))?;
+        Some(step as f64 / ipe as f64 + 1.0)
+    }
+
+    /// `step 1200 (epoch 13)` or `step 1200`.
+    pub fn when(&self, step: u64) -> String {
+        match self.epoch_of(step) {
+            Some(e) => format!("step {step} (epoch {})", e.floor() as u64),
+            None => format!("step {step}"),
+        }
+    }
+}
+
+/// How a peak LR relates to the 1e-3 class.
+pub fn lr_relation(peak: f64) -> String {
+    let ratio = REFERENCE_PEAK_LR / peak;
+    if ratio >= 2.0 {
+        format!(
+            "{}× below the 1e-3 class that V-JEPA recipes use",
+            fmt::value(ratio)
+        )
+    } else if ratio <= 0.2 {
+        format!(
+            "{}× above the 1e-3 class that V-JEPA recipes use",
+            fmt::value(1.0 / ratio)
+        )
+    } else {
+        "in the 1e-3 class that V-JEPA recipes use".into()
+    }
+}
+
+/// The schedule as the config states it, in one clause.
+fn schedule_clause(ctx: &Context) -> Option<String> {
+    let (peak, source) = ctx.peak_lr?;
+    let mut parts = vec![format!(
+        "peak LR {} ({source}, {})",
+        fmt::sci(peak),
+        lr_relation(peak)
+    )];
+    if let Some(p) = ctx.params {
+        if let Some(start) = p.start_lr {
+            parts.push(format!("start {}", fmt::sci(start)));
+        }
+        if let (Some(w), Some(s)) = (p.warmup_epochs, &ctx.schedule) {
+            parts.push(format!(
+                "warmup {} epochs ({} steps)",
+                fmt::value(w),
+                s.warmup_steps
+            ));
+        }
+        if let (Some(f), Some(s)) = (p.final_lr, &ctx.schedule) {
+            parts.push(format!(
+                "cosine to {} over {} steps",
+                fmt::sci(f),
+                s.cosine_steps
+            ));
+        }
+    }
+    Some(parts.join(", "))
+}
+
+/// Learning rate, for a run whose LR looks too low.
+pub fn raise_lr(ctx: &Context) -> String {
+    let current = schedule_clause(ctx).unwrap_or_else(|| "the peak LR".into());
+    format!(
+        "Learning rate: {current}. Start high — a peak around 1e-3 (e.g. 6e-4 to 1.5e-3) with linear warmup, then decay progressively; for a small batch do not scale the LR down linearly, linear scaling does not hold for SSL ViTs."
+    )
+}
+
+/// Learning rate, for instability or collapse: explore lower peaks and longer warmup.
+pub fn explore_lr(ctx: &Context) -> String {
+    match ctx.peak_lr {
+        Some((peak, _)) => {
+            let warm = ctx
+                .params
+                .and_then(|p| p.warmup_epochs)
+                .map(|w| format!(" and a longer warmup than {} epochs", fmt::value(w)))
+                .unwrap_or_default();
+            format!(
+                "Learning rate: explore a lower peak than {} (try {} and {}){warm}; keep the cosine decay.",
+                fmt::sci(peak),
+                fmt::sci(peak / 2.0),
+                fmt::sci(peak / 4.0)
+            )
+        }
+        None => "Learning rate: explore a lower peak LR and a longer warmup; keep a decay after the peak.".into(),
+    }
+}
+
+/// EMA momentum of the target encoder.
+pub fn explore_ema(ctx: &Context) -> String {
+    match ctx.params.and_then(|p| p.ema) {
+        Some((m0, m1)) => format!(
+            "EMA: the target encoder's momentum ramps {m0} → {m1}; a higher start (e.g. {}) moves the targets more slowly and steadies the prediction task.",
+            fmt::value((1.0 - (1.0 - m0) / 2.0).min(0.9999))
+        ),
+        None => "EMA: a higher target-encoder momentum moves the targets more slowly and steadies the prediction task.".into(),
+    }
+}
+
+/// Downstream validation of checkpoints before, at and after a minimum.
+pub fn validate_downstream(ctx: &Context, min_step: u64, last_step: u64) -> String {
+    let start = ctx.warmup.map_or(0, |w| w.end_step).min(min_step);
+    let before = start + (min_step - start) / 2;
+    let after = min_step + last_step.saturating_sub(min_step) / 2;
+    format!(
+        "Validate downstream: the JEPA loss is a proxy against moving EMA targets. Probe (kNN, linear or attentive probe) the checkpoints nearest to {} (before the minimum), {} (the minimum), {} and the last one, {}; keep the one that transfers best.",
+        ctx.when(before),
+        ctx.when(min_step),
+        ctx.when(after),
+        ctx.when(last_step)
+    )
+}
+
+/// Downstream validation along a plateau.
+pub fn validate_plateau(ctx: &Context, from: u64, to: u64) -> String {
+    format!(
+        "The loss no longer tells you much here: compare downstream probes of the checkpoints nearest to {} and {} — if they still improve, training is useful; if not, this LR has converged.",
+        ctx.when(from),
+        ctx.when(to)
+    )
+}
+
+/// Monitor several components.
+pub fn watch_components(ctx: &Context) -> String {
+    match (&ctx.jepa, &ctx.reg) {
+        (Some(j), Some(r)) => format!(
+            "Monitoring: read {j} and {r} together, not the total alone — a rebound with {r} falling is the targets getting harder; with {r} rising it is collapse."
+        ),
+        (Some(j), None) => format!(
+            "Monitoring: log a collapse monitor next to {j} (V-JEPA's reg-loss = mean(relu(1 − std)) of the predictions, or the prediction std): without it a rebound cannot be told apart from collapse."
+        ),
+        _ => "Monitoring: log the JEPA loss and a collapse monitor (prediction std) separately."
+            .into(),
+    }
+}
+
+/// Watch the feature distribution.
+pub fn watch_features() -> String {
+    "Feature distribution: track the per-dimension std of predictor outputs and targets and their effective rank; std → 0 (reg-loss → 1) means the representations are collapsing.".into()
+}
+
+/// Architecture: predictor, masks, regularization.
+pub fn architecture(ctx: &Context) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = ctx.params {
+        match (p.pred_depth, p.pred_embed_dim) {
+            (Some(d), Some(w)) => parts.push(format!("predictor depth {d}, width {w}")),
+            (Some(d), None) => parts.push(format!("predictor depth {d}")),
+            _ => {}
+        }
+        if !p.masks.is_empty() {
+            let masks: Vec<String> = p
+                .masks
+                .iter()
+                .map(|m| match (m.num_blocks, m.spatial_scale) {
+                    (Some(n), Some(s)) => format!("{n} blocks of scale {s}"),
+                    (Some(n), None) => format!("{n} blocks"),
+                    _ => "?".into(),
+                })
+                .collect();
+            parts.push(format!("masks {}", masks.join(" + ")));
+        }
+        if let Some(c) = p.reg_coeff {
+            parts.push(format!("reg_coeff {c}"));
+        }
+    }
+    let current = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" (now: {})", parts.join(", "))
+    };
+    format!(
+        "Architecture{current}: a regularization coefficient above 0 penalises collapse directly (the shipped configs use 0, a pure monitor); harder masks (larger or more blocks) and a predictor that is not too shallow keep the prediction task informative."
+    )
+}
+
+/// Gradient clipping and numerical stability.
+pub fn stabilise(ctx: &Context) -> String {
+    let clip = ctx
+        .params
+        .and_then(|p| p.clip_grad)
+        .map(|c| format!(" (clip_grad is {c})"))
+        .unwrap_or_default();
+    format!(
+        "Stability: clip gradients{clip}, check mixed-precision loss scaling, and lower the peak LR or lengthen warmup if spikes precede the trouble."
+    )
+}

@@ -1,0 +1,260 @@
+//! Findings about how the run was set up and kept numerically sane: non-finite values, the
+//! learning-rate level, warmup and decay (from the config, else the logged LR), and config smells.
+
+use serde_json::json;
+
+use crate::fmt;
+use crate::model::{Role, Run};
+
+use super::finding::{Code, Finding, Severity};
+use super::playbook::{self, Context, REFERENCE_PEAK_LR};
+use super::schedule::{logged_peak, lr_mismatch};
+
+/// A peak LR below this is "too low" (10× below the 1e-3 class).
+pub const LR_TOO_LOW: f64 = 1e-4;
+
+/// Non-finite values: in a loss ⇒ diverged (one error); in other series (grad norms, timings,
+/// monitors) one warning listing them.
+pub fn non_finite(ctx: &Context, run: &Run) -> Vec<Finding> {
+    struct Hit<'a> {
+        name: &'a str,
+        role: Role,
+        count: usize,
+        points: usize,
+        first: u64,
+        kind: &'static str,
+        last: Option<u64>,
+    }
+    let mut losses = Vec::new();
+    let mut others = Vec::new();
+    for s in &run.series {
+        let summary = s.summary(&run.steps);
+        if summary.non_finite == 0 {
+            continue;
+        }
+        let Some((first, value)) = s.points(&run.steps).find(|(_, v)| !v.is_finite()) else {
+            continue;
+        };
+        let hit = Hit {
+            name: &s.name,
+            role: s.role,
+            count: summary.non_finite,
+            points: summary.points,
+            first,
+            kind: if value.is_nan() {
+                "nan"
+            } else if value > 0.0 {
+                "inf"
+            } else {
+                "-inf"
+            },
+            last: summary.last_step,
+        };
+        if matches!(s.role, Role::Jepa | Role::Total) {
+            losses.push(hit);
+        } else {
+            others.push(hit);
+        }
+    }
+    let evidence = |hits: &[Hit]| {
+        json!(hits
+            .iter()
+            .map(|h| json!({"series": h.name, "role": h.role.as_str(), "count": h.count, "points": h.points, "first_step": h.first, "first_value": h.kind}))
+            .collect::<Vec<_>>())
+    };
+    let mut out = Vec::new();
+    if let Some(first) = losses.iter().min_by_key(|h| h.first) {
+        let names: Vec<&str> = losses.iter().map(|h| h.name).collect();
+        let mut f = Finding::new(
+            Code::NonFinite,
+            Severity::Error,
+            format!(
+                "{} became {} at {} ({} non-finite values): the run diverged",
+                names.join(" and "),
+                first.kind,
+                ctx.when(first.first),
+                first.count
+            ),
+        )
+        .series(first.name)
+        .steps(Some(first.first), first.last)
+        .evidence(json!({"series": evidence(&losses)}))
+        .because(
+            "a loss that is nan or ±inf means the optimisation diverged (V-JEPA asserts and stops)",
+        );
+        f.recommendations.push(playbook::stabilise(ctx));
+        f.recommendations.push(playbook::explore_lr(ctx));
+        out.push(f);
+    }
+    if let Some(first) = others.iter().min_by_key(|h| h.first) {
+        let parts: Vec<String> = others
+            .iter()
+            .map(|h| {
+                format!(
+                    "{} ({}) {} from {}",
+                    h.name,
+                    h.role.as_str(),
+                    h.count,
+                    ctx.when(h.first)
+                )
+            })
+            .collect();
+        let grad = others.iter().any(|h| h.role == Role::GradNorm);
+        let mut f = Finding::new(
+            Code::NonFinite,
+            Severity::Warning,
+            format!(
+                "non-finite values in {}{}",
+                parts.join(", "),
+                if grad && losses.is_empty() {
+                    " — those updates overflowed while the loss stayed finite; frequent ones come before divergence"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .series(first.name)
+        .steps(Some(first.first), others.iter().filter_map(|h| h.last).max())
+        .evidence(json!({"series": evidence(&others)}))
+        .because("nan or ±inf outside the loss: a warning, not a divergence");
+        if grad {
+            f.recommendations.push(playbook::stabilise(ctx));
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// LR level, warmup and decay, from the config or the logged LR.
+pub fn learning_rate(ctx: &Context, run: &Run) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some((peak, source)) = ctx.peak_lr
+        && peak < LR_TOO_LOW
+    {
+        let mut f = Finding::new(
+            Code::LrTooLow,
+            Severity::Warning,
+            format!("peak LR {} ({source}) is {}", fmt::sci(peak), playbook::lr_relation(peak)),
+        )
+        .evidence(json!({"peak_lr": peak, "source": source, "reference": REFERENCE_PEAK_LR, "factor_below": crate::model::round_reported(REFERENCE_PEAK_LR / peak)}))
+        .because(format!("a peak below {} (10× under the 1e-3 class) stalls the descent", fmt::sci(LR_TOO_LOW)));
+        f.recommendations.push(playbook::raise_lr(ctx));
+        out.push(f);
+    }
+    let params = ctx.params;
+    let config_lr = params.and_then(|p| p.lr);
+    let no_warmup_config = params.is_some_and(|p| {
+        p.warmup_epochs == Some(0.0) || matches!((p.start_lr, p.lr), (Some(s), Some(l)) if s >= l)
+    });
+    let lr_series = run.first_with_role(Role::Lr);
+    let logged: Vec<(u64, f64)> = lr_series
+        .map(|s| s.finite_points(&run.steps).collect())
+        .unwrap_or_default();
+    let logged_peak_lr = logged_peak(run, Role::Lr);
+    let no_warmup_logged = config_lr.is_none()
+        && logged.len() >= 10
+        && logged_peak_lr.is_some_and(|p| logged[0].1 >= 0.9 * p);
+    if no_warmup_config || no_warmup_logged {
+        let detail = match params {
+            Some(p) if no_warmup_config => format!(
+                "warmup {} epochs, start_lr {} vs peak {}",
+                fmt::value(p.warmup_epochs.unwrap_or(0.0)),
+                p.start_lr.map_or("-".into(), fmt::sci),
+                p.lr.map_or("-".into(), fmt::sci)
+            ),
+            _ => format!(
+                "the logged LR starts at {} of its peak",
+                fmt::percent(logged[0].1 / logged_peak_lr.unwrap_or(1.0))
+            ),
+        };
+        let mut f = Finding::new(
+            Code::NoWarmup,
+            Severity::Warning,
+            format!("no learning-rate warmup ({detail})"),
+        )
+        .evidence(json!({"from": if no_warmup_config { "config" } else { "logged" }}))
+        .because(
+            "the reference recipes warm up linearly from start_lr to the peak over several epochs",
+        );
+        f.recommendations.push(playbook::raise_lr(ctx));
+        out.push(f);
+    }
+    let no_decay_config =
+        params.is_some_and(|p| matches!((p.final_lr, p.lr), (Some(f), Some(l)) if f >= l));
+    let no_decay_logged = config_lr.is_none()
+        && logged.len() >= 20
+        && logged_peak_lr.is_some_and(|p| logged[logged.len() - 1].1 >= 0.95 * p)
+        && logged[0].1 < logged_peak_lr.unwrap_or(0.0);
+    if no_decay_config || no_decay_logged {
+        let mut f = Finding::new(
+            Code::NoDecay,
+            Severity::Info,
+            if no_decay_config {
+                "no learning-rate decay: final_lr is not below the peak".to_string()
+            } else {
+                "no learning-rate decay: the logged LR is still at its peak at the end".to_string()
+            },
+        )
+        .because("the reference recipes decay the LR with a cosine after warmup");
+        f.recommendations.push(playbook::raise_lr(ctx));
+        out.push(f);
+    }
+    out
+}
+
+/// Config smells: warmup ≥ epochs, reg_coeff 0 with a reg column, constant EMA with constant LR,
+/// a logged LR that does not follow the config.
+pub fn config_smells(ctx: &Context, run: &Run) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(p) = ctx.params else { return out };
+    if let (Some(w), Some(e)) = (p.warmup_epochs, p.epochs)
+        && w >= e
+    {
+        out.push(
+            Finding::new(
+                Code::ConfigSmell,
+                Severity::Warning,
+                format!("warmup ({} epochs) is not shorter than the run ({} epochs): the LR never reaches its peak schedule", fmt::value(w), fmt::value(e)),
+            )
+            .evidence(json!({"smell": "warmup-not-shorter-than-run", "warmup": w, "epochs": e})),
+        );
+    }
+    if p.reg_coeff == Some(0.0)
+        && let Some(reg) = run.first_with_role(Role::Reg)
+    {
+        out.push(
+            Finding::new(
+                Code::ConfigSmell,
+                Severity::Info,
+                format!("{} is logged but loss.reg_coeff is 0: it is a monitor, not part of the objective (as in the shipped configs)", reg.name),
+            )
+            .evidence(json!({"smell": "reg-coeff-zero", "series": reg.name})),
+        );
+    }
+    let constant_ema = p.ema.is_some_and(|(a, b)| a == b);
+    let constant_lr =
+        matches!((p.start_lr, p.lr, p.final_lr), (Some(s), Some(l), Some(f)) if s == l && f == l);
+    if constant_ema && constant_lr {
+        out.push(
+            Finding::new(
+                Code::ConfigSmell,
+                Severity::Warning,
+                format!("constant EMA momentum ({}) with a constant LR: the targets never settle as training goes on", p.ema.map_or(0.0, |e| e.0)),
+            )
+            .evidence(json!({"smell": "constant-ema-constant-lr"})),
+        );
+    }
+    if let Some(schedule) = &ctx.schedule
+        && let Some(off) = lr_mismatch(run, schedule).filter(|d| *d > 0.05)
+    {
+        out.push(
+            Finding::new(
+                Code::ConfigSmell,
+                Severity::Info,
+                format!("the logged LR departs from the config's schedule by up to {} (another config, a resumed run with changed settings, or a different scheduler)", fmt::percent(off)),
+            )
+            .evidence(json!({"smell": "lr-schedule-mismatch", "max_relative_difference": crate::model::round_reported(off)})),
+        );
+    }
+    out
+}
