@@ -3,15 +3,16 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
 use crate::config::{AnalyzeSettings, Target};
 use crate::diagnose::Diagnosis;
 use crate::diagnose::finding::FailOn;
+use crate::report::chart::ChartOptions;
 use crate::report::text::TextOptions;
-use crate::report::{export, github, json, markdown, output, text};
+use crate::report::{export, github, json, markdown, output, plot, text};
 use crate::{clean, diagnose, ingest};
 
 /// Exit status: analysed, nothing at or above the gate.
@@ -48,6 +49,11 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
     let diagnosis = diagnose::diagnose(&run, &settings.analysis);
     let outputs = &settings.outputs;
     let exit_code = exit_code(&diagnosis, outputs.fail_on);
+    if let Some((path, opts)) = &outputs.plot {
+        plot::write(path, &run, &diagnosis, *opts)
+            .with_context(|| format!("drawing the figure to {}", path.display()))?;
+    }
+    let figure = outputs.plot.as_ref().map(|(p, _)| p.display().to_string());
     if outputs.github {
         output::write_to(&Target::Stdout, "the annotations", |w| {
             github::write(w, &run, &diagnosis)
@@ -60,7 +66,7 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
     }
     if let Some(target) = &outputs.markdown {
         output::write_to(target, "the Markdown summary", |w| {
-            markdown::write(w, &run, &diagnosis, None)
+            markdown::write(w, &run, &diagnosis, figure.as_deref())
         })?;
     }
     if let Some(target) = &outputs.export {
@@ -72,6 +78,7 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
         let opts = TextOptions {
             color: outputs.color,
             explain: outputs.explain,
+            chart: outputs.chart.then(ChartOptions::from_env),
         };
         output::write_to(&Target::Stdout, "the report", |w: &mut dyn Write| {
             text::write(w, &run, &diagnosis, opts)

@@ -84,6 +84,23 @@ pub struct AnalysisArgs {
     pub max_blocks: u64,
 }
 
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{text}' is not WIDTHxHEIGHT (e.g. 1600x1000)"))?;
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("'{s}' is not a whole number of pixels"))
+    };
+    let (w, h) = (parse(w)?, parse(h)?);
+    if (320..=10_000).contains(&w) && (240..=10_000).contains(&h) {
+        Ok((w, h))
+    } else {
+        Err("the figure must be between 320x240 and 10000x10000 pixels".into())
+    }
+}
+
 fn parse_number(text: &str) -> Result<f64, String> {
     text.parse::<f64>()
         .map_err(|_| format!("'{text}' is not a number"))
@@ -160,6 +177,18 @@ pub struct OutputArgs {
     /// Write the JSON report to FILE, or to standard output with - (the default value).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub json: Option<String>,
+
+    /// Draw the loss report to FILE (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+
+    /// Size of the figure in pixels.
+    #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = parse_size)]
+    pub plot_size: (u32, u32),
+
+    /// Leave the small curve out of the text report.
+    #[arg(long)]
+    pub no_chart: bool,
 
     /// Write a Markdown summary (for a CI job summary) to FILE, or to standard output with -.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]

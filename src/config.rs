@@ -12,6 +12,7 @@ use crate::diagnose::finding::FailOn;
 use crate::diagnose::rebound::ReboundSettings;
 use crate::error::IngestError;
 use crate::ingest::IngestOptions;
+use crate::report::plot::{PlotFormat, PlotOptions};
 
 /// Where an output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +45,10 @@ pub struct Outputs {
     pub color: bool,
     /// Show the reasoning of each finding.
     pub explain: bool,
+    /// `--plot`: the figure's path and options.
+    pub plot: Option<(PathBuf, PlotOptions)>,
+    /// Draw the small curve in the text report.
+    pub chart: bool,
     pub fail_on: FailOn,
 }
 
@@ -88,6 +93,15 @@ impl AnalyzeSettings {
                 refuse_overwriting_inputs(flag, path, &args.inputs)?;
             }
         }
+        if let Some(plot) = &out.plot {
+            if PlotFormat::from_path(plot).is_none() {
+                return Err(IngestError::Usage(format!(
+                    "--plot {}: the file must end in .png or .svg",
+                    plot.display()
+                )));
+            }
+            refuse_overwriting_inputs("--plot", plot, &args.inputs)?;
+        }
         Ok(AnalyzeSettings {
             inputs: args.inputs.clone(),
             ingest: IngestOptions {
@@ -120,6 +134,15 @@ impl AnalyzeSettings {
                 github: out.github && !out.quiet,
                 color: use_color(out.color),
                 explain: out.explain,
+                plot: out.plot.clone().map(|p| {
+                    let opts = PlotOptions {
+                        width: out.plot_size.0,
+                        height: out.plot_size.1,
+                        smoothing: args.analysis.smoothing,
+                    };
+                    (p, opts)
+                }),
+                chart: !out.no_chart,
                 fail_on: out.fail_on,
             },
         })

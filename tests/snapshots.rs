@@ -3,11 +3,16 @@
 
 use assert_cmd::Command;
 
-/// The binary's stdout on `args`, run from the crate root so paths in the report are relative.
+/// The binary's stdout on `args`, run from the crate root so paths in the report are relative,
+/// with a fixed locale and width so the curve in the text report is reproducible.
 fn stdout_of(args: &[&str]) -> String {
     let out = Command::cargo_bin("jepa-doctor")
         .unwrap()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_CTYPE")
+        .env("COLUMNS", "100")
         .args(args)
         .output()
         .unwrap();

@@ -39,7 +39,7 @@ pub fn rebound(ctx: &Context, r: &Rebound) -> Option<Finding> {
             Code::ReboundWithCollapse,
             Severity::Error,
             format!(
-                "{series} rose back {mag} of its descent after {} ({p}) while {reg_name} rose ({}): the predictions are losing their spread — collapse",
+                "{series} rose back {mag} of its descent after {}, {p}, while {reg_name} rose ({}): the predictions are losing their spread — collapse",
                 ctx.when(min_step),
                 fmt::signed(r.reg.as_ref().map_or(0.0, |d| d.change))
             ),
@@ -50,7 +50,7 @@ pub fn rebound(ctx: &Context, r: &Rebound) -> Option<Finding> {
             Code::ReboundWithCollapse,
             Severity::Error,
             format!(
-                "{series} rose back {mag} of its descent after {} ({p}) while {} got worse ({} → {}): the representation is degrading",
+                "{series} rose back {mag} of its descent after {}, {p}, while {} got worse ({} → {}): the representation is degrading",
                 ctx.when(min_step),
                 e.name,
                 fmt::value(e.at_min),
@@ -71,7 +71,7 @@ pub fn rebound(ctx: &Context, r: &Rebound) -> Option<Finding> {
             Code::Rebound,
             Severity::Warning,
             format!(
-                "{series} rose back {mag} of its descent after its minimum at {} ({p}) {reading}",
+                "{series} rose back {mag} of its descent after its minimum at {}, {p}, {reading}",
                 ctx.when(min_step)
             ),
         )

@@ -222,7 +222,12 @@ fn headline(
         Verdict::InsufficientData => message(&[Code::InsufficientData]),
         Verdict::Healthy => match (p, rebound.series.as_deref()) {
             (Some(p), Some(series)) if !p.smoothed.is_empty() => {
-                let start = p.smoothed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let start = p
+                    .smoothed
+                    .iter()
+                    .chain(p.cleaned.first())
+                    .copied()
+                    .fold(f64::NEG_INFINITY, f64::max);
                 let end = p.smoothed.last().copied().unwrap_or(f64::NAN);
                 let how = if first(&[Code::SlowDescent]).is_some() {
                     "and is still descending"

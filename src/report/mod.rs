@@ -1,10 +1,13 @@
 //! Renderers: bytes from the analysed run, one module per output format. They describe data the
 //! analysis produced and never compute a diagnosis themselves.
 
+pub mod chart;
+pub mod decimate;
 pub mod export;
 pub mod github;
 pub mod json;
 pub mod markdown;
 pub mod output;
+pub mod plot;
 pub mod style;
 pub mod text;

@@ -61,10 +61,15 @@ pub fn write_file_atomically(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".jepa-doctor-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".jepa-doctor-").suffix(".tmp");
+    // A report is an ordinary file (rw-r--r--), not the private 0600 of a temporary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
     {
         let mut out = BufWriter::new(tmp.as_file_mut());
         render(&mut out)?;

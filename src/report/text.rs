@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::chart::{self, ChartOptions};
 use super::json::series_entries;
 use super::style::Palette;
 use crate::diagnose::Diagnosis;
@@ -15,6 +16,8 @@ use crate::model::{IpeSource, Role, Run};
 pub struct TextOptions {
     pub color: bool,
     pub explain: bool,
+    /// The small curve, when wanted.
+    pub chart: Option<ChartOptions>,
 }
 
 /// Writes the whole report: the verdict in one sentence, the findings with what to try, the
@@ -37,6 +40,10 @@ pub fn write(
     )?;
     writeln!(out)?;
     write_findings(out, diagnosis, opts, palette)?;
+    if let Some(chart_opts) = opts.chart {
+        chart::write(out, run, diagnosis, chart_opts)?;
+        writeln!(out)?;
+    }
     write_rebound(out, run, diagnosis)?;
     writeln!(out)?;
     write_input(out, run)

@@ -1,0 +1,751 @@
+//! `--plot FILE.png|.svg`: the loss report as a figure (DESIGN §8), drawn with plotters and the
+//! DejaVu Sans font embedded in the binary (no system fonts needed).
+//!
+//! Panel 1: the JEPA loss, raw (thin, light) and smoothed (TensorBoard's debiased EMA, thick); the
+//! minimum marked and labelled, the rebound span shaded with its magnitude and p-value in the
+//! legend, changepoints as dashed lines, spikes marked (at the top edge when off the scale),
+//! warmup shaded; epochs on a secondary axis when known; a log y axis when the loss spans decades.
+//! Panel 2: the regularization series with its trend over the rebound span. Panel 3: the learning
+//! rate (logged, or rebuilt from the config when not logged) and the grad norms.
+//! Long series are decimated per pixel column ([`super::decimate`]); the analysis is untouched.
+//! The file is written to a temporary sibling and renamed, so a failed render leaves nothing.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::decimate::Columns;
+use crate::diagnose::Diagnosis;
+use crate::diagnose::finding::Verdict;
+use crate::fmt;
+use crate::model::{Role, Run, Series};
+use crate::stats::smooth::default_weight;
+
+/// Size and smoothing of the figure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlotOptions {
+    pub width: u32,
+    pub height: u32,
+    /// EMA weight of the drawn smoothed line (`--smoothing`); `None` chooses from the length.
+    pub smoothing: Option<f64>,
+}
+
+impl Default for PlotOptions {
+    fn default() -> Self {
+        PlotOptions {
+            width: 1600,
+            height: 1000,
+            smoothing: None,
+        }
+    }
+}
+
+/// The image format, from the file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlotFormat {
+    Png,
+    Svg,
+}
+
+impl PlotFormat {
+    pub fn from_path(path: &Path) -> Option<PlotFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "png" => Some(PlotFormat::Png),
+            "svg" => Some(PlotFormat::Svg),
+            _ => None,
+        }
+    }
+}
+
+static FONTS: Once = Once::new();
+
+/// Registers the embedded DejaVu Sans as plotters' "sans-serif" (once).
+fn register_fonts() {
+    FONTS.call_once(|| {
+        // The bytes are a valid font shipped by the dejavu crate; a failure would only mean
+        // falling back to plotters' error on the first text, reported as a render error.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// Renders the figure to `path` (PNG or SVG by extension), atomically.
+pub fn write(path: &Path, run: &Run, d: &Diagnosis, opts: PlotOptions) -> io::Result<()> {
+    register_fonts();
+    let format = PlotFormat::from_path(path)
+        .ok_or_else(|| io::Error::other("the plot file must end in .png or .svg"))?;
+    let (w, h) = (opts.width, opts.height);
+    match format {
+        PlotFormat::Png => {
+            let mut pixels = vec![0u8; w as usize * h as usize * 3];
+            {
+                let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
+                draw(&root, run, d, opts).map_err(|e| io::Error::other(e.to_string()))?;
+                root.present()
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+            }
+            super::output::write_file_atomically(path, |out| encode_png(out, &pixels, w, h))
+        }
+        PlotFormat::Svg => {
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+                draw(&root, run, d, opts).map_err(|e| io::Error::other(e.to_string()))?;
+                root.present()
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+            }
+            super::output::write_file_atomically(path, |out| out.write_all(svg.as_bytes()))
+        }
+    }
+}
+
+fn encode_png(out: &mut dyn Write, pixels: &[u8], w: u32, h: u32) -> io::Result<()> {
+    use image::ImageEncoder;
+    image::codecs::png::PngEncoder::new(out)
+        .write_image(pixels, w, h, image::ColorType::Rgb8)
+        .map_err(io::Error::other)
+}
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+const BLUE_RAW: RGBColor = RGBColor(150, 180, 225);
+const BLUE: RGBColor = RGBColor(25, 70, 160);
+const GREEN_RAW: RGBColor = RGBColor(160, 205, 170);
+const GREEN: RGBColor = RGBColor(30, 120, 60);
+const ORANGE: RGBColor = RGBColor(230, 120, 20);
+const PURPLE: RGBColor = RGBColor(110, 60, 160);
+const BROWN: RGBColor = RGBColor(150, 110, 80);
+const GREY: RGBColor = RGBColor(120, 120, 120);
+
+/// A series prepared for drawing: decimated raw envelope and smoothed line, and a robust y range.
+struct Curve {
+    name: String,
+    raw: Vec<(f64, f64)>,
+    smooth: Vec<(f64, f64)>,
+    lo: f64,
+    hi: f64,
+}
+
+fn curve(
+    series: &Series,
+    run: &Run,
+    x: (f64, f64),
+    columns: usize,
+    smoothing: Option<f64>,
+) -> Option<Curve> {
+    let n = series.finite_points(&run.steps).count();
+    if n == 0 {
+        return None;
+    }
+    let weight = smoothing.unwrap_or_else(|| default_weight(n));
+    let mut raw = Columns::new(x.0, x.1, columns);
+    let mut smooth = Columns::new(x.0, x.1, columns);
+    // Streaming debiased EMA: the same formula as stats::smooth, without holding n values.
+    let (mut last, mut debias) = (0.0, 1.0);
+    for (step, v) in series.finite_points(&run.steps) {
+        let s = step as f64;
+        raw.push(s, v);
+        last = last * weight + (1.0 - weight) * v;
+        debias *= weight;
+        smooth.push(s, last / (1.0 - debias));
+    }
+    let smooth_points = smooth.means();
+    let (mins, maxs) = raw.extremes();
+    let q = |v: &[f64], f: f64| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * f).round() as usize]
+    };
+    let smooth_hi = smooth_points
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let smooth_lo = smooth_points
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::INFINITY, f64::min);
+    let lo = q(&mins, 0.005).min(smooth_lo);
+    let hi = q(&maxs, 0.99).max(smooth_hi);
+    Some(Curve {
+        name: series.name.clone(),
+        raw: raw.envelope(),
+        smooth: smooth_points,
+        lo,
+        hi,
+    })
+}
+
+/// Maps y values to the axis: log10 when the axis is logarithmic.
+#[derive(Clone, Copy)]
+struct YAxis {
+    log: bool,
+    lo: f64,
+    hi: f64,
+}
+
+impl YAxis {
+    fn new(lo: f64, hi: f64) -> YAxis {
+        let log = lo > 0.0 && hi / lo > 30.0;
+        let (lo, hi) = if log {
+            (lo.log10(), hi.log10())
+        } else {
+            (lo, hi)
+        };
+        let pad = ((hi - lo) * 0.06).max(1e-12);
+        YAxis {
+            log,
+            lo: lo - pad,
+            hi: hi + pad,
+        }
+    }
+    fn map(&self, y: f64) -> f64 {
+        if self.log {
+            y.max(f64::MIN_POSITIVE).log10()
+        } else {
+            y
+        }
+    }
+    /// Tick label: on a log axis only whole decades are labelled (`1e-3`, `0.01`, `0.1`, `1`).
+    fn label(&self, v: f64) -> String {
+        if !self.log {
+            return fmt::value(v);
+        }
+        if (v - v.round()).abs() > 1e-6 {
+            return String::new();
+        }
+        let x = 10f64.powi(v.round() as i32);
+        if (1e-3..1e5).contains(&x) {
+            fmt::value(x)
+        } else {
+            fmt::sci(x)
+        }
+    }
+    fn clamp(&self, y: f64) -> f64 {
+        y.clamp(self.lo, self.hi)
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    run: &Run,
+    d: &Diagnosis,
+    opts: PlotOptions,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let (w, h) = (opts.width as f64, opts.height as f64);
+    let font = (h / 55.0).clamp(11.0, 28.0);
+    let steps = run.steps.as_slice();
+    let (Some(first), Some(last)) = (steps.first(), steps.last()) else {
+        return Ok(());
+    };
+    let x = (*first as f64, (*last as f64).max(*first as f64 + 1.0));
+    let columns = (w as usize).clamp(100, 4000);
+
+    let title_h = (font * 4.3) as u32;
+    let (title, body) = root.split_vertically(title_h);
+    draw_title(&title, d, font, w)?;
+
+    let jepa =
+        crate::diagnose::jepa_series(run).and_then(|s| curve(s, run, x, columns, opts.smoothing));
+    let reg = run
+        .first_with_role(Role::Reg)
+        .and_then(|s| curve(s, run, x, columns, opts.smoothing));
+    let has_lr_panel = run.first_with_role(Role::Lr).is_some()
+        || run.first_with_role(Role::GradNorm).is_some()
+        || d.schedule.is_some();
+    let body_h = body.dim_in_pixel().1 as f64;
+    let mut shares = vec![1.0];
+    if reg.is_some() {
+        shares.push(0.45);
+    }
+    if has_lr_panel {
+        shares.push(0.4);
+    }
+    let total: f64 = shares.iter().sum();
+    let mut rest = body;
+    let mut panels = Vec::new();
+    for (i, s) in shares.iter().enumerate() {
+        if i + 1 == shares.len() {
+            panels.push(rest.clone());
+        } else {
+            let (top, bottom) = rest.split_vertically((body_h * s / total) as u32);
+            panels.push(top);
+            rest = bottom;
+        }
+    }
+    let mut it = panels.into_iter();
+    if let (Some(area), Some(c)) = (it.next(), &jepa) {
+        draw_loss(&area, run, d, c, x, font)?;
+    }
+    if let Some(c) = &reg
+        && let Some(area) = it.next()
+    {
+        draw_reg(&area, run, d, c, x, font)?;
+    }
+    if has_lr_panel && let Some(area) = it.next() {
+        draw_lr(&area, run, d, x, columns, font)?;
+    }
+    Ok(())
+}
+
+fn draw_title<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    d: &Diagnosis,
+    font: f64,
+    width: f64,
+) -> DrawResult<DB> {
+    let color = match d.verdict {
+        Verdict::Healthy => GREEN,
+        Verdict::InsufficientData => BLUE,
+        Verdict::Stalled | Verdict::Rebound | Verdict::Unstable => ORANGE,
+        Verdict::Collapse | Verdict::Diverged => RED,
+    };
+    let head = format!("jepa-doctor · {}", d.verdict.as_str());
+    area.draw(&Text::new(
+        head,
+        (16, 6),
+        ("sans-serif", font * 1.35)
+            .into_font()
+            .style(FontStyle::Bold)
+            .color(&color),
+    ))?;
+    let max_chars = (width / (font * 0.56)) as usize;
+    for (i, line) in wrap(&d.headline, max_chars, 2).iter().enumerate() {
+        let y = (font * (1.85 + 1.2 * i as f64)) as i32;
+        area.draw(&Text::new(
+            line.as_str(),
+            (16, y),
+            ("sans-serif", font).into_font().color(&BLACK),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Word-wraps `text` into at most `lines` lines of `width` characters, with an ellipsis when cut.
+fn wrap(text: &str, width: usize, lines: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    if out.len() > lines {
+        out.truncate(lines);
+        let last = &mut out[lines - 1];
+        let keep: String = last.chars().take(width.saturating_sub(1)).collect();
+        *last = keep + "…";
+    }
+    out
+}
+
+fn draw_loss<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    run: &Run,
+    d: &Diagnosis,
+    c: &Curve,
+    x: (f64, f64),
+    font: f64,
+) -> DrawResult<DB> {
+    let y = YAxis::new(c.lo, c.hi);
+    let ipe = run.ipe().or(d.schedule.as_ref().map(|s| s.ipe));
+    let mut chart = ChartBuilder::on(area)
+        .margin(8)
+        .x_label_area_size((font * 1.6) as u32)
+        .top_x_label_area_size(if ipe.is_some() {
+            (font * 1.6) as u32
+        } else {
+            0
+        })
+        .y_label_area_size((font * 4.0) as u32)
+        .build_cartesian_2d(x.0..x.1, y.lo..y.hi)?
+        .set_secondary_coord(x.0..x.1, y.lo..y.hi);
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
+        .y_desc(if y.log {
+            format!("{} (log)", c.name)
+        } else {
+            c.name.clone()
+        })
+        .y_label_formatter(&|v| y.label(*v))
+        .x_label_formatter(&|v| fmt::value(*v))
+        .label_style(("sans-serif", font * 0.8))
+        .axis_desc_style(("sans-serif", font * 0.85))
+        .draw()?;
+    if let Some(ipe) = ipe {
+        let per = ipe as f64;
+        chart
+            .configure_secondary_axes()
+            .x_label_formatter(&|v| format!("epoch {}", fmt::value((*v / per).floor() + 1.0)))
+            .label_style(("sans-serif", font * 0.75))
+            .axis_desc_style(("sans-serif", font * 0.8))
+            .draw()?;
+    }
+    let r = &d.rebound;
+    // Warmup, shaded.
+    if let Some(w) = r.warmup.filter(|w| w.end_step as f64 > x.0) {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x.0, y.lo), (w.end_step as f64, y.hi)],
+                GREY.mix(0.08).filled(),
+            )))?
+            .label("warmup")
+            .legend(|(a, b)| {
+                Rectangle::new([(a, b - 5), (a + 16, b + 5)], GREY.mix(0.25).filled())
+            });
+    }
+    // Rebound span, shaded.
+    if r.detected
+        && let (Some(from), Some(to)) = (r.min_step, r.last_step)
+    {
+        let label = format!(
+            "rebound: +{} of the descent ({})",
+            fmt::percent(r.magnitude.unwrap_or(0.0)),
+            fmt::p_eq(r.p_value.unwrap_or(1.0))
+        );
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(from as f64, y.lo), (to as f64, y.hi)],
+                ORANGE.mix(0.12).filled(),
+            )))?
+            .label(label)
+            .legend(|(a, b)| {
+                Rectangle::new([(a, b - 5), (a + 16, b + 5)], ORANGE.mix(0.4).filled())
+            });
+    }
+    // Changepoints.
+    let mut labelled = false;
+    for cp in d.changepoints.iter().filter(|cp| cp.series == c.name) {
+        let s = cp.step as f64;
+        let series = chart.draw_series(DashedLineSeries::new(
+            vec![(s, y.lo), (s, y.hi)],
+            6,
+            5,
+            GREY.mix(0.7).stroke_width(1),
+        ))?;
+        if !labelled {
+            series
+                .label("changepoints (PELT)")
+                .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], GREY.stroke_width(1)));
+            labelled = true;
+        }
+    }
+    chart
+        .draw_series(LineSeries::new(
+            c.raw.iter().map(|(s, v)| (*s, y.clamp(y.map(*v)))),
+            BLUE_RAW.stroke_width(1),
+        ))?
+        .label(format!("{} (raw)", c.name))
+        .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], BLUE_RAW.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(
+            c.smooth.iter().map(|(s, v)| (*s, y.map(*v))),
+            BLUE.stroke_width(3),
+        ))?
+        .label(format!("{} (smoothed)", c.name))
+        .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], BLUE.stroke_width(3)));
+    // Spikes: at their value, or pinned to the top edge when off the scale.
+    if let Some(spikes) = &d.spikes
+        && !spikes.events.is_empty()
+    {
+        let marks: Vec<(f64, f64, f64)> = spikes
+            .events
+            .iter()
+            .map(|e| (e.peak_step as f64, y.map(e.peak_value), e.peak_value))
+            .collect();
+        chart
+            .draw_series(marks.iter().map(|(s, v, _)| {
+                TriangleMarker::new((*s, y.clamp(*v)), (font * 0.45) as i32, RED.filled())
+            }))?
+            .label(format!("spikes ({})", marks.len()))
+            .legend(|(a, b)| TriangleMarker::new((a + 8, b), 5, RED.filled()));
+        let mut off_scale: Vec<&(f64, f64, f64)> =
+            marks.iter().filter(|(_, v, _)| *v > y.hi).collect();
+        off_scale.sort_by(|a, b| b.2.total_cmp(&a.2));
+        let mut shown: Vec<&(f64, f64, f64)> = Vec::new();
+        for m in off_scale {
+            if shown.len() < 4 && shown.iter().all(|s| (s.0 - m.0).abs() > 0.06 * (x.1 - x.0)) {
+                shown.push(m);
+            }
+        }
+        chart.draw_series(shown.into_iter().map(|(s, _, raw)| {
+            Text::new(
+                format!("↑{}", fmt::value(*raw)),
+                (*s, y.hi),
+                ("sans-serif", font * 0.7)
+                    .into_font()
+                    .color(&RED)
+                    .pos(Pos::new(HPos::Left, VPos::Top)),
+            )
+        }))?;
+    }
+    // The minimum, marked and labelled.
+    if let (Some(step), Some(value)) = (r.min_step, r.min_value) {
+        let point = (step as f64, y.map(value));
+        let radius = (font * 0.4) as i32;
+        let label = format!("min {} @ step {step}", fmt::value(value));
+        // Below the curve, left of the marker when it sits in the right half.
+        let right_half = step as f64 > (x.0 + x.1) / 2.0;
+        let anchor = if right_half { HPos::Right } else { HPos::Left };
+        let dx = if right_half { -radius - 4 } else { radius + 4 };
+        let style = ("sans-serif", font * 0.85)
+            .into_font()
+            .color(&RED)
+            .pos(Pos::new(anchor, VPos::Top));
+        chart.draw_series(std::iter::once(
+            EmptyElement::at(point)
+                + Circle::new((0, 0), radius, RED.filled())
+                + Text::new(label, (dx, radius + 2), style),
+        ))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", font * 0.75))
+        .draw()?;
+    Ok(())
+}
+
+fn draw_reg<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    _run: &Run,
+    d: &Diagnosis,
+    c: &Curve,
+    x: (f64, f64),
+    font: f64,
+) -> DrawResult<DB> {
+    let y = YAxis::new(c.lo, c.hi);
+    let mut chart = ChartBuilder::on(area)
+        .margin(8)
+        .x_label_area_size((font * 1.6) as u32)
+        .y_label_area_size((font * 4.0) as u32)
+        .build_cartesian_2d(x.0..x.1, y.lo..y.hi)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
+        .y_desc(c.name.clone())
+        .y_label_formatter(&|v| y.label(*v))
+        .x_label_formatter(&|v| fmt::value(*v))
+        .label_style(("sans-serif", font * 0.8))
+        .axis_desc_style(("sans-serif", font * 0.85))
+        .draw()?;
+    for cp in d.changepoints.iter().filter(|cp| cp.series == c.name) {
+        let s = cp.step as f64;
+        chart.draw_series(DashedLineSeries::new(
+            vec![(s, y.lo), (s, y.hi)],
+            6,
+            5,
+            GREY.mix(0.6).stroke_width(1),
+        ))?;
+    }
+    chart
+        .draw_series(LineSeries::new(
+            c.raw.iter().map(|(s, v)| (*s, y.clamp(y.map(*v)))),
+            GREEN_RAW.stroke_width(1),
+        ))?
+        .label(format!("{} (raw)", c.name))
+        .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], GREEN_RAW.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(
+            c.smooth.iter().map(|(s, v)| (*s, y.map(*v))),
+            GREEN.stroke_width(3),
+        ))?
+        .label(format!("{} (smoothed)", c.name))
+        .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], GREEN.stroke_width(3)));
+    // Its trend over the span after the JEPA minimum (Sen's slope through the median point).
+    let r = &d.rebound;
+    if let (Some(detail), Some(from), Some(to)) = (&r.reg, r.min_step, r.last_step) {
+        let span: Vec<&(f64, f64)> = c
+            .smooth
+            .iter()
+            .filter(|(s, _)| *s >= from as f64 && *s <= to as f64)
+            .collect();
+        if !span.is_empty() {
+            let mid = span.iter().map(|(_, v)| *v).sum::<f64>() / span.len() as f64;
+            let centre = (from + to) as f64 / 2.0;
+            let slope = detail.change / (to - from).max(1) as f64;
+            let a = (from as f64, y.map(mid + slope * (from as f64 - centre)));
+            let b = (to as f64, y.map(mid + slope * (to as f64 - centre)));
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![a, b],
+                    10,
+                    6,
+                    ORANGE.stroke_width(3),
+                ))?
+                .label(format!(
+                    "after the JEPA minimum: {} ({}, {})",
+                    r.reg_trend_after_min.as_str(),
+                    fmt::signed(detail.change),
+                    fmt::p_eq(detail.p_value)
+                ))
+                .legend(|(a, b)| {
+                    PathElement::new(vec![(a, b), (a + 16, b)], ORANGE.stroke_width(3))
+                });
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", font * 0.75))
+        .draw()?;
+    Ok(())
+}
+
+fn draw_lr<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    run: &Run,
+    d: &Diagnosis,
+    x: (f64, f64),
+    columns: usize,
+    font: f64,
+) -> DrawResult<DB> {
+    // The LR as logged, else rebuilt from the config.
+    let (lr, rebuilt): (Vec<(f64, f64)>, bool) = match run.first_with_role(Role::Lr) {
+        Some(s) => {
+            let mut c = Columns::new(x.0, x.1, columns);
+            for (step, v) in s.finite_points(&run.steps) {
+                c.push(step as f64, v);
+            }
+            (c.means(), false)
+        }
+        None => match &d.schedule {
+            Some(sched) => {
+                let n = columns as u64;
+                let pts = (0..=n)
+                    .map(|i| x.0 + (x.1 - x.0) * i as f64 / n as f64)
+                    .map(|s| (s, sched.lr_at(s as u64)))
+                    .collect();
+                (pts, true)
+            }
+            None => (Vec::new(), false),
+        },
+    };
+    let grads: Vec<(String, Vec<(f64, f64)>)> = run
+        .series
+        .iter()
+        .filter(|s| s.role == Role::GradNorm)
+        .map(|s| {
+            let mut c = Columns::new(x.0, x.1, columns);
+            for (step, v) in s.finite_points(&run.steps) {
+                c.push(step as f64, v);
+            }
+            (s.name.clone(), c.means())
+        })
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    let lr_hi = lr
+        .iter()
+        .map(|p| p.1)
+        .fold(0.0f64, f64::max)
+        .max(f64::MIN_POSITIVE);
+    // Grad norms: a robust top (99th percentile of the drawn values) so one explosion does not
+    // flatten the rest; what is above is clipped at the top.
+    let mut g_values: Vec<f64> = grads
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.1))
+        .collect();
+    g_values.sort_by(f64::total_cmp);
+    let g_hi = g_values
+        .get(((g_values.len().max(1) - 1) as f64 * 0.99) as usize)
+        .copied()
+        .unwrap_or(1.0)
+        .max(f64::MIN_POSITIVE)
+        * 1.2;
+    let mut chart = ChartBuilder::on(area)
+        .margin(8)
+        .x_label_area_size((font * 2.2) as u32)
+        .y_label_area_size((font * 4.0) as u32)
+        .right_y_label_area_size(if grads.is_empty() {
+            0
+        } else {
+            (font * 4.0) as u32
+        })
+        .build_cartesian_2d(x.0..x.1, 0.0..lr_hi * 1.1)?
+        .set_secondary_coord(x.0..x.1, 0.0..g_hi);
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
+        .x_desc("step")
+        .y_desc("learning rate")
+        .y_label_formatter(&|v| fmt::sci(*v))
+        .x_label_formatter(&|v| fmt::value(*v))
+        .label_style(("sans-serif", font * 0.8))
+        .axis_desc_style(("sans-serif", font * 0.85))
+        .draw()?;
+    if !grads.is_empty() {
+        chart
+            .configure_secondary_axes()
+            .y_desc("grad norm")
+            .y_label_formatter(&|v| fmt::value(*v))
+            .label_style(("sans-serif", font * 0.8))
+            .axis_desc_style(("sans-serif", font * 0.85))
+            .draw()?;
+    }
+    if !lr.is_empty() {
+        let label = if rebuilt {
+            "learning rate (rebuilt from the config)"
+        } else {
+            "learning rate (logged)"
+        };
+        if rebuilt {
+            chart
+                .draw_series(DashedLineSeries::new(lr, 8, 5, PURPLE.stroke_width(2)))?
+                .label(label)
+                .legend(|(a, b)| {
+                    PathElement::new(vec![(a, b), (a + 16, b)], PURPLE.stroke_width(2))
+                });
+        } else {
+            chart
+                .draw_series(LineSeries::new(lr, PURPLE.stroke_width(2)))?
+                .label(label)
+                .legend(|(a, b)| {
+                    PathElement::new(vec![(a, b), (a + 16, b)], PURPLE.stroke_width(2))
+                });
+        }
+    }
+    for (i, (name, points)) in grads.into_iter().enumerate() {
+        let color = if i == 0 { BROWN } else { GREY };
+        chart
+            .draw_secondary_series(LineSeries::new(
+                points.into_iter().map(|(s, v)| (s, v.min(g_hi))),
+                color.stroke_width(1),
+            ))?
+            .label(name)
+            .legend(move |(a, b)| {
+                PathElement::new(vec![(a, b), (a + 16, b)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", font * 0.75))
+        .draw()?;
+    Ok(())
+}
