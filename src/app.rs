@@ -44,14 +44,19 @@ pub fn run(cli: Cli) -> Result<u8> {
 
 /// `jepa-doctor analyze`.
 pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
+    let mut clock = PhaseClock::from_env();
     let loaded = ingest::load(&settings.inputs, &settings.ingest)?;
+    clock.lap("read");
     let run = clean::clean(loaded, &settings.clean)?;
+    clock.lap("clean");
     let diagnosis = diagnose::diagnose(&run, &settings.analysis);
+    clock.lap("analyse");
     let outputs = &settings.outputs;
     let exit_code = exit_code(&diagnosis, outputs.fail_on);
     if let Some((path, opts)) = &outputs.plot {
         plot::write(path, &run, &diagnosis, *opts)
             .with_context(|| format!("drawing the figure to {}", path.display()))?;
+        clock.lap("plot");
     }
     let figure = outputs.plot.as_ref().map(|(p, _)| p.display().to_string());
     if outputs.github {
@@ -84,7 +89,31 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
             text::write(w, &run, &diagnosis, opts)
         })?;
     }
+    clock.lap("write");
     Ok(exit_code)
+}
+
+/// `JEPA_DOCTOR_TIMINGS=1`: how long each phase took, on standard error (for profiling).
+struct PhaseClock {
+    last: Option<std::time::Instant>,
+}
+
+impl PhaseClock {
+    fn from_env() -> PhaseClock {
+        PhaseClock {
+            last: std::env::var_os("JEPA_DOCTOR_TIMINGS").map(|_| std::time::Instant::now()),
+        }
+    }
+    fn lap(&mut self, phase: &str) {
+        if let Some(last) = self.last {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "jepa-doctor: timing: {phase} {:.3} s",
+                (now - last).as_secs_f64()
+            );
+            self.last = Some(now);
+        }
+    }
 }
 
 /// 1 when a finding trips the `--fail-on` gate, else 0.

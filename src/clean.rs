@@ -11,11 +11,13 @@
 
 use crate::error::IngestError;
 use crate::ingest::roles::role_from_name;
-use crate::ingest::table::{KeyKind, SKIPPED_REASONS_KEPT, Table, split_epoch_itr};
+use crate::ingest::table::{ColumnData, KeyKind, SKIPPED_REASONS_KEPT, Table, split_epoch_itr};
 use crate::ingest::{Loaded, Parsed, Source};
 use crate::model::{
-    InputSummary, Ipe, IpeSource, MISSING, RankSpread, Role, Run, Series, StepAxis, is_missing,
+    InputSummary, Ipe, IpeSource, MISSING, RankSpread, Role, Run, Series, StepAxis, ValueKind,
+    is_missing,
 };
+use crate::progression::Progressions;
 
 /// Choices that shape the clean run (from flags).
 #[derive(Clone, Debug, Default)]
@@ -84,7 +86,7 @@ pub fn clean(loaded: Loaded, opts: &CleanOptions) -> Result<Run, IngestError> {
     input.rank_spread = spread;
     apply_role_overrides(&mut series, opts)?;
     let mut run = Run {
-        steps: StepAxis::from_sorted(steps),
+        steps: StepAxis::from_progressions(steps),
         series,
         input,
         params,
@@ -136,7 +138,7 @@ fn resolve_ipe(
     }
     let max_itr = keyed
         .iter()
-        .flat_map(|p| p.table.keys.iter().map(|k| split_epoch_itr(*k).1))
+        .flat_map(|p| p.table.keys.iter().map(|k| split_epoch_itr(k).1))
         .max()
         .unwrap_or(0);
     let log_hint = keyed.iter().find_map(|p| p.ipe_hint);
@@ -172,7 +174,11 @@ fn resolve_ipe(
     })
 }
 
-fn global_steps(p: &Parsed, ipe: Option<Ipe>, source: &Source) -> Result<Vec<u64>, IngestError> {
+fn global_steps(
+    p: &Parsed,
+    ipe: Option<Ipe>,
+    source: &Source,
+) -> Result<Progressions, IngestError> {
     match p.key_kind {
         KeyKind::Step => Ok(p.table.keys.clone()),
         KeyKind::EpochItr => {
@@ -181,45 +187,53 @@ fn global_steps(p: &Parsed, ipe: Option<Ipe>, source: &Source) -> Result<Vec<u64
                 .table
                 .keys
                 .first()
-                .map_or(1, |k| split_epoch_itr(*k).0.min(1));
-            p.table
-                .keys
-                .iter()
-                .map(|k| {
-                    let (epoch, itr) = split_epoch_itr(*k);
-                    epoch
-                        .checked_sub(base)
-                        .and_then(|e| e.checked_mul(ipe))
-                        .and_then(|s| s.checked_add(itr))
-                        .ok_or_else(|| {
-                            IngestError::unusable(
-                                &source.name,
-                                format!("epoch {epoch} itr {itr} does not map to a global step"),
-                            )
-                        })
-                })
-                .collect()
+                .map_or(1, |k| split_epoch_itr(k).0.min(1));
+            // The largest step must fit; then every smaller key maps too.
+            if let Some(last) = p.table.keys.last() {
+                let (epoch, itr) = split_epoch_itr(last);
+                epoch
+                    .checked_sub(base)
+                    .and_then(|e| e.checked_mul(ipe))
+                    .and_then(|s| s.checked_add(itr))
+                    .ok_or_else(|| {
+                        IngestError::unusable(
+                            &source.name,
+                            format!("epoch {epoch} itr {itr} does not map to a global step"),
+                        )
+                    })?;
+            }
+            // (epoch, itr) ↦ (epoch − base)·ipe + itr is affine within an epoch, and each
+            // progression of keys lies within one epoch (an epoch change jumps by ~2^32).
+            Ok(p.table.keys.map_affine(|k| {
+                let (epoch, itr) = split_epoch_itr(k);
+                (epoch - base) * ipe + itr
+            }))
         }
     }
 }
 
-type Merged = (Vec<u64>, Vec<Series>, Option<RankSpread>);
+type Merged = (Progressions, Vec<Series>, Option<RankSpread>);
 
 /// Merges tables on one step axis: the mean per step and series over the tables that have it.
-fn merge(tables: Vec<(Vec<u64>, Table)>) -> Merged {
+fn merge(tables: Vec<(Progressions, Table)>) -> Merged {
     if tables.len() == 1 {
         let (steps, table) = tables.into_iter().next().unwrap_or_default();
         let series = into_series(table.names, table.columns);
         return (steps, series, None);
     }
-    let mut axis: Vec<u64> = tables.iter().flat_map(|(s, _)| s.iter().copied()).collect();
+    let mut axis: Vec<u64> = tables.iter().flat_map(|(s, _)| s.iter()).collect();
     axis.sort_unstable();
     axis.dedup();
     let mut names: Vec<String> = Vec::new();
+    let mut keep_values: Vec<bool> = Vec::new();
     for (_, t) in &tables {
-        for n in &t.names {
-            if !names.contains(n) {
-                names.push(n.clone());
+        for (n, c) in t.names.iter().zip(&t.columns) {
+            match names.iter().position(|x| x == n) {
+                Some(i) => keep_values[i] &= matches!(c, ColumnData::Values(_)),
+                None => {
+                    names.push(n.clone());
+                    keep_values.push(matches!(c, ColumnData::Values(_)));
+                }
             }
         }
     }
@@ -236,15 +250,22 @@ fn merge(tables: Vec<(Vec<u64>, Table)>) -> Merged {
                 continue;
             };
             let is_primary = primary == Some(n);
-            for (row, v) in column.iter().enumerate() {
-                if is_missing(*v) {
+            // Kinds merge through a representative value: any non-finite rank makes the mean so.
+            let values: Box<dyn Iterator<Item = f32>> = match column {
+                ColumnData::Values(v) => Box::new(v.iter().copied()),
+                ColumnData::Kinds(k) => {
+                    Box::new(k.iter().map(|b| ValueKind::from_byte(*b).representative()))
+                }
+            };
+            for (row, v) in values.enumerate() {
+                if is_missing(v) {
                     continue;
                 }
                 let at = positions[row];
-                sums[n][at] += f64::from(*v);
+                sums[n][at] += f64::from(v);
                 counts[n][at] += 1;
                 if is_primary && v.is_finite() {
-                    let v = f64::from(*v);
+                    let v = f64::from(v);
                     lows[at] = lows[at].min(v);
                     highs[at] = highs[at].max(v);
                     finite_counts[at] += 1;
@@ -255,29 +276,36 @@ fn merge(tables: Vec<(Vec<u64>, Table)>) -> Merged {
     let columns = sums
         .iter()
         .zip(&counts)
-        .map(|(s, c)| {
-            s.iter()
-                .zip(c)
-                .map(|(sum, n)| {
-                    if *n == 0 {
-                        MISSING
-                    } else {
-                        (sum / f64::from(*n)) as f32
-                    }
-                })
-                .collect()
+        .zip(&keep_values)
+        .map(|((s, c), keep)| {
+            let means = s.iter().zip(c).map(|(sum, n)| {
+                if *n == 0 {
+                    MISSING
+                } else {
+                    (sum / f64::from(*n)) as f32
+                }
+            });
+            if *keep {
+                ColumnData::Values(means.collect())
+            } else {
+                ColumnData::Kinds(means.map(|v| ValueKind::of(v) as u8).collect())
+            }
         })
         .collect();
     let spread = primary.and_then(|n| rank_spread(&names[n], &axis, &lows, &highs, &finite_counts));
-    (axis, into_series(names, columns), spread)
+    (
+        Progressions::from_values(&axis),
+        into_series(names, columns),
+        spread,
+    )
 }
 
 /// Index on `axis` of each of `steps` (both sorted; every step is on the axis).
-fn positions_on(axis: &[u64], steps: &[u64]) -> Vec<usize> {
+fn positions_on(axis: &[u64], steps: &Progressions) -> Vec<usize> {
     let mut out = Vec::with_capacity(steps.len());
     let mut i = 0;
-    for s in steps {
-        while axis[i] < *s {
+    for s in steps.iter() {
+        while axis[i] < s {
             i += 1;
         }
         out.push(i);
@@ -321,15 +349,22 @@ fn primary_loss_name(names: &[String]) -> Option<usize> {
     by_role(Role::Jepa).or_else(|| by_role(Role::Total))
 }
 
-fn into_series(names: Vec<String>, columns: Vec<Vec<f32>>) -> Vec<Series> {
+fn into_series(names: Vec<String>, columns: Vec<ColumnData>) -> Vec<Series> {
     names
         .into_iter()
         .zip(columns)
-        .map(|(name, values)| Series {
-            role: role_from_name(&name),
-            name,
-            values,
-            note: None,
+        .map(|(name, data)| {
+            let (values, kinds) = match data {
+                ColumnData::Values(v) => (v, Vec::new()),
+                ColumnData::Kinds(k) => (Vec::new(), k),
+            };
+            Series {
+                role: role_from_name(&name),
+                name,
+                values,
+                kinds,
+                note: None,
+            }
         })
         .collect()
 }
@@ -406,6 +441,7 @@ fn derive_reg(run: &mut Run) {
         name: "reg-loss (derived)".into(),
         role: Role::Reg,
         values,
+        kinds: Vec::new(),
         note: Some(note),
     });
 }

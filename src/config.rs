@@ -12,6 +12,7 @@ use crate::diagnose::finding::FailOn;
 use crate::diagnose::rebound::ReboundSettings;
 use crate::error::IngestError;
 use crate::ingest::IngestOptions;
+use crate::ingest::table::ValuePolicy;
 use crate::report::plot::{PlotFormat, PlotOptions};
 
 /// Where an output goes.
@@ -109,6 +110,17 @@ impl AnalyzeSettings {
                 step_col: read.step_col.clone(),
                 config: read.config.clone(),
                 strict: read.strict,
+                general_csv_only: false,
+                // Columns the diagnosis does not read keep only the kind of each value, unless
+                // the cleaned series are exported.
+                values: ValuePolicy {
+                    keep_all: out.export.is_some(),
+                    keep_names: [&read.jepa_col, &read.reg_col, &read.loss_col]
+                        .into_iter()
+                        .flatten()
+                        .cloned()
+                        .collect(),
+                },
             },
             clean: CleanOptions {
                 ipe: read.ipe,

@@ -15,5 +15,6 @@ pub mod fmt;
 pub mod ingest;
 pub mod model;
 pub mod params;
+pub mod progression;
 pub mod report;
 pub mod stats;

@@ -9,6 +9,8 @@
 
 use serde::Serialize;
 
+use crate::progression::{Aligned, Progressions};
+
 const MISSING_BITS: u32 = 0x7fc0_0bad;
 
 /// Marks "no value at this step". Never produced by parsing or arithmetic.
@@ -22,7 +24,7 @@ pub fn is_missing(v: f32) -> bool {
 
 /// What a series means for the diagnosis, decided from its name (DESIGN §4) or by a flag.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -45,6 +47,7 @@ pub enum Role {
     /// Downstream metrics (probe accuracy, kNN, validation loss).
     Eval,
     /// Anything else that is numeric.
+    #[default]
     Other,
 }
 
@@ -66,19 +69,24 @@ impl Role {
     }
 }
 
-/// The sorted, duplicate-free global steps a run has values at.
-///
-/// Kept behind a type so the representation can change (e.g. run-length encoding for very long
-/// runs) without touching its users.
+/// The sorted, duplicate-free global steps a run has values at, stored as progressions (a
+/// 10M-step run that logs every iteration is one run, not 80 MB).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepAxis {
-    steps: Vec<u64>,
+    steps: Progressions,
 }
 
 impl StepAxis {
     /// Wraps steps that must already be strictly increasing.
     pub fn from_sorted(steps: Vec<u64>) -> StepAxis {
         debug_assert!(steps.windows(2).all(|w| w[0] < w[1]));
+        StepAxis {
+            steps: Progressions::from_values(&steps),
+        }
+    }
+    /// Wraps strictly increasing progressions.
+    pub fn from_progressions(steps: Progressions) -> StepAxis {
+        debug_assert!(steps.is_strictly_increasing());
         StepAxis { steps }
     }
     pub fn len(&self) -> usize {
@@ -87,22 +95,88 @@ impl StepAxis {
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
-    pub fn as_slice(&self) -> &[u64] {
-        &self.steps
+    /// The steps in order.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + Clone + '_ {
+        self.steps.iter()
+    }
+    /// `(step, value)` for a slice aligned with the axis.
+    pub fn aligned<'a, T>(&'a self, values: &'a [T]) -> Aligned<'a, T> {
+        Aligned::new(&self.steps, values)
+    }
+    pub fn first(&self) -> Option<u64> {
+        self.steps.first()
+    }
+    pub fn last(&self) -> Option<u64> {
+        self.steps.last()
+    }
+    /// The step at axis index `i`.
+    pub fn get(&self, i: usize) -> Option<u64> {
+        self.steps.get(i)
     }
     /// Index of `step` on the axis, if present.
     pub fn position(&self, step: u64) -> Option<usize> {
-        self.steps.binary_search(&step).ok()
+        self.steps.position(step)
+    }
+}
+
+/// What kind of value a row holds, for series whose values are not kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ValueKind {
+    Missing = 0,
+    Finite = 1,
+    Nan = 2,
+    PosInf = 3,
+    NegInf = 4,
+}
+
+impl ValueKind {
+    #[inline]
+    pub fn of(v: f32) -> ValueKind {
+        if is_missing(v) {
+            ValueKind::Missing
+        } else if v.is_finite() {
+            ValueKind::Finite
+        } else if v.is_nan() {
+            ValueKind::Nan
+        } else if v > 0.0 {
+            ValueKind::PosInf
+        } else {
+            ValueKind::NegInf
+        }
+    }
+    /// A value of this kind (for reports: the kind is all that is known).
+    pub fn representative(self) -> f32 {
+        match self {
+            ValueKind::Missing => MISSING,
+            ValueKind::Finite => 0.0,
+            ValueKind::Nan => f32::NAN,
+            ValueKind::PosInf => f32::INFINITY,
+            ValueKind::NegInf => f32::NEG_INFINITY,
+        }
+    }
+    /// The kind stored as byte `b` (see [`crate::ingest::table::ColumnData::Kinds`]).
+    pub fn from_byte(b: u8) -> ValueKind {
+        match b {
+            1 => ValueKind::Finite,
+            2 => ValueKind::Nan,
+            3 => ValueKind::PosInf,
+            4 => ValueKind::NegInf,
+            _ => ValueKind::Missing,
+        }
     }
 }
 
 /// One named column of a run, aligned with the run's [`StepAxis`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Series {
     pub name: String,
     pub role: Role,
-    /// One value per axis step; [`MISSING`] where nothing was logged.
+    /// One value per axis step; [`MISSING`] where nothing was logged. Empty when only the kinds
+    /// of the values were kept (timings and counters the diagnosis does not read).
     pub values: Vec<f32>,
+    /// One [`ValueKind`] byte per axis step, when the values were not kept.
+    pub kinds: Vec<u8>,
     /// How the series came to be when it was not read verbatim (derived, role forced by a flag, ...).
     pub note: Option<String>,
 }
@@ -116,11 +190,9 @@ impl Series {
 
     /// Present `(step, value)` pairs in step order, non-finite values included.
     pub fn points<'a>(&'a self, axis: &'a StepAxis) -> impl Iterator<Item = (u64, f32)> + 'a {
-        axis.as_slice()
-            .iter()
-            .zip(&self.values)
+        axis.aligned(&self.values)
             .filter(|(_, v)| !is_missing(**v))
-            .map(|(s, v)| (*s, *v))
+            .map(|(s, v)| (s, *v))
     }
 
     /// Present, finite `(step, value)` pairs: what the statistics run on.
@@ -133,19 +205,78 @@ impl Series {
             .map(|(s, v)| (s, f64::from(v)))
     }
 
-    /// Counts of present values and of non-finite ones among them, and the step range covered.
-    pub fn summary(&self, axis: &StepAxis) -> SeriesSummary {
-        let mut summary = SeriesSummary::default();
-        for (step, v) in self.points(axis) {
-            summary.points += 1;
-            if !v.is_finite() {
-                summary.non_finite += 1;
-            }
-            summary.first_step.get_or_insert(step);
-            summary.last_step = Some(step);
-        }
-        summary
+    /// Number of finite values (a tight count over the stored values; 0 when only kinds are kept).
+    pub fn finite_count(&self) -> usize {
+        self.values.iter().filter(|v| v.is_finite()).count()
     }
+
+    /// Whether the values are kept (else only their kinds).
+    pub fn has_values(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// `(step, kind)` of every present value, whether the values or only the kinds were kept.
+    pub fn kinds<'a>(&'a self, axis: &'a StepAxis) -> impl Iterator<Item = (u64, ValueKind)> + 'a {
+        let (values, kinds) = if self.has_values() {
+            (
+                Some(self.points(axis).map(|(s, v)| (s, ValueKind::of(v)))),
+                None,
+            )
+        } else {
+            let kinds = axis
+                .aligned(&self.kinds)
+                .filter(|(_, k)| **k != ValueKind::Missing as u8)
+                .map(|(s, k)| (s, ValueKind::from_byte(*k)));
+            (None, Some(kinds))
+        };
+        values
+            .into_iter()
+            .flatten()
+            .chain(kinds.into_iter().flatten())
+    }
+
+    /// Counts of present values and of non-finite ones among them, and the step range covered.
+    /// One tight pass over the stored values (or kinds); steps are looked up only for the first
+    /// and last present index.
+    pub fn summary(&self, axis: &StepAxis) -> SeriesSummary {
+        let (points, non_finite, first, last) = if self.has_values() {
+            count_present(&self.values, |v| !is_missing(*v), |v| !v.is_finite())
+        } else {
+            count_present(
+                &self.kinds,
+                |k| *k != ValueKind::Missing as u8,
+                |k| *k != ValueKind::Finite as u8,
+            )
+        };
+        SeriesSummary {
+            points,
+            non_finite,
+            first_step: first.and_then(|i| axis.get(i)),
+            last_step: last.and_then(|i| axis.get(i)),
+        }
+    }
+
+    /// The first non-finite value and its step.
+    pub fn first_non_finite(&self, axis: &StepAxis) -> Option<(u64, ValueKind)> {
+        self.kinds(axis).find(|(_, k)| *k != ValueKind::Finite)
+    }
+}
+
+/// (present, non-finite among them, first and last present index).
+fn count_present<T>(
+    items: &[T],
+    present: impl Fn(&T) -> bool,
+    non_finite: impl Fn(&T) -> bool,
+) -> (usize, usize, Option<usize>, Option<usize>) {
+    let (mut n, mut bad) = (0usize, 0usize);
+    for item in items {
+        let p = present(item);
+        n += p as usize;
+        bad += (p && non_finite(item)) as usize;
+    }
+    let first = items.iter().position(&present);
+    let last = items.iter().rposition(&present);
+    (n, bad, first, last)
 }
 
 /// What [`Series::summary`] reports.
@@ -389,7 +520,7 @@ mod tests {
             name: "x".into(),
             role: Role::Jepa,
             values: vec![1.0, MISSING, f32::NAN, 2.0],
-            note: None,
+            ..Series::default()
         };
         let points: Vec<_> = series.points(&axis).map(|(s, _)| s).collect();
         assert_eq!(points, vec![0, 2, 3]);

@@ -18,7 +18,7 @@ fn recipe_sample_one_restart_replayed_rows_counted_steps_continuous() {
     assert_eq!(input.duplicates_replaced, 45);
     assert_eq!(input.rows.rows_read, 798);
     assert!(input.rows.balances());
-    let steps = run.steps.as_slice();
+    let steps = steps(&run);
     assert_eq!(steps.len(), 753);
     assert!(
         steps.iter().enumerate().all(|(i, s)| *s == i as u64),
@@ -61,7 +61,7 @@ fn restart_replay_keeps_the_resumed_values() {
     let run = run_of(&[&fixture("csv/vjepa_restart_replay.csv")]);
     assert_eq!(run.input.restarts, 1);
     assert_eq!(run.input.rows.rows_replaced, 7);
-    assert_eq!(run.steps.as_slice(), (0..40).collect::<Vec<u64>>());
+    assert_eq!(steps(&run), (0..40).collect::<Vec<u64>>());
     // The first attempt at epoch 3 had +0.01 of jitter; the resumed run did not.
     let jepa = values(&run, "loss-jepa");
     let first_try = 0.2 + 0.6 * (-20.0f64 / 15.0).exp() + 0.01;
@@ -77,7 +77,7 @@ fn restart_replay_keeps_the_resumed_values() {
 fn truncated_last_line_is_skipped_with_a_reason() {
     let run = run_of(&[&fixture("csv/vjepa_truncated_last_line.csv")]);
     assert_eq!(run.input.rows.rows_skipped, 1);
-    assert_eq!(run.steps.as_slice().last(), Some(&29));
+    assert_eq!(steps(&run).last(), Some(&29));
     let skip = &run.input.skipped[0];
     assert_eq!(skip.line, Some(32));
     assert!(
@@ -165,7 +165,7 @@ fn generic_tsv_ignores_text_columns_and_takes_role_flags() {
     let run = run_of(&[&path]);
     assert_eq!(run.input.format, "csv");
     assert_eq!(names(&run), ["pred_l2", "std_penalty", "learning_rate"]);
-    assert_eq!(run.steps.as_slice()[..3], [0, 10, 20]);
+    assert_eq!(steps(&run)[..3], [0, 10, 20]);
     assert!(
         run.input
             .warnings
@@ -195,7 +195,7 @@ fn step_col_flag_picks_the_step_column() {
         ..IngestOptions::default()
     };
     let run = run_with(&[path.to_str().unwrap()], &ingest, &CleanOptions::default());
-    assert_eq!(run.steps.as_slice(), [5, 10]);
+    assert_eq!(steps(&run), [5, 10]);
 }
 
 #[test]
@@ -239,7 +239,7 @@ fn ipe_comes_from_the_flag_before_the_config() {
     let run = run_with(&[&fixture("ranks")], &IngestOptions::default(), &opts);
     assert_eq!(run.input.ipe.unwrap().source, IpeSource::Flag);
     // Epoch 2 itr 0 is step 20 with 20 iterations per epoch.
-    assert_eq!(run.steps.as_slice()[10], 20);
+    assert_eq!(steps(&run)[10], 20);
 }
 
 #[test]

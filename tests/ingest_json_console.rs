@@ -111,7 +111,7 @@ fn hugging_face_trainer_state() {
     assert_eq!(series(&run, "grad_norm").role, Role::GradNorm);
     assert_eq!(series(&run, "eval_loss").role, Role::Eval);
     assert_eq!(series(&run, "eval_loss").summary(&run.steps).points, 3);
-    assert_eq!(run.steps.as_slice().first(), Some(&10));
+    assert_eq!(steps(&run).first(), Some(&10));
     // The final summary (train_loss, train_runtime) is not a step.
     assert!(run.series_named("train_loss").is_none());
     let skip = &run.input.skipped[0];
@@ -122,7 +122,7 @@ fn hugging_face_trainer_state() {
 #[test]
 fn a_json_array_keyed_by_epoch_and_itr() {
     let run = run_of(&[&fixture("json/epoch_itr_array.json")]);
-    assert_eq!(run.steps.as_slice(), (0..15).collect::<Vec<u64>>());
+    assert_eq!(steps(&run), (0..15).collect::<Vec<u64>>());
     assert_eq!(run.input.ipe.unwrap().value, 5);
 }
 
@@ -176,7 +176,7 @@ fn console_agrees_with_csv(sample: &str) {
     let csv = run_of(&[&fixture(&format!("samples/{sample}/jepa_r0.csv"))]);
     assert_eq!(console.input.ipe.unwrap().source, IpeSource::Log);
     let ipe = console.input.ipe.unwrap().value;
-    let steps = console.steps.as_slice();
+    let steps = steps(&console);
     let mut checked = 0;
     for (i, &b) in steps.iter().enumerate() {
         let prev = (i > 0 && steps[i - 1] / ipe == b / ipe).then(|| steps[i - 1]);
@@ -247,7 +247,7 @@ fn ijepa_console_with_log_prefix_ansi_and_a_traceback() {
         &IngestOptions::default(),
         &opts,
     );
-    assert_eq!(run.steps.as_slice()[5], 50);
+    assert_eq!(steps(&run)[5], 50);
 }
 
 #[test]
@@ -263,7 +263,7 @@ fn torchrun_rank_prefixes_keep_one_rank() {
             .any(|w| w.contains("11 lines of other ranks ignored"))
     );
     // The last iteration of each epoch is logged too: steps 30 and 39 close epoch 1.
-    assert_eq!(run.steps.as_slice()[..6], [0, 10, 20, 30, 39, 40]);
+    assert_eq!(steps(&run)[..6], [0, 10, 20, 30, 39, 40]);
     assert!(run.series_named("masks[8x0.15]").is_some());
 }
 

@@ -118,7 +118,7 @@ fn run_case(category: String, spec: Spec) -> Outcome {
         end_step,
         source: WarmupSource::Config,
     });
-    let (rebound, _) = detect(
+    let (rebound, _, _) = detect(
         &run.series[0],
         Some(&run.series[1]),
         &run.steps,

@@ -14,6 +14,7 @@ fn run_from(values: &[f64], reg: Option<&[f64]>, step_every: u64) -> Run {
         role: Role::Jepa,
         values: values.iter().map(|v| *v as f32).collect(),
         note: None,
+        kinds: Vec::new(),
     }];
     if let Some(reg) = reg {
         series.push(Series {
@@ -21,6 +22,7 @@ fn run_from(values: &[f64], reg: Option<&[f64]>, step_every: u64) -> Run {
             role: Role::Reg,
             values: reg.iter().map(|v| *v as f32).collect(),
             note: None,
+            kinds: Vec::new(),
         });
     }
     Run {
@@ -84,7 +86,7 @@ fn an_early_rise_during_warmup_is_not_a_rebound() {
 fn a_few_epoch_averages_report_what_is_seen_and_lack_power() {
     let epochs = [1.0, 0.6, 0.42, 0.36, 0.38, 0.41, 0.44, 0.47];
     let run = run_from(&epochs, None, 100);
-    let (r, _) = detect(
+    let (r, _, _) = detect(
         &run.series[0],
         None,
         &run.steps,
@@ -106,7 +108,7 @@ fn a_few_epoch_averages_report_what_is_seen_and_lack_power() {
 #[test]
 fn too_few_points_say_so() {
     let run = run_from(&[1.0, 0.5, 0.7], None, 1);
-    let (r, _) = detect(
+    let (r, _, _) = detect(
         &run.series[0],
         None,
         &run.steps,
@@ -133,7 +135,7 @@ fn a_drift_of_reg_loss_too_small_to_matter_is_flat_however_significant() {
         .map(|i| 0.5 + 0.005 * i as f64 / n as f64 + 1e-4 * ((i * 31 % 7) as f64))
         .collect();
     let run = run_from(&loss, Some(&reg), 10);
-    let (r, _) = detect(
+    let (r, _, _) = detect(
         &run.series[0],
         Some(&run.series[1]),
         &run.steps,

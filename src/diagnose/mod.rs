@@ -14,7 +14,7 @@ pub mod spikes;
 use serde::Serialize;
 
 use crate::fmt;
-use crate::model::{Role, Run, Series};
+use crate::model::{Role, Run, Series, SeriesSummary};
 use crate::stats::changepoint::{LinearTrend, changepoints};
 use finding::{Code, Finding, Severity, Verdict};
 use playbook::Context;
@@ -53,6 +53,8 @@ pub struct Diagnosis {
     pub spikes: Option<Spikes>,
     /// The LR / EMA schedule reconstructed from the config, for drawing and placing.
     pub schedule: Option<Schedule>,
+    /// Points, non-finite values and step range of each series (in `run.series` order).
+    pub summaries: Vec<SeriesSummary>,
 }
 
 /// The series analysed as the JEPA loss: the `jepa` role, else the total loss.
@@ -82,12 +84,18 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
         peak_lr,
     };
 
-    let mut findings = setup_findings::non_finite(&ctx, run);
-    let (rebound, prepared, reg_prepared, spikes) = match jepa {
-        Some(jepa) => {
-            let (rebound, prepared) =
-                rebound::detect(jepa, reg, &run.steps, warmup, &settings.rebound);
-            let reg_prepared = reg.map(|r| rebound::prepare(r, &run.steps, &settings.rebound));
+    // The summaries of every series on one core while the detector prepares the losses.
+    let (summaries, detected) = std::thread::scope(|scope| {
+        let summaries = scope.spawn(|| summarise(run));
+        let detected = jepa.map(|j| rebound::detect(j, reg, &run.steps, warmup, &settings.rebound));
+        (
+            summaries.join().unwrap_or_else(|_| summarise(run)),
+            detected,
+        )
+    });
+    let mut findings = setup_findings::non_finite(&ctx, run, &summaries);
+    let (rebound, prepared, reg_prepared, spikes) = match (jepa, detected) {
+        (Some(jepa), Some((rebound, prepared, reg_prepared))) => {
             let spikes = spikes::detect(jepa, &run.steps, &prepared);
             findings.extend(curve_findings(
                 &ctx,
@@ -99,9 +107,9 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
             ));
             (rebound, Some(prepared), reg_prepared, Some(spikes))
         }
-        None => (Rebound::nothing_found(), None, None, None),
+        _ => (Rebound::nothing_found(), None, None, None),
     };
-    let points = jepa.map_or(0, |j| j.finite_points(&run.steps).count());
+    let points = prepared.as_ref().map_or(0, |p| p.blocks.points);
     findings.extend(loss_findings::insufficient(jepa, points, &rebound));
     findings.extend(setup_findings::learning_rate(&ctx, run));
     findings.extend(setup_findings::config_smells(&ctx, run));
@@ -135,7 +143,12 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
         reg: reg_prepared,
         spikes,
         schedule,
+        summaries,
     }
+}
+
+fn summarise(run: &Run) -> Vec<SeriesSummary> {
+    run.series.iter().map(|s| s.summary(&run.steps)).collect()
 }
 
 /// The findings about the loss curve, in an order where later ones can defer to earlier ones.

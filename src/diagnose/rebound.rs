@@ -29,7 +29,7 @@ use crate::model::{Series, StepAxis, serialize_reported_opt};
 use crate::stats::blocks::{self, Blocks};
 use crate::stats::changepoint::{flat_then_rise, hinge, noise_variance};
 use crate::stats::smooth::{
-    Tails, ema_zero_phase, hampel, median, span_for_weight, weight_for_span,
+    Tails, default_weight, ema_zero_phase, hampel, median, span_for_weight, weight_for_span,
 };
 use crate::stats::trend::{hamed_rao_conservative, min_attainable_p, sens_slope_xy};
 
@@ -224,8 +224,11 @@ pub const MIN_POINTS: usize = 5;
 
 /// Reduces, de-spikes and smooths a series's finite points.
 pub fn prepare(series: &Series, axis: &StepAxis, settings: &ReboundSettings) -> Prepared {
-    let n = series.finite_points(axis).count();
-    let blocks = blocks::reduce(series.finite_points(axis), n, settings.max_blocks);
+    let n = series.finite_count();
+    // The display curve: TensorBoard's EMA on the raw points, at the weight the user chose or
+    // one time constant of 1% of the series.
+    let display = settings.smoothing.unwrap_or_else(|| default_weight(n));
+    let blocks = blocks::reduce(series.finite_points(axis), n, settings.max_blocks, display);
     let b = blocks.len();
     if b == 0 {
         return Prepared::default();
@@ -252,23 +255,29 @@ pub fn prepare(series: &Series, axis: &StepAxis, settings: &ReboundSettings) -> 
     }
 }
 
-/// Runs the detector on `jepa`, reading `reg` over the same span.
+/// Runs the detector on `jepa`, reading `reg` over the same span. Returns the decision and both
+/// series as prepared (reduced, de-spiked, smoothed — each on its own core).
 pub fn detect(
     jepa: &Series,
     reg: Option<&Series>,
     axis: &StepAxis,
     warmup: Option<Warmup>,
     settings: &ReboundSettings,
-) -> (Rebound, Prepared) {
-    let prepared = prepare(jepa, axis, settings);
-    let rebound = decide(jepa, reg, axis, warmup, settings, &prepared);
-    (rebound, prepared)
+) -> (Rebound, Prepared, Option<Prepared>) {
+    let (prepared, reg_prepared) = std::thread::scope(|scope| {
+        let reg_job = reg.map(|r| scope.spawn(move || prepare(r, axis, settings)));
+        let prepared = prepare(jepa, axis, settings);
+        let reg_prepared = reg_job.map(|job| job.join().unwrap_or_default());
+        (prepared, reg_prepared)
+    });
+    let reg_pair = reg.zip(reg_prepared.as_ref());
+    let rebound = decide(jepa, reg_pair, warmup, settings, &prepared);
+    (rebound, prepared, reg_prepared)
 }
 
 fn decide(
     jepa: &Series,
-    reg: Option<&Series>,
-    axis: &StepAxis,
+    reg: Option<(&Series, &Prepared)>,
     warmup: Option<Warmup>,
     settings: &ReboundSettings,
     p: &Prepared,
@@ -354,7 +363,7 @@ fn decide(
     if let Some(h) = flat_then_rise(post_steps, post, 2).filter(|h| h.slope_after > 0.0) {
         out.onset_step = Some(post_steps[h.knot].round() as u64);
     }
-    let (trend, detail) = reg_trend(reg, axis, p.blocks.first_step[m], last, settings);
+    let (trend, detail) = reg_trend(reg, p.blocks.first_step[m], last, settings);
     out.reg_trend_after_min = trend;
     out.reg = detail;
 
@@ -423,37 +432,28 @@ fn refine_minimum(p: &Prepared, m: usize, search_from: usize) -> usize {
     }
 }
 
-/// The trend of `reg` over steps `[from, to]`.
+/// The trend of `reg` over steps `[from, to]`, on its prepared blocks (de-spiked block medians)
+/// whose centres fall in the span.
 fn reg_trend(
-    reg: Option<&Series>,
-    axis: &StepAxis,
+    reg: Option<(&Series, &Prepared)>,
     from: u64,
     to: u64,
     settings: &ReboundSettings,
 ) -> (RegTrend, Option<RegTrendDetail>) {
-    let Some(reg) = reg else {
+    let Some((reg, p)) = reg else {
         return (RegTrend::Absent, None);
     };
-    let in_span = || {
-        reg.finite_points(axis)
-            .filter(|(s, _)| (from..=to).contains(s))
-    };
-    let n = in_span().count();
-    if n < MIN_POINTS {
+    let steps = &p.blocks.steps;
+    let k0 = steps.partition_point(|s| *s < from as f64);
+    let k1 = steps.partition_point(|s| *s <= to as f64);
+    if k1.saturating_sub(k0) < MIN_POINTS {
         return (RegTrend::Absent, None);
     }
-    let b = blocks::reduce(in_span(), n, settings.max_blocks);
-    let cleaned = hampel(
-        &b.medians,
-        hampel_half_window(b.len()),
-        SPIKE_SIGMAS,
-        Tails::Both,
-    )
-    .filtered;
-    let mk = hamed_rao_conservative(&cleaned);
-    let slope = sens_slope_xy(&b.steps, &cleaned);
+    let span = &p.cleaned[k0..k1];
+    let mk = hamed_rao_conservative(span);
+    let slope = sens_slope_xy(&steps[k0..k1], span);
     let change = slope * (to - from) as f64;
-    let threshold = reg_change_threshold(reg, axis);
+    let threshold = reg_change_threshold(p);
     let trend = if mk.p >= settings.alpha || change.abs() < threshold {
         RegTrend::Flat
     } else if change > 0.0 {
@@ -466,18 +466,20 @@ fn reg_trend(
         p_value: mk.p,
         change,
         change_threshold: threshold,
-        points: cleaned.len(),
+        points: span.len(),
     };
     (trend, Some(detail))
 }
 
 /// A change that matters for a regularization series: 0.02 when it lives in [0, 1] (V-JEPA's
-/// `mean(relu(1 − std))`), else 5% of its 5–95% range over the run.
-fn reg_change_threshold(reg: &Series, axis: &StepAxis) -> f64 {
-    let mut values: Vec<f64> = reg.finite_points(axis).map(|(_, v)| v).collect();
-    if values.iter().all(|v| (0.0..=1.0).contains(v)) {
+/// `mean(relu(1 − std))`), else 5% of the 5–95% range of its block medians over the run.
+fn reg_change_threshold(p: &Prepared) -> f64 {
+    let b = &p.blocks;
+    let unit = b.mins.iter().all(|v| *v >= 0.0) && b.maxs.iter().all(|v| *v <= 1.0);
+    if unit {
         return 0.02;
     }
+    let mut values = b.medians.clone();
     values.sort_by(f64::total_cmp);
     let q = |f: f64| values[((values.len() - 1) as f64 * f).round() as usize];
     (0.05 * (q(0.95) - q(0.05))).max(f64::MIN_POSITIVE)

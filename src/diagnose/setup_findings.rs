@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::fmt;
-use crate::model::{Role, Run};
+use crate::model::{Role, Run, SeriesSummary, ValueKind};
 
 use super::finding::{Code, Finding, Severity};
 use super::playbook::{self, Context, REFERENCE_PEAK_LR};
@@ -15,7 +15,7 @@ pub const LR_TOO_LOW: f64 = 1e-4;
 
 /// Non-finite values: in a loss ⇒ diverged (one error); in other series (grad norms, timings,
 /// monitors) one warning listing them.
-pub fn non_finite(ctx: &Context, run: &Run) -> Vec<Finding> {
+pub fn non_finite(ctx: &Context, run: &Run, summaries: &[SeriesSummary]) -> Vec<Finding> {
     struct Hit<'a> {
         name: &'a str,
         role: Role,
@@ -27,12 +27,11 @@ pub fn non_finite(ctx: &Context, run: &Run) -> Vec<Finding> {
     }
     let mut losses = Vec::new();
     let mut others = Vec::new();
-    for s in &run.series {
-        let summary = s.summary(&run.steps);
+    for (s, summary) in run.series.iter().zip(summaries) {
         if summary.non_finite == 0 {
             continue;
         }
-        let Some((first, value)) = s.points(&run.steps).find(|(_, v)| !v.is_finite()) else {
+        let Some((first, kind)) = s.first_non_finite(&run.steps) else {
             continue;
         };
         let hit = Hit {
@@ -41,12 +40,10 @@ pub fn non_finite(ctx: &Context, run: &Run) -> Vec<Finding> {
             count: summary.non_finite,
             points: summary.points,
             first,
-            kind: if value.is_nan() {
-                "nan"
-            } else if value > 0.0 {
-                "inf"
-            } else {
-                "-inf"
+            kind: match kind {
+                ValueKind::PosInf => "inf",
+                ValueKind::NegInf => "-inf",
+                _ => "nan",
             },
             last: summary.last_step,
         };

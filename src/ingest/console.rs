@@ -20,7 +20,7 @@
 use std::io::{BufReader, Read};
 
 use super::lines::{Line, read_line_capped};
-use super::table::{KeyKind, TableBuilder, epoch_itr_key};
+use super::table::{KeyKind, TableBuilder, ValuePolicy, epoch_itr_key};
 use super::{Parsed, Source};
 use crate::error::IngestError;
 use crate::model::Format;
@@ -39,10 +39,14 @@ struct Field {
 }
 
 /// Parses a console log.
-pub fn parse(reader: impl Read, source: &Source) -> Result<Parsed, IngestError> {
+pub fn parse(
+    reader: impl Read,
+    source: &Source,
+    values: &ValuePolicy,
+) -> Result<Parsed, IngestError> {
     let path = source.name.as_str();
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
-    let mut state = ConsoleState::new(path);
+    let mut state = ConsoleState::new(path, values);
     let mut raw = Vec::new();
     let mut clean = Vec::new();
     let mut line_no = 0u64;
@@ -83,9 +87,9 @@ struct ConsoleState {
 }
 
 impl ConsoleState {
-    fn new(path: &str) -> ConsoleState {
+    fn new(path: &str, values: &ValuePolicy) -> ConsoleState {
         ConsoleState {
-            builder: TableBuilder::new(path),
+            builder: TableBuilder::with_policy(path, values.clone()),
             ipe_hint: None,
             ignored: 0,
             other_ranks: 0,

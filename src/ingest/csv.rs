@@ -12,10 +12,12 @@
 //! a non-number later in a numeric column is an error naming file and line.
 
 use std::io::Read;
+use std::path::Path;
 
 use csv::{ByteRecord, ReaderBuilder};
 
-use super::table::{KeyKind, TableBuilder, epoch_itr_key};
+use super::csv_fast::{self, FastKey, FastSchema, GiveUp};
+use super::table::{KeyKind, TableBuilder, ValuePolicy, epoch_itr_key};
 use super::values::{CellError, parse_value, parse_whole, show_cell};
 use super::{Parsed, Source};
 use crate::error::IngestError;
@@ -29,6 +31,8 @@ pub struct CsvOptions {
     pub delimiter: u8,
     /// `--step-col`: the column holding the global step.
     pub step_col: Option<String>,
+    /// Which columns keep their values.
+    pub values: ValuePolicy,
 }
 
 /// How a header maps columns to the key and to table columns.
@@ -67,7 +71,7 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
     if !read(&mut rdr, &mut record)? {
         return Err(IngestError::Empty { path: path.into() });
     }
-    let mut builder = TableBuilder::new(path);
+    let mut builder = TableBuilder::with_policy(path, opts.values.clone());
     let mut schema = schema_for(&record, &mut builder, opts)?;
     let key_kind = match schema.key {
         KeySpec::Step(_) => KeyKind::Step,
@@ -184,7 +188,20 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
         pending_row = None;
     }
     flush_pending(&mut builder, &mut pending_row, &pending_values);
+    finish(builder, &schema, &zeros_missing, restarts, key_kind, opts)
+}
 
+/// What both parsers do at the end: warn about zero grad norms, reject files without data or
+/// numbers, resolve restarts and duplicates.
+fn finish(
+    mut builder: TableBuilder,
+    schema: &Schema,
+    zeros_missing: &[u64],
+    restarts: u64,
+    key_kind: KeyKind,
+    opts: &CsvOptions,
+) -> Result<Parsed, IngestError> {
+    let path = builder.source().to_string();
     let zeros: Vec<String> = zeros_missing
         .iter()
         .enumerate()
@@ -198,7 +215,7 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
         ));
     }
     if builder.rows_read() == 0 {
-        return Err(IngestError::HeaderOnly { path: path.into() });
+        return Err(IngestError::HeaderOnly { path });
     }
     if schema.targets.iter().all(Option::is_none) {
         let names: Vec<String> = schema
@@ -207,7 +224,7 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .collect();
         return Err(IngestError::NoNumericColumn {
-            path: path.into(),
+            path,
             detail: format!("columns: {}; the others hold text", names.join(", ")),
         });
     }
@@ -219,6 +236,79 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
         ipe_hint: None,
         lines_ignored: 0,
     })
+}
+
+/// The fast path for a CSV file on disk ([`super::csv_fast`]), `chunk_bytes` per worker at a time
+/// ([`csv_fast::CHUNK_BYTES`]); `None` when it gave up and the general parser must read the file.
+pub fn parse_file_fast(
+    path: &Path,
+    source: &Source,
+    opts: &CsvOptions,
+    chunk_bytes: usize,
+) -> Result<Option<Parsed>, IngestError> {
+    let name = source.name.as_str();
+    // The header line, parsed as the general parser would.
+    let mut file = std::fs::File::open(path).map_err(|e| IngestError::io(name, e))?;
+    let mut head = vec![0u8; 64 * 1024];
+    let n = file.read(&mut head).map_err(|e| IngestError::io(name, e))?;
+    head.truncate(n);
+    let Some(newline) = memchr::memchr(b'\n', &head) else {
+        return Ok(None);
+    };
+    let header_line = &head[..newline];
+    if header_line.contains(&b'"') || header_line.is_empty() {
+        return Ok(None);
+    }
+    let mut rdr = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(opts.delimiter)
+        .from_reader(header_line);
+    let mut record = ByteRecord::new();
+    if !rdr.read_byte_record(&mut record).unwrap_or(false) {
+        return Ok(None);
+    }
+    let mut builder = TableBuilder::with_policy(name, opts.values.clone());
+    let schema = schema_for(&record, &mut builder, opts)?;
+    let (key, key_kind) = match schema.key {
+        KeySpec::Step(i) => (FastKey::Step(i), KeyKind::Step),
+        KeySpec::EpochItr { epoch, itr } => (FastKey::EpochItr { epoch, itr }, KeyKind::EpochItr),
+    };
+    let mut joined = Vec::new();
+    for (i, field) in schema.header.iter().enumerate() {
+        if i > 0 {
+            joined.push(opts.delimiter);
+        }
+        joined.extend_from_slice(field);
+    }
+    let raw_header = header_line.strip_suffix(b"\r").unwrap_or(header_line);
+    let raw_header = raw_header
+        .strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(raw_header);
+    if raw_header != joined.as_slice() {
+        return Ok(None); // spaces around names and the like: the general parser compares fields
+    }
+    let fast = FastSchema {
+        header: joined,
+        fields: schema.header.len(),
+        key,
+        targets: schema.targets.clone(),
+        zero_is_missing: schema.zero_is_missing.clone(),
+        delimiter: opts.delimiter,
+        withhold_unterminated: opts.format.is_jepa_family(),
+    };
+    match csv_fast::parse(path, newline as u64 + 1, &fast, &mut builder, chunk_bytes) {
+        Ok(outcome) => finish(
+            builder,
+            &schema,
+            &outcome.zeros_missing,
+            outcome.restarts,
+            key_kind,
+            opts,
+        )
+        .map(Some),
+        Err(GiveUp) => Ok(None),
+    }
 }
 
 fn flush_pending(builder: &mut TableBuilder, pending: &mut Option<(u64, u64)>, values: &[f32]) {

@@ -15,7 +15,7 @@ use std::io::{BufReader, Read};
 use serde_json::{Map, Value};
 
 use super::lines::{Line, read_line_capped};
-use super::table::{KeyKind, TableBuilder, epoch_itr_key};
+use super::table::{KeyKind, TableBuilder, ValuePolicy, epoch_itr_key};
 use super::values::{parse_value, whole_f64};
 use super::{Parsed, Source};
 use crate::error::IngestError;
@@ -39,10 +39,12 @@ const STEP_KEYS: &[&str] = &[
 ];
 
 /// What the JSON parsers need beyond the bytes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct JsonOptions {
     /// `--step-col`: the (flattened) key holding the step.
     pub step_col: Option<String>,
+    /// Which columns keep their values.
+    pub values: ValuePolicy,
 }
 
 /// Parses JSON lines.
@@ -218,7 +220,7 @@ struct RecordSink<'a> {
 impl<'a> RecordSink<'a> {
     fn new(path: &str, opts: &'a JsonOptions) -> RecordSink<'a> {
         RecordSink {
-            builder: TableBuilder::new(path),
+            builder: TableBuilder::with_policy(path, opts.values.clone()),
             opts,
             key_kind: None,
             last_key: None,

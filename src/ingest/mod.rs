@@ -5,6 +5,7 @@
 
 pub mod console;
 pub mod csv;
+pub mod csv_fast;
 pub mod discover;
 pub mod json;
 pub mod lines;
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::error::IngestError;
 use crate::model::Format;
 use crate::params::RunParams;
-use table::{KeyKind, Table};
+use table::{KeyKind, Table, ValuePolicy};
 
 /// One input as the user named it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +64,7 @@ pub struct Parsed {
 }
 
 /// What the user asked of ingestion.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct IngestOptions {
     /// `--format`; `None` sniffs each input.
     pub format: Option<Format>,
@@ -72,6 +73,23 @@ pub struct IngestOptions {
     pub config: Option<PathBuf>,
     /// Skipped rows become errors.
     pub strict: bool,
+    /// Which columns keep their values (the default keeps all).
+    pub values: ValuePolicy,
+    /// Read CSV files with the general parser only (tests compare it with the fast path).
+    pub general_csv_only: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            format: None,
+            step_col: None,
+            config: None,
+            strict: false,
+            values: ValuePolicy::all(),
+            general_csv_only: false,
+        }
+    }
 }
 
 /// Everything read from the inputs, before cleaning.
@@ -142,22 +160,30 @@ pub fn read_source(
     };
     match format {
         Format::VjepaCsv | Format::Vjepa2Csv | Format::IjepaCsv | Format::Csv => {
-            let opts = csv::CsvOptions {
+            let csv_opts = csv::CsvOptions {
                 format,
                 delimiter: sniff::delimiter(&head),
                 step_col: opts.step_col.clone(),
+                values: opts.values.clone(),
             };
-            csv::parse(reader, source, &opts)
+            if let Some(path) = source.path.as_deref().filter(|_| !opts.general_csv_only)
+                && let Some(parsed) =
+                    csv::parse_file_fast(path, source, &csv_opts, csv_fast::CHUNK_BYTES)?
+            {
+                return Ok(parsed);
+            }
+            csv::parse(reader, source, &csv_opts)
         }
         Format::Jsonl => json::parse_lines(reader, source, &json_options(opts)),
         Format::Json => json::parse_document(reader, source, &json_options(opts)),
-        Format::ConsoleLog => console::parse(reader, source),
+        Format::ConsoleLog => console::parse(reader, source, &opts.values),
     }
 }
 
 fn json_options(opts: &IngestOptions) -> json::JsonOptions {
     json::JsonOptions {
         step_col: opts.step_col.clone(),
+        values: opts.values.clone(),
     }
 }
 

@@ -12,8 +12,16 @@
 //!
 //! A row none of whose values survive counts as replaced; `rows_read = rows_used + rows_skipped +
 //! rows_replaced` holds by construction.
+//!
+//! Storage is compact: keys are runs of progressions ([`Progressions`]), and columns the diagnosis
+//! does not read (timings, other counters) keep only what kind of value each row had
+//! ([`ColumnData::Kinds`], one byte a row) unless the caller asks for every value (`--export`).
 
-use crate::model::{MISSING, RowAccount, SkippedRow, is_missing};
+use std::ops::Range;
+
+use crate::ingest::roles::role_from_name;
+use crate::model::{MISSING, Role, RowAccount, SkippedRow, ValueKind, is_missing};
+use crate::progression::{Progression, Progressions};
 
 /// How many skipped rows are kept with their reason (all are counted).
 pub const SKIPPED_REASONS_KEPT: usize = 20;
@@ -37,13 +45,150 @@ pub fn split_epoch_itr(key: u64) -> (u64, u64) {
     (key >> 32, key & 0xffff_ffff)
 }
 
-/// A parsed source: sorted unique keys, one value vector per column, and the row account.
+/// Which columns keep their values (the others keep the kind of value per row).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ValuePolicy {
+    /// Keep every value (for `--export`).
+    pub keep_all: bool,
+    /// Columns whose values are kept whatever their role (named by `--jepa-col` and friends).
+    pub keep_names: Vec<String>,
+}
+
+impl ValuePolicy {
+    /// Every column keeps its values.
+    pub fn all() -> ValuePolicy {
+        ValuePolicy {
+            keep_all: true,
+            keep_names: Vec::new(),
+        }
+    }
+
+    /// Whether a column named `name` keeps its values.
+    pub fn keeps(&self, name: &str) -> bool {
+        self.keep_all
+            || self.keep_names.iter().any(|n| n == name)
+            || !matches!(role_from_name(name), Role::Timing | Role::Other)
+    }
+}
+
+/// One column's rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnData {
+    /// The values ([`MISSING`] where nothing was logged).
+    Values(Vec<f32>),
+    /// Only the kind of each value ([`ValueKind`] as a byte).
+    Kinds(Vec<u8>),
+}
+
+impl ColumnData {
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnData::Values(v) => v.len(),
+            ColumnData::Kinds(k) => k.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn with_missing(keep_values: bool, n: usize) -> ColumnData {
+        if keep_values {
+            ColumnData::Values(vec![MISSING; n])
+        } else {
+            ColumnData::Kinds(vec![ValueKind::Missing as u8; n])
+        }
+    }
+    #[inline]
+    fn push(&mut self, v: f32) {
+        match self {
+            ColumnData::Values(values) => values.push(v),
+            ColumnData::Kinds(kinds) => kinds.push(ValueKind::of(v) as u8),
+        }
+    }
+    #[inline]
+    fn set(&mut self, row: usize, v: f32) {
+        match self {
+            ColumnData::Values(values) => values[row] = v,
+            ColumnData::Kinds(kinds) => kinds[row] = ValueKind::of(v) as u8,
+        }
+    }
+    fn is_present(&self, row: usize) -> bool {
+        match self {
+            ColumnData::Values(values) => !is_missing(values[row]),
+            ColumnData::Kinds(kinds) => kinds[row] != ValueKind::Missing as u8,
+        }
+    }
+    fn reserve(&mut self, n: usize) {
+        match self {
+            ColumnData::Values(values) => values.reserve(n),
+            ColumnData::Kinds(kinds) => kinds.reserve(n),
+        }
+    }
+    /// Appends values.
+    pub fn append_values(&mut self, values: &[f32]) {
+        match self {
+            ColumnData::Values(v) => v.extend_from_slice(values),
+            ColumnData::Kinds(k) => k.extend(values.iter().map(|v| ValueKind::of(*v) as u8)),
+        }
+    }
+
+    /// Appends `other`'s rows.
+    pub fn append(&mut self, other: &ColumnData) {
+        match (self, other) {
+            (ColumnData::Values(a), ColumnData::Values(b)) => a.extend_from_slice(b),
+            (ColumnData::Kinds(a), ColumnData::Kinds(b)) => a.extend_from_slice(b),
+            (ColumnData::Kinds(a), ColumnData::Values(b)) => {
+                a.extend(b.iter().map(|v| ValueKind::of(*v) as u8))
+            }
+            (this @ ColumnData::Values(_), ColumnData::Kinds(_)) => {
+                // Cannot happen within one policy; keep the kinds, which both can express.
+                let ColumnData::Values(values) = this else {
+                    return;
+                };
+                let mut kinds: Vec<u8> = values.iter().map(|v| ValueKind::of(*v) as u8).collect();
+                if let ColumnData::Kinds(b) = other {
+                    kinds.extend_from_slice(b);
+                }
+                *this = ColumnData::Kinds(kinds);
+            }
+        }
+    }
+    /// Keeps the rows in `ranges` (ascending, disjoint), in place.
+    fn compact(&mut self, ranges: &[Range<usize>]) {
+        fn keep<T: Copy>(v: &mut Vec<T>, ranges: &[Range<usize>]) {
+            let mut to = 0;
+            for r in ranges {
+                v.copy_within(r.clone(), to);
+                to += r.len();
+            }
+            v.truncate(to);
+        }
+        match self {
+            ColumnData::Values(v) => keep(v, ranges),
+            ColumnData::Kinds(k) => keep(k, ranges),
+        }
+    }
+    /// A new column of `rows` of this one (`None` = missing).
+    fn gather(&self, rows: &[Option<usize>]) -> ColumnData {
+        match self {
+            ColumnData::Values(v) => {
+                ColumnData::Values(rows.iter().map(|r| r.map_or(MISSING, |i| v[i])).collect())
+            }
+            ColumnData::Kinds(k) => ColumnData::Kinds(
+                rows.iter()
+                    .map(|r| r.map_or(ValueKind::Missing as u8, |i| k[i]))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A parsed source: sorted unique keys, one column per name, and the row account.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     pub source: String,
-    pub keys: Vec<u64>,
+    pub keys: Progressions,
     pub names: Vec<String>,
-    pub columns: Vec<Vec<f32>>,
+    pub columns: Vec<ColumnData>,
     pub account: RowAccount,
     pub restarts: u64,
     pub skipped: Vec<SkippedRow>,
@@ -51,11 +196,13 @@ pub struct Table {
 }
 
 impl Table {
+    /// The values of column `name`, when kept.
     pub fn column(&self, name: &str) -> Option<&[f32]> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .map(|i| self.columns[i].as_slice())
+        let i = self.names.iter().position(|n| n == name)?;
+        match &self.columns[i] {
+            ColumnData::Values(v) => Some(v),
+            ColumnData::Kinds(_) => None,
+        }
     }
 }
 
@@ -63,9 +210,10 @@ impl Table {
 #[derive(Debug)]
 pub struct TableBuilder {
     source: String,
+    policy: ValuePolicy,
     names: Vec<String>,
-    columns: Vec<Vec<f32>>,
-    keys: Vec<u64>,
+    columns: Vec<ColumnData>,
+    keys: Progressions,
     /// Row index at which each segment after the first begins.
     segment_starts: Vec<usize>,
     restart_pending: bool,
@@ -78,12 +226,18 @@ pub struct TableBuilder {
 }
 
 impl TableBuilder {
+    /// A builder that keeps every value.
     pub fn new(source: &str) -> TableBuilder {
+        TableBuilder::with_policy(source, ValuePolicy::all())
+    }
+
+    pub fn with_policy(source: &str, policy: ValuePolicy) -> TableBuilder {
         TableBuilder {
             source: source.to_string(),
+            policy,
             names: Vec::new(),
             columns: Vec::new(),
-            keys: Vec::new(),
+            keys: Progressions::new(),
             segment_starts: Vec::new(),
             restart_pending: false,
             ignored: Vec::new(),
@@ -115,8 +269,10 @@ impl TableBuilder {
         if let Some(i) = self.names.iter().position(|n| n == name) {
             return i;
         }
+        let keep = self.policy.keeps(name);
         self.names.push(name.to_string());
-        self.columns.push(vec![MISSING; self.keys.len()]);
+        self.columns
+            .push(ColumnData::with_missing(keep, self.keys.len()));
         self.ignored.push(false);
         self.names.len() - 1
     }
@@ -128,7 +284,6 @@ impl TableBuilder {
 
     /// Reserves room for about `rows` more rows.
     pub fn reserve(&mut self, rows: usize) {
-        self.keys.reserve(rows);
         for c in &mut self.columns {
             c.reserve(rows);
         }
@@ -178,6 +333,7 @@ impl TableBuilder {
     }
 
     /// Appends a row whose values come in column order (one per column).
+    #[inline]
     pub fn push_values(&mut self, key: u64, values: &[f32]) {
         debug_assert_eq!(values.len(), self.columns.len());
         self.begin_row();
@@ -188,9 +344,34 @@ impl TableBuilder {
     }
 
     pub fn set(&mut self, row: usize, column: usize, value: f32) {
-        self.columns[column][row] = value;
+        self.columns[column].set(row, value);
     }
 
+    /// Appends rows parsed elsewhere (a chunk of the same file): keys, columns in this builder's
+    /// column order, segment starts relative to the chunk, and how many rows it read and skipped.
+    pub fn append_chunk(&mut self, chunk: &Chunk) {
+        let offset = self.keys.len();
+        if self.restart_pending && !chunk.keys.is_empty() {
+            self.restart_pending = false;
+            if offset > 0 {
+                self.segment_starts.push(offset);
+            }
+        }
+        for &s in &chunk.segment_starts {
+            if s == chunk.keys.len() {
+                self.restart_pending = true;
+            } else if offset + s > 0 {
+                self.segment_starts.push(offset + s);
+            }
+        }
+        self.keys.extend_from(&chunk.keys);
+        for (c, data) in self.columns.iter_mut().zip(&chunk.columns) {
+            c.append_values(data);
+        }
+        self.rows_read += chunk.keys.len() as u64;
+    }
+
+    #[inline]
     fn begin_row(&mut self) {
         self.rows_read += 1;
         if self.restart_pending {
@@ -224,15 +405,22 @@ impl TableBuilder {
         }
         let pushed = keys.len();
         let kept = rows_kept_after_restarts(&keys, &segment_starts);
-        let sorted = kept.windows(2).all(|w| keys[w[0]] < keys[w[1]]);
+        let mut kept_keys = Progressions::new();
+        for r in &kept {
+            kept_keys.extend_from(&keys.slice(r.clone()));
+        }
         let used: u64;
-        if sorted {
-            used = kept.len() as u64;
-            if kept.len() != pushed {
-                compact(&mut keys, &mut columns, &kept);
+        if kept_keys.is_strictly_increasing() {
+            used = kept_keys.len() as u64;
+            if kept_keys.len() != pushed {
+                for c in columns.iter_mut() {
+                    c.compact(&kept);
+                }
             }
+            keys = kept_keys;
         } else {
-            let merged = merge_equal_keys(&keys, &columns, kept);
+            let rows: Vec<usize> = kept.iter().flat_map(|r| r.clone()).collect();
+            let merged = merge_equal_keys(&keys, &columns, rows);
             used = merged.rows_used;
             keys = merged.keys;
             columns = merged.columns;
@@ -257,79 +445,135 @@ impl TableBuilder {
     }
 }
 
-/// Row indices (in file order) that no later segment supersedes.
-fn rows_kept_after_restarts(keys: &[u64], segment_starts: &[usize]) -> Vec<usize> {
+/// Rows parsed apart from a builder, to append in order ([`TableBuilder::append_chunk`]).
+/// Reused from chunk to chunk (cleared, not reallocated).
+#[derive(Clone, Debug, Default)]
+pub struct Chunk {
+    pub keys: Progressions,
+    /// The values of each column, in the builder's column order.
+    pub columns: Vec<Vec<f32>>,
+    /// Row indices (within the chunk) where a restarted run's rows begin.
+    pub segment_starts: Vec<usize>,
+}
+
+impl Chunk {
+    /// An empty chunk for `columns` columns.
+    pub fn new(columns: usize) -> Chunk {
+        Chunk {
+            keys: Progressions::new(),
+            columns: vec![Vec::new(); columns],
+            segment_starts: Vec::new(),
+        }
+    }
+    /// Empties it, keeping the memory.
+    pub fn clear(&mut self) {
+        self.keys = Progressions::new();
+        for c in &mut self.columns {
+            c.clear();
+        }
+        self.segment_starts.clear();
+    }
+}
+
+/// Row ranges (in file order) that no later segment supersedes.
+fn rows_kept_after_restarts(keys: &Progressions, segment_starts: &[usize]) -> Vec<Range<usize>> {
+    let n = keys.len();
     if segment_starts.is_empty() {
-        return (0..keys.len()).collect();
+        return std::iter::once(0..n).filter(|r| !r.is_empty()).collect();
     }
     let mut bounds = vec![0];
     bounds.extend_from_slice(segment_starts);
-    bounds.push(keys.len());
-    // cutoff[s]: the smallest first key of any later segment.
+    bounds.push(n);
     let segments = bounds.len() - 1;
+    // cutoff[s]: the smallest first key of any later segment.
     let mut cutoff = vec![u64::MAX; segments];
     for s in (0..segments.saturating_sub(1)).rev() {
-        let next_first = keys[bounds[s + 1]];
+        let next_first = keys.get(bounds[s + 1]).unwrap_or(u64::MAX);
         cutoff[s] = cutoff[s + 1].min(next_first);
     }
-    let mut kept = Vec::with_capacity(keys.len());
-    for s in 0..segments {
-        kept.extend((bounds[s]..bounds[s + 1]).filter(|&r| keys[r] < cutoff[s]));
+    let mut kept: Vec<Range<usize>> = Vec::new();
+    let mut push = |r: Range<usize>| {
+        if r.is_empty() {
+            return;
+        }
+        match kept.last_mut() {
+            Some(last) if last.end == r.start => last.end = r.end,
+            _ => kept.push(r),
+        }
+    };
+    for (first_row, p) in keys.progressions() {
+        let rows = first_row..first_row + p.count as usize;
+        // The progression may span segment bounds: handle each piece.
+        let mut s = bounds.partition_point(|b| *b <= rows.start) - 1;
+        let mut from = rows.start;
+        while from < rows.end {
+            let to = rows.end.min(bounds[s + 1]);
+            push(kept_prefix(&p, first_row, from..to, cutoff[s]));
+            from = to;
+            s += 1;
+        }
     }
     kept
 }
 
-/// Keeps only `kept` rows (ascending indices), in place.
-fn compact(keys: &mut Vec<u64>, columns: &mut [Vec<f32>], kept: &[usize]) {
-    for (to, &from) in kept.iter().enumerate() {
-        keys[to] = keys[from];
-    }
-    keys.truncate(kept.len());
-    for c in columns.iter_mut() {
-        for (to, &from) in kept.iter().enumerate() {
-            c[to] = c[from];
-        }
-        c.truncate(kept.len());
-    }
+/// Within rows `piece` of progression `p` (which starts at row `first_row`), the rows whose key
+/// is below `cutoff` — a prefix, the keys being increasing.
+fn kept_prefix(
+    p: &Progression,
+    first_row: usize,
+    piece: Range<usize>,
+    cutoff: u64,
+) -> Range<usize> {
+    let k0 = (piece.start - first_row) as u64;
+    let k1 = (piece.end - first_row) as u64;
+    let below = if p.count == 1 || p.stride == 0 {
+        if p.start < cutoff { 1 } else { 0 }
+    } else if cutoff <= p.start {
+        0
+    } else {
+        (cutoff - p.start).div_ceil(p.stride)
+    };
+    let end = below.clamp(k0, k1);
+    piece.start..piece.start + (end - k0) as usize
 }
 
 struct Merged {
-    keys: Vec<u64>,
-    columns: Vec<Vec<f32>>,
+    keys: Progressions,
+    columns: Vec<ColumnData>,
     rows_used: u64,
 }
 
-/// Sorts `kept` rows by key (stable) and merges equal keys cell by cell, later rows winning.
-fn merge_equal_keys(keys: &[u64], columns: &[Vec<f32>], mut kept: Vec<usize>) -> Merged {
-    kept.sort_by_key(|&r| keys[r]);
-    let mut out_keys = Vec::with_capacity(kept.len());
-    let mut out_columns: Vec<Vec<f32>> = columns
-        .iter()
-        .map(|_| Vec::with_capacity(kept.len()))
-        .collect();
+/// Sorts `rows` by key (stable) and merges equal keys cell by cell, later rows winning.
+fn merge_equal_keys(keys: &Progressions, columns: &[ColumnData], rows: Vec<usize>) -> Merged {
+    let all: Vec<u64> = keys.iter().collect();
+    let mut order = rows;
+    order.sort_by_key(|&r| all[r]);
+    let mut out_keys = Progressions::new();
+    let mut picks: Vec<Vec<Option<usize>>> = vec![Vec::with_capacity(order.len()); columns.len()];
     let mut rows_used = 0u64;
     let mut survivors: Vec<bool> = Vec::new();
-    for group in kept.chunk_by(|a, b| keys[*a] == keys[*b]) {
-        out_keys.push(keys[group[0]]);
+    for group in order.chunk_by(|a, b| all[*a] == all[*b]) {
+        out_keys.push(all[group[0]]);
         survivors.clear();
         survivors.resize(group.len(), false);
         for (c, column) in columns.iter().enumerate() {
-            let winner = group.iter().rposition(|&r| !is_missing(column[r]));
-            let value = match winner {
-                Some(g) => {
-                    survivors[g] = true;
-                    column[group[g]]
-                }
-                None => MISSING,
-            };
-            out_columns[c].push(value);
+            let winner = group.iter().rposition(|&r| column.is_present(r));
+            if let Some(g) = winner {
+                survivors[g] = true;
+            }
+            picks[c].push(winner.map(|g| group[g]));
         }
         // A row with no value at all still "survives" when it is alone with its key.
         rows_used += survivors.iter().filter(|s| **s).count().max(1) as u64;
     }
+    let columns = columns
+        .iter()
+        .zip(&picks)
+        .map(|(column, rows)| column.gather(rows))
+        .collect();
     Merged {
         keys: out_keys,
-        columns: out_columns,
+        columns,
         rows_used,
     }
 }
@@ -351,10 +595,21 @@ mod tests {
         b.finish(restarts_before.len() as u64)
     }
 
+    fn values(t: &Table, c: usize) -> Vec<f32> {
+        match &t.columns[c] {
+            ColumnData::Values(v) => v.clone(),
+            ColumnData::Kinds(_) => panic!("kinds"),
+        }
+    }
+
+    fn keys(t: &Table) -> Vec<u64> {
+        t.keys.iter().collect()
+    }
+
     #[test]
     fn sorted_unique_rows_pass_through() {
         let t = build(&[(0, &[1.0, 2.0]), (1, &[3.0, 4.0])], &[]);
-        assert_eq!(t.keys, vec![0, 1]);
+        assert_eq!(keys(&t), vec![0, 1]);
         assert_eq!(t.account.rows_used, 2);
         assert_eq!(t.account.rows_replaced, 0);
     }
@@ -372,8 +627,8 @@ mod tests {
             (4, &[40.0, 40.0]),
         ];
         let t = build(rows, &[4]);
-        assert_eq!(t.keys, vec![0, 1, 2, 3, 4]);
-        assert_eq!(t.columns[0], vec![0.0, 1.0, 20.0, 30.0, 40.0]);
+        assert_eq!(keys(&t), vec![0, 1, 2, 3, 4]);
+        assert_eq!(values(&t, 0), vec![0.0, 1.0, 20.0, 30.0, 40.0]);
         assert_eq!(t.account.rows_replaced, 2);
         assert!(t.account.balances());
     }
@@ -390,8 +645,8 @@ mod tests {
             (3, &[30.0, 30.0]),
         ];
         let t = build(rows, &[4]);
-        assert_eq!(t.keys, vec![0, 2, 3]);
-        assert_eq!(t.columns[1], vec![0.0, 20.0, 30.0]);
+        assert_eq!(keys(&t), vec![0, 2, 3]);
+        assert_eq!(values(&t, 1), vec![0.0, 20.0, 30.0]);
         assert_eq!(t.account.rows_replaced, 3);
     }
 
@@ -405,10 +660,10 @@ mod tests {
             (10, &[2.0, m]),
         ];
         let t = build(rows, &[]);
-        assert_eq!(t.keys, vec![5, 10]);
-        assert_eq!(t.columns[0], vec![0.5, 2.0]);
-        assert_eq!(t.columns[1][1], 7.0);
-        assert!(is_missing(t.columns[1][0]));
+        assert_eq!(keys(&t), vec![5, 10]);
+        assert_eq!(values(&t, 0), vec![0.5, 2.0]);
+        assert_eq!(values(&t, 1)[1], 7.0);
+        assert!(is_missing(values(&t, 1)[0]));
         // (10,[1,-]) lost its only value to the later (10,[2,-]).
         assert_eq!(t.account.rows_replaced, 1);
         assert_eq!(t.account.rows_used, 3);
@@ -425,9 +680,54 @@ mod tests {
         let r = b.push_row(1);
         b.set(r, c, 3.0);
         let t = b.finish(0);
-        assert!(is_missing(t.columns[1][0]));
-        assert_eq!(t.columns[1][1], 3.0);
-        assert!(is_missing(t.columns[0][1]));
+        assert!(is_missing(values(&t, 1)[0]));
+        assert_eq!(values(&t, 1)[1], 3.0);
+        assert!(is_missing(values(&t, 0)[1]));
+    }
+
+    #[test]
+    fn columns_the_diagnosis_does_not_read_keep_only_kinds() {
+        let policy = ValuePolicy::default();
+        let mut b = TableBuilder::with_policy("x", policy);
+        b.column("loss-jepa");
+        b.column("gpu-time(ms)");
+        b.push_values(0, &[0.5, 400.0]);
+        b.push_values(1, &[0.4, f32::NAN]);
+        let t = b.finish(0);
+        assert_eq!(t.column("loss-jepa"), Some(&[0.5f32, 0.4][..]));
+        assert_eq!(t.column("gpu-time(ms)"), None);
+        assert_eq!(
+            t.columns[1],
+            ColumnData::Kinds(vec![ValueKind::Finite as u8, ValueKind::Nan as u8])
+        );
+    }
+
+    #[test]
+    fn chunks_append_like_rows() {
+        let mut whole = TableBuilder::new("x");
+        whole.column("a");
+        let mut chunked = TableBuilder::new("x");
+        chunked.column("a");
+        for k in [0u64, 1, 2, 3, 2, 3, 4] {
+            if k == 2 && whole.rows() == 4 {
+                whole.restart();
+            }
+            whole.push_values(k, &[k as f32]);
+        }
+        chunked.append_chunk(&Chunk {
+            keys: Progressions::from_values(&[0, 1, 2]),
+            columns: vec![vec![0.0, 1.0, 2.0]],
+            segment_starts: vec![],
+        });
+        chunked.append_chunk(&Chunk {
+            keys: Progressions::from_values(&[3, 2, 3, 4]),
+            columns: vec![vec![3.0, 2.0, 3.0, 4.0]],
+            segment_starts: vec![1],
+        });
+        let (a, b) = (whole.finish(1), chunked.finish(1));
+        assert_eq!(keys(&a), keys(&b));
+        assert_eq!(a.columns, b.columns);
+        assert_eq!(a.account, b.account);
     }
 
     #[test]

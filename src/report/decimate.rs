@@ -6,7 +6,8 @@
 #[derive(Clone, Debug)]
 pub struct Columns {
     x0: f64,
-    width: f64,
+    /// Columns per unit of x.
+    scale: f64,
     cols: Vec<Column>,
 }
 
@@ -29,19 +30,18 @@ impl Columns {
             sum: 0.0,
             last_x: 0.0,
         };
+        let columns = columns.max(1);
         Columns {
             x0,
-            width: (x1 - x0).max(f64::MIN_POSITIVE),
-            cols: vec![empty; columns.max(1)],
+            scale: columns as f64 / (x1 - x0).max(f64::MIN_POSITIVE),
+            cols: vec![empty; columns],
         }
     }
 
     /// Adds a finite point.
     pub fn push(&mut self, x: f64, y: f64) {
-        let n = self.cols.len();
-        let i = (((x - self.x0) / self.width) * n as f64)
-            .floor()
-            .clamp(0.0, (n - 1) as f64) as usize;
+        // `as usize` truncates toward zero and saturates: the floor for x ≥ x0, 0 below.
+        let i = (((x - self.x0) * self.scale) as usize).min(self.cols.len() - 1);
         let c = &mut self.cols[i];
         c.count += 1;
         c.sum += y;

@@ -15,8 +15,8 @@ pub fn write_csv(out: &mut dyn Write, run: &Run) -> io::Result<()> {
     let mut cell = String::new();
     let mut buf = ryu::Buffer::new();
     let mut int = itoa::Buffer::new();
-    for (i, step) in run.steps.as_slice().iter().enumerate() {
-        w.write_field(int.format(*step))?;
+    for (i, step) in run.steps.iter().enumerate() {
+        w.write_field(int.format(step))?;
         for s in &run.series {
             cell.clear();
             if let Some(v) = s.get(i) {

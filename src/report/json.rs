@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::diagnose::finding::{Finding, Verdict};
 use crate::diagnose::rebound::Rebound;
 use crate::diagnose::{Changepoint, Diagnosis};
-use crate::model::{InputSummary, Run};
+use crate::model::{InputSummary, Run, SeriesSummary};
 
 /// Version of the JSON contract.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -46,21 +46,19 @@ pub struct SeriesEntry<'a> {
     pub note: Option<&'a str>,
 }
 
-/// The `series` section for a run.
-pub fn series_entries(run: &Run) -> Vec<SeriesEntry<'_>> {
+/// The `series` section for a run, from the summaries the diagnosis computed.
+pub fn series_entries<'a>(run: &'a Run, summaries: &[SeriesSummary]) -> Vec<SeriesEntry<'a>> {
     run.series
         .iter()
-        .map(|s| {
-            let summary = s.summary(&run.steps);
-            SeriesEntry {
-                name: &s.name,
-                role: s.role.as_str(),
-                points: summary.points,
-                non_finite: summary.non_finite,
-                first_step: summary.first_step,
-                last_step: summary.last_step,
-                note: s.note.as_deref(),
-            }
+        .zip(summaries)
+        .map(|(s, summary)| SeriesEntry {
+            name: &s.name,
+            role: s.role.as_str(),
+            points: summary.points,
+            non_finite: summary.non_finite,
+            first_step: summary.first_step,
+            last_step: summary.last_step,
+            note: s.note.as_deref(),
         })
         .collect()
 }
@@ -79,7 +77,7 @@ pub fn write(
             version: env!("CARGO_PKG_VERSION"),
         },
         input: &run.input,
-        series: series_entries(run),
+        series: series_entries(run, &diagnosis.summaries),
         verdict: diagnosis.verdict,
         headline: &diagnosis.headline,
         rebound: &diagnosis.rebound,

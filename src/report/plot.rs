@@ -21,6 +21,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::decimate::Columns;
 use crate::diagnose::Diagnosis;
 use crate::diagnose::finding::Verdict;
+use crate::diagnose::rebound::Prepared;
 use crate::fmt;
 use crate::model::{Role, Run, Series};
 use crate::stats::smooth::default_weight;
@@ -135,6 +136,31 @@ struct Curve {
     hi: f64,
 }
 
+/// The curve of an analysed series from its blocks (min/max envelope and the display EMA at
+/// block ends) — no second pass over millions of points — when the analysis kept at least as
+/// much resolution as a figure shows (1000 blocks, or every point of a shorter series).
+fn curve_from_blocks(name: &str, p: &Prepared) -> Option<Curve> {
+    let b = &p.blocks;
+    if b.is_empty() || b.len() < b.points.min(1000) {
+        return None;
+    }
+    let mut raw = Vec::with_capacity(2 * b.len());
+    for i in 0..b.len() {
+        raw.push((b.steps[i], b.mins[i]));
+        if b.maxs[i] != b.mins[i] {
+            raw.push((b.steps[i], b.maxs[i]));
+        }
+    }
+    let smooth = b
+        .last_step
+        .iter()
+        .zip(&b.ema)
+        .map(|(s, v)| (*s as f64, *v))
+        .collect();
+    Some(finish_curve(name, raw, smooth, &b.mins, &b.maxs))
+}
+
+/// The curve of a series by one pass over its points (decimated per pixel column).
 fn curve(
     series: &Series,
     run: &Run,
@@ -142,7 +168,7 @@ fn curve(
     columns: usize,
     smoothing: Option<f64>,
 ) -> Option<Curve> {
-    let n = series.finite_points(&run.steps).count();
+    let n = series.finite_count();
     if n == 0 {
         return None;
     }
@@ -158,30 +184,41 @@ fn curve(
         debias *= weight;
         smooth.push(s, last / (1.0 - debias));
     }
-    let smooth_points = smooth.means();
     let (mins, maxs) = raw.extremes();
+    Some(finish_curve(
+        &series.name,
+        raw.envelope(),
+        smooth.means(),
+        &mins,
+        &maxs,
+    ))
+}
+
+/// A curve with a robust y range: from the 0.5% quantile of the lows to the 99% quantile of the
+/// highs (so one spike does not flatten the rest), always including the smoothed line.
+fn finish_curve(
+    name: &str,
+    raw: Vec<(f64, f64)>,
+    smooth: Vec<(f64, f64)>,
+    mins: &[f64],
+    maxs: &[f64],
+) -> Curve {
     let q = |v: &[f64], f: f64| {
         let mut v = v.to_vec();
         v.sort_by(f64::total_cmp);
         v[((v.len() - 1) as f64 * f).round() as usize]
     };
-    let smooth_hi = smooth_points
-        .iter()
-        .map(|p| p.1)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let smooth_lo = smooth_points
-        .iter()
-        .map(|p| p.1)
-        .fold(f64::INFINITY, f64::min);
-    let lo = q(&mins, 0.005).min(smooth_lo);
-    let hi = q(&maxs, 0.99).max(smooth_hi);
-    Some(Curve {
-        name: series.name.clone(),
-        raw: raw.envelope(),
-        smooth: smooth_points,
+    let smooth_hi = smooth.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let smooth_lo = smooth.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let lo = q(mins, 0.005).min(smooth_lo);
+    let hi = q(maxs, 0.99).max(smooth_hi);
+    Curve {
+        name: name.to_string(),
+        raw,
+        smooth,
         lo,
         hi,
-    })
+    }
 }
 
 /// Maps y values to the axis: log10 when the axis is logarithmic.
@@ -243,22 +280,24 @@ fn draw<DB: DrawingBackend>(
     root.fill(&WHITE)?;
     let (w, h) = (opts.width as f64, opts.height as f64);
     let font = (h / 55.0).clamp(11.0, 28.0);
-    let steps = run.steps.as_slice();
-    let (Some(first), Some(last)) = (steps.first(), steps.last()) else {
+    let (Some(first), Some(last)) = (run.steps.first(), run.steps.last()) else {
         return Ok(());
     };
-    let x = (*first as f64, (*last as f64).max(*first as f64 + 1.0));
+    let x = (first as f64, (last as f64).max(first as f64 + 1.0));
     let columns = (w as usize).clamp(100, 4000);
 
     let title_h = (font * 4.3) as u32;
     let (title, body) = root.split_vertically(title_h);
     draw_title(&title, d, font, w)?;
 
-    let jepa =
-        crate::diagnose::jepa_series(run).and_then(|s| curve(s, run, x, columns, opts.smoothing));
-    let reg = run
-        .first_with_role(Role::Reg)
-        .and_then(|s| curve(s, run, x, columns, opts.smoothing));
+    let analysed = |series: Option<&Series>, prepared: Option<&Prepared>| {
+        let series = series?;
+        prepared
+            .and_then(|p| curve_from_blocks(&series.name, p))
+            .or_else(|| curve(series, run, x, columns, opts.smoothing))
+    };
+    let jepa = analysed(crate::diagnose::jepa_series(run), d.jepa.as_ref());
+    let reg = analysed(run.first_with_role(Role::Reg), d.reg.as_ref());
     let has_lr_panel = run.first_with_role(Role::Lr).is_some()
         || run.first_with_role(Role::GradNorm).is_some()
         || d.schedule.is_some();

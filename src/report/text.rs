@@ -9,7 +9,7 @@ use super::style::Palette;
 use crate::diagnose::Diagnosis;
 use crate::diagnose::rebound::{Power, WarmupSource};
 use crate::fmt;
-use crate::model::{IpeSource, Role, Run};
+use crate::model::{IpeSource, Role, Run, SeriesSummary};
 
 /// How the text report is drawn.
 #[derive(Clone, Copy, Debug, Default)]
@@ -46,7 +46,7 @@ pub fn write(
     }
     write_rebound(out, run, diagnosis)?;
     writeln!(out)?;
-    write_input(out, run)
+    write_input(out, run, &diagnosis.summaries)
 }
 
 /// Each finding: severity, code, steps, message; then what to try (and why, with --explain).
@@ -158,7 +158,7 @@ fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis) -> io::Result<()
 }
 
 /// Writes the "what was read" part of the report.
-pub fn write_input(out: &mut dyn Write, run: &Run) -> io::Result<()> {
+pub fn write_input(out: &mut dyn Write, run: &Run, summaries: &[SeriesSummary]) -> io::Result<()> {
     let input = &run.input;
     let mut what = vec![input.format.clone(), fmt::count(input.ranks, "rank")];
     if input.restarts > 0 {
@@ -183,8 +183,7 @@ pub fn write_input(out: &mut dyn Write, run: &Run) -> io::Result<()> {
         write!(out, " ({} other lines ignored)", input.lines_ignored)?;
     }
     writeln!(out)?;
-    let steps = run.steps.as_slice();
-    if let (Some(first), Some(last)) = (steps.first(), steps.last()) {
+    if let (Some(first), Some(last)) = (run.steps.first(), run.steps.last()) {
         write!(out, "steps    {first} – {last}")?;
         if let Some(ipe) = input.ipe {
             let source = match ipe.source {
@@ -213,12 +212,16 @@ pub fn write_input(out: &mut dyn Write, run: &Run) -> io::Result<()> {
         )?;
     }
     writeln!(out)?;
-    write_series_table(out, run)?;
+    write_series_table(out, run, summaries)?;
     write_notes(out, run)
 }
 
-fn write_series_table(out: &mut dyn Write, run: &Run) -> io::Result<()> {
-    let entries = series_entries(run);
+fn write_series_table(
+    out: &mut dyn Write,
+    run: &Run,
+    summaries: &[SeriesSummary],
+) -> io::Result<()> {
+    let entries = series_entries(run, summaries);
     let name_width = entries
         .iter()
         .map(|e| e.name.chars().count())

@@ -20,6 +20,11 @@ pub struct Blocks {
     pub last_step: Vec<u64>,
     pub medians: Vec<f64>,
     pub means: Vec<f64>,
+    pub mins: Vec<f64>,
+    pub maxs: Vec<f64>,
+    /// TensorBoard's debiased EMA of the points (with the weight given to [`reduce`]) at the
+    /// last point of each block: the display curve, at block resolution.
+    pub ema: Vec<f64>,
     pub counts: Vec<usize>,
     /// Points in the series.
     pub points: usize,
@@ -44,8 +49,14 @@ pub fn block_count(n: usize, max_blocks: usize) -> usize {
 }
 
 /// Reduces `(step, value)` points (finite values, steps increasing) to at most `max_blocks`
-/// blocks. `points` is iterated once; `n` must be its length.
-pub fn reduce(points: impl Iterator<Item = (u64, f64)>, n: usize, max_blocks: usize) -> Blocks {
+/// blocks, following a debiased EMA of weight `ema_weight` on the way. `points` is iterated once;
+/// `n` must be its length.
+pub fn reduce(
+    points: impl Iterator<Item = (u64, f64)>,
+    n: usize,
+    max_blocks: usize,
+    ema_weight: f64,
+) -> Blocks {
     let b = block_count(n, max_blocks);
     let mut blocks = Blocks {
         points: n,
@@ -54,28 +65,46 @@ pub fn reduce(points: impl Iterator<Item = (u64, f64)>, n: usize, max_blocks: us
     if b == 0 {
         return blocks;
     }
-    for v in [&mut blocks.medians, &mut blocks.means, &mut blocks.steps] {
+    for v in [
+        &mut blocks.medians,
+        &mut blocks.means,
+        &mut blocks.steps,
+        &mut blocks.mins,
+        &mut blocks.maxs,
+        &mut blocks.ema,
+    ] {
         v.reserve(b);
     }
-    let mut scratch: Vec<f64> = Vec::with_capacity(n / b + 1);
-    let (mut step_sum, mut first) = (0.0f64, 0u64);
+    let weight = ema_weight.clamp(0.0, 0.999_999_999);
+    let (mut last_ema, mut debias) = (0.0f64, 1.0f64);
+    let mut scratch: Vec<u64> = Vec::with_capacity(n / b + 1);
+    let (mut step_sum, mut first, mut sum) = (0.0f64, 0u64, 0.0f64);
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     let mut k = 0usize;
     let mut end = boundary(1, n, b);
     for (i, (step, value)) in points.take(n).enumerate() {
         if scratch.is_empty() {
             first = step;
             step_sum = 0.0;
+            sum = 0.0;
+            lo = f64::INFINITY;
+            hi = f64::NEG_INFINITY;
         }
-        scratch.push(value);
+        scratch.push(sortable(value));
         step_sum += step as f64;
+        sum += value;
+        lo = lo.min(value);
+        hi = hi.max(value);
+        last_ema = last_ema * weight + (1.0 - weight) * value;
+        debias *= weight;
         if i + 1 == end {
             let last = step;
             let count = scratch.len();
-            let mean = scratch.iter().sum::<f64>() / count as f64;
-            blocks.means.push(mean);
-            blocks
-                .medians
-                .push(super::smooth::median_in_place(&mut scratch));
+            blocks.means.push(sum / count as f64);
+            blocks.medians.push(median_of_keys(&mut scratch));
+            blocks.mins.push(lo);
+            blocks.maxs.push(hi);
+            blocks.ema.push(last_ema / (1.0 - debias));
             blocks.steps.push(step_sum / count as f64);
             blocks.first_step.push(first);
             blocks.last_step.push(last);
@@ -88,6 +117,41 @@ pub fn reduce(points: impl Iterator<Item = (u64, f64)>, n: usize, max_blocks: us
     blocks
 }
 
+/// A key that orders finite `f64` values like the values (integer compares make the per-block
+/// selection several times faster than `total_cmp` on floats).
+#[inline]
+fn sortable(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+#[inline]
+fn unsortable(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    })
+}
+
+/// The median of the values behind `keys` (reordered); even counts average the middle two.
+fn median_of_keys(keys: &mut [u64]) -> f64 {
+    let n = keys.len();
+    let mid = n / 2;
+    let (lower, upper, _) = keys.select_nth_unstable(mid);
+    let upper = unsortable(*upper);
+    if n % 2 == 1 {
+        upper
+    } else {
+        let lower_max = lower.iter().copied().max().map_or(upper, unsortable);
+        0.5 * (lower_max + upper)
+    }
+}
+
 /// End index (exclusive) of block `k - 1`: `⌊k·n/b⌋`.
 fn boundary(k: usize, n: usize, b: usize) -> usize {
     ((k as u128 * n as u128) / b as u128) as usize
@@ -98,10 +162,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sortable_keys_order_like_values() {
+        let mut values = [-3.5, -0.0, 0.0, 1e-300, 2.0, -1e300, 7.25];
+        let mut keys: Vec<u64> = values.iter().map(|v| sortable(*v)).collect();
+        keys.sort_unstable();
+        values.sort_by(f64::total_cmp);
+        let back: Vec<f64> = keys.iter().map(|k| unsortable(*k)).collect();
+        assert_eq!(
+            back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            values.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        assert_eq!(median_of_keys(&mut [5.0, 1.0, 3.0].map(sortable)), 3.0);
+        assert_eq!(median_of_keys(&mut [4.0, 1.0, 2.0, 3.0].map(sortable)), 2.5);
+    }
+
+    #[test]
     fn short_series_keep_every_point() {
         let pts: Vec<(u64, f64)> = (0..10).map(|i| (i * 5, i as f64)).collect();
-        let b = reduce(pts.iter().copied(), pts.len(), 100);
+        let b = reduce(pts.iter().copied(), pts.len(), 100, 0.0);
         assert_eq!(b.len(), 10);
+        assert_eq!(b.ema, b.medians, "weight 0: the EMA is the series");
         assert_eq!(b.medians, (0..10).map(f64::from).collect::<Vec<_>>());
         assert_eq!(b.steps[3], 15.0);
         assert_eq!(b.block_size(), 1);
@@ -113,8 +193,10 @@ mod tests {
         let pts: Vec<(u64, f64)> = (0..n as u64)
             .map(|i| (i, if i == 5 { 1e6 } else { 1.0 }))
             .collect();
-        let b = reduce(pts.iter().copied(), n, 100);
+        let b = reduce(pts.iter().copied(), n, 100, 0.5);
         assert_eq!(b.len(), 100);
+        assert_eq!(b.maxs[0], 1e6);
+        assert_eq!(b.mins[0], 1.0);
         assert_eq!(b.counts.iter().sum::<usize>(), n);
         assert!(b.counts.iter().all(|c| *c == 10 || *c == 11));
         // The spike moves the mean of its block, not the median.

@@ -50,3 +50,8 @@ pub fn values(run: &Run, name: &str) -> Vec<(u64, f32)> {
     series(run, name).points(&run.steps).collect()
 }
 pub mod synth;
+
+/// The run's steps as a vector.
+pub fn steps(run: &Run) -> Vec<u64> {
+    run.steps.iter().collect()
+}

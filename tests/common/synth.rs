@@ -250,6 +250,7 @@ pub fn to_run(s: &Synth) -> Run {
         role,
         values: v.iter().map(|x| *x as f32).collect(),
         note: None,
+        kinds: Vec::new(),
     };
     Run {
         steps: StepAxis::from_sorted(s.steps.clone()),
