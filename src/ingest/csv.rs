@@ -296,6 +296,11 @@ pub fn parse_file_fast(
         zero_is_missing: schema.zero_is_missing.clone(),
         delimiter: opts.delimiter,
         withhold_unterminated: opts.format.is_jepa_family(),
+        kinds_only: schema
+            .targets
+            .iter()
+            .map(|t| t.is_some_and(|c| !builder.keeps_values(c)))
+            .collect(),
     };
     match csv_fast::parse(path, newline as u64 + 1, &fast, &mut builder, chunk_bytes) {
         Ok(outcome) => finish(

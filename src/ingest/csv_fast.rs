@@ -31,6 +31,8 @@ pub struct FastSchema {
     pub delimiter: u8,
     /// A last line without its newline is a row killed mid-write (JEPA family).
     pub withhold_unterminated: bool,
+    /// Fields whose column keeps only the kind of value: validated, not converted.
+    pub kinds_only: Vec<bool>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -302,9 +304,16 @@ fn parse_line(
                     row[column] = MISSING;
                     0
                 } else {
-                    let (v, len) = match simple_decimal(rest) {
-                        Some(parsed) => parsed,
-                        None => fast_float2::parse_partial::<f32, _>(rest).map_err(|_| GiveUp)?,
+                    // Columns that keep only kinds need the field validated, not its value
+                    // (but a zero that means "missing" must still be seen as a zero).
+                    let (v, len) = if schema.kinds_only[field] && !schema.zero_is_missing[field] {
+                        plain_number_kind(rest)
+                    } else {
+                        simple_decimal(rest).unwrap_or((0.0, 0))
+                    };
+                    let (v, len) = match (v, len) {
+                        (v, len) if len > 0 => (v, len),
+                        _ => fast_float2::parse_partial::<f32, _>(rest).map_err(|_| GiveUp)?,
                     };
                     if schema.zero_is_missing[field] && v == 0.0 {
                         zeros[field] += 1;
@@ -350,6 +359,38 @@ fn parse_line(
         FastKey::EpochItr { .. } => epoch_itr_key(epoch, itr).ok_or(GiveUp)?,
     };
     Ok(Line::Row(key))
+}
+
+/// For a column whose values are not kept: whether a plain `[-]digits[.digits]` starts `s` (a
+/// finite value, represented by 1.0) and its length, without computing the number; `(_, 0)`
+/// when it is something else (`nan`, exponents, …), which `fast-float2` then parses.
+#[inline]
+fn plain_number_kind(s: &[u8]) -> (f32, usize) {
+    let mut i = usize::from(s.first() == Some(&b'-'));
+    let start = i;
+    while s.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    let int_digits = i - start;
+    if int_digits > 38 {
+        return (0.0, 0); // may overflow f32 to infinity: let the real parser decide
+    }
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        let frac = i;
+        while s.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if int_digits == 0 && i == frac {
+            return (0.0, 0);
+        }
+    } else if int_digits == 0 {
+        return (0.0, 0);
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        return (0.0, 0);
+    }
+    (1.0, i)
 }
 
 /// Exact powers of ten in `f32` (10^10 = 2^10·5^10 with 5^10 < 2^24).
@@ -463,6 +504,7 @@ mod tests {
             zero_is_missing: vec![false, false, false, true],
             delimiter: b',',
             withhold_unterminated: true,
+            kinds_only: vec![false; 4],
         }
     }
 
@@ -550,5 +592,18 @@ mod tests {
         assert!(parse_line(b"3,21,abc,0.1", &s, &mut row, &mut zeros).is_err());
         assert!(parse_line(b"3,21, 0.5,0.1", &s, &mut row, &mut zeros).is_err());
         assert!(parse_line(b"x,21,0.5,0.1", &s, &mut row, &mut zeros).is_err());
+    }
+
+    #[test]
+    fn kinds_only_fields_are_validated_not_converted() {
+        assert_eq!(plain_number_kind(b"1758,"), (1.0, 4));
+        assert_eq!(plain_number_kind(b"-0.5\n"), (1.0, 4));
+        assert_eq!(plain_number_kind(b".5,"), (1.0, 2));
+        assert_eq!(plain_number_kind(b"nan,"), (0.0, 0));
+        assert_eq!(plain_number_kind(b"1e5,"), (0.0, 0));
+        assert_eq!(plain_number_kind(b"-,"), (0.0, 0));
+        assert_eq!(plain_number_kind(b".,"), (0.0, 0));
+        let huge = format!("{},", "9".repeat(39));
+        assert_eq!(plain_number_kind(huge.as_bytes()), (0.0, 0));
     }
 }

@@ -277,6 +277,11 @@ impl TableBuilder {
         self.names.len() - 1
     }
 
+    /// Whether column `column` keeps its values (else only their kinds).
+    pub fn keeps_values(&self, column: usize) -> bool {
+        matches!(self.columns[column], ColumnData::Values(_))
+    }
+
     /// Drops a column from the result (it turned out to hold text, not numbers).
     pub fn ignore_column(&mut self, column: usize) {
         self.ignored[column] = true;
