@@ -93,44 +93,27 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
             detected,
         )
     });
-    let mut findings = setup_findings::non_finite(&ctx, run, &summaries);
-    let (rebound, prepared, reg_prepared, spikes) = match (jepa, detected) {
-        (Some(jepa), Some((rebound, prepared, reg_prepared))) => {
-            let spikes = spikes::detect(jepa, &run.steps, &prepared);
-            findings.extend(curve_findings(
-                &ctx,
-                jepa,
-                reg.zip(reg_prepared.as_ref()),
-                &rebound,
-                &prepared,
-                &spikes,
-            ));
-            (rebound, Some(prepared), reg_prepared, Some(spikes))
-        }
-        _ => (Rebound::nothing_found(), None, None, None),
+    let (rebound, prepared, reg_prepared) = match detected {
+        Some((rebound, prepared, reg_prepared)) => (rebound, Some(prepared), reg_prepared),
+        None => (Rebound::nothing_found(), None, None),
     };
-    let points = prepared.as_ref().map_or(0, |p| p.blocks.points);
-    findings.extend(loss_findings::insufficient(jepa, points, &rebound));
-    findings.extend(setup_findings::learning_rate(&ctx, run));
-    findings.extend(setup_findings::config_smells(&ctx, run));
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(
-                a.step_start
-                    .unwrap_or(u64::MAX)
-                    .cmp(&b.step_start.unwrap_or(u64::MAX)),
-            )
-            .then(a.code.cmp(&b.code))
+    // The changepoint searches (the costliest part on short runs) on one core, the findings on
+    // the other.
+    let (changepoints, (findings, spikes)) = std::thread::scope(|scope| {
+        let search = || {
+            let mut found = Vec::new();
+            if let (Some(j), Some(p)) = (jepa, &prepared) {
+                found.extend(series_changepoints(&j.name, p));
+            }
+            if let (Some(r), Some(p)) = (reg, &reg_prepared) {
+                found.extend(series_changepoints(&r.name, p));
+            }
+            found
+        };
+        let changepoints = scope.spawn(search);
+        let findings = findings_of(&ctx, &summaries, &rebound, &prepared, &reg_prepared);
+        (changepoints.join().unwrap_or_else(|_| search()), findings)
     });
-
-    let mut changepoints = Vec::new();
-    if let (Some(j), Some(p)) = (jepa, &prepared) {
-        changepoints.extend(series_changepoints(&j.name, p));
-    }
-    if let (Some(r), Some(p)) = (reg, &reg_prepared) {
-        changepoints.extend(series_changepoints(&r.name, p));
-    }
     let verdict = verdict_of(&findings);
     let headline = headline(verdict, &findings, &rebound, prepared.as_ref());
     Diagnosis {
@@ -145,6 +128,50 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
         schedule,
         summaries,
     }
+}
+
+/// Every finding, most severe first, and the spikes found on the JEPA loss.
+fn findings_of(
+    ctx: &Context,
+    summaries: &[SeriesSummary],
+    rebound: &Rebound,
+    prepared: &Option<Prepared>,
+    reg_prepared: &Option<Prepared>,
+) -> (Vec<Finding>, Option<Spikes>) {
+    let run = ctx.run;
+    let jepa = jepa_series(run);
+    let reg = run.first_with_role(Role::Reg);
+    let mut findings = setup_findings::non_finite(ctx, run, summaries);
+    let spikes = match (jepa, prepared) {
+        (Some(jepa), Some(prepared)) => {
+            let spikes = spikes::detect(jepa, &run.steps, prepared);
+            findings.extend(curve_findings(
+                ctx,
+                jepa,
+                reg.zip(reg_prepared.as_ref()),
+                rebound,
+                prepared,
+                &spikes,
+            ));
+            Some(spikes)
+        }
+        _ => None,
+    };
+    let points = prepared.as_ref().map_or(0, |p| p.blocks.points);
+    findings.extend(loss_findings::insufficient(jepa, points, rebound));
+    findings.extend(setup_findings::learning_rate(ctx, run));
+    findings.extend(setup_findings::config_smells(ctx, run));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(
+                a.step_start
+                    .unwrap_or(u64::MAX)
+                    .cmp(&b.step_start.unwrap_or(u64::MAX)),
+            )
+            .then(a.code.cmp(&b.code))
+    });
+    (findings, spikes)
 }
 
 fn summarise(run: &Run) -> Vec<SeriesSummary> {
