@@ -111,6 +111,7 @@ impl AnalyzeSettings {
                 config: read.config.clone(),
                 strict: read.strict,
                 general_csv_only: false,
+                progress_bar: !out.quiet,
                 // Columns the diagnosis does not read keep only the kind of each value, unless
                 // the cleaned series are exported.
                 values: ValuePolicy {

@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 
 use jepa_doctor::ingest::csv::{CsvOptions, parse, parse_file_fast};
+use jepa_doctor::ingest::progress::Progress;
 use jepa_doctor::ingest::table::{ColumnData, ValuePolicy};
 use jepa_doctor::ingest::{Parsed, Source, sniff};
 
@@ -81,7 +82,10 @@ fn fast_and_general_parsers_agree_on_every_csv_fixture() {
         let Some(opts) = options(path) else { continue };
         let general = parse(std::fs::File::open(path).unwrap(), &source, &opts);
         for chunk in [64, 200, 1000, 1 << 20] {
-            match (parse_file_fast(path, &source, &opts, chunk), &general) {
+            match (
+                parse_file_fast(path, &source, &opts, chunk, &Progress::hidden()),
+                &general,
+            ) {
                 (Ok(Some(fast)), Ok(slow)) => {
                     same(&fast, slow, &format!("{file} (chunks of {chunk} bytes)"));
                     fast_taken += 1;
@@ -136,7 +140,7 @@ fn restarts_and_cut_rows_across_chunk_boundaries() {
     assert_eq!(general.table.restarts, 1);
     assert_eq!(general.table.account.rows_skipped, 2);
     for chunk in [64, 100, 257, 999, 4096] {
-        let fast = parse_file_fast(&path, &source, &opts, chunk)
+        let fast = parse_file_fast(&path, &source, &opts, chunk, &Progress::hidden())
             .unwrap()
             .expect("fast path");
         same(&fast, &general, &format!("chunks of {chunk}"));

@@ -17,6 +17,7 @@ use std::path::Path;
 use csv::{ByteRecord, ReaderBuilder};
 
 use super::csv_fast::{self, FastKey, FastSchema, GiveUp};
+use super::progress::Progress;
 use super::table::{KeyKind, TableBuilder, ValuePolicy, epoch_itr_key};
 use super::values::{CellError, parse_value, parse_whole, show_cell};
 use super::{Parsed, Source};
@@ -245,6 +246,7 @@ pub fn parse_file_fast(
     source: &Source,
     opts: &CsvOptions,
     chunk_bytes: usize,
+    progress: &Progress,
 ) -> Result<Option<Parsed>, IngestError> {
     let name = source.name.as_str();
     // The header line, parsed as the general parser would.
@@ -302,7 +304,14 @@ pub fn parse_file_fast(
             .map(|t| t.is_some_and(|c| !builder.keeps_values(c)))
             .collect(),
     };
-    match csv_fast::parse(path, newline as u64 + 1, &fast, &mut builder, chunk_bytes) {
+    match csv_fast::parse(
+        path,
+        newline as u64 + 1,
+        &fast,
+        &mut builder,
+        chunk_bytes,
+        progress,
+    ) {
         Ok(outcome) => finish(
             builder,
             &schema,

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use super::progress::Progress;
 use super::table::{Chunk, TableBuilder, epoch_itr_key};
 use crate::model::MISSING;
 
@@ -60,6 +61,7 @@ pub fn parse(
     schema: &FastSchema,
     builder: &mut TableBuilder,
     chunk_bytes: usize,
+    progress: &Progress,
 ) -> Result<FastOutcome, GiveUp> {
     let mut file = File::open(path).map_err(|_| GiveUp)?;
     let mut skipped_head = vec![0u8; data_start as usize];
@@ -95,6 +97,7 @@ pub fn parse(
                 .read_to_end(&mut buf)
                 .map_err(|_| GiveUp)?;
             eof = (got as u64) < asked;
+            progress.advance(got as u64);
         }
         // Whole lines only, unless the file ends here.
         let cut = if eof {

@@ -9,6 +9,7 @@ pub mod csv_fast;
 pub mod discover;
 pub mod json;
 pub mod lines;
+pub mod progress;
 pub mod roles;
 pub mod sniff;
 pub mod table;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::error::IngestError;
 use crate::model::Format;
 use crate::params::RunParams;
+use progress::Progress;
 use table::{KeyKind, Table, ValuePolicy};
 
 /// One input as the user named it.
@@ -77,6 +79,8 @@ pub struct IngestOptions {
     pub values: ValuePolicy,
     /// Read CSV files with the general parser only (tests compare it with the fast path).
     pub general_csv_only: bool,
+    /// Show a progress bar on stderr for large inputs (when it is a terminal).
+    pub progress_bar: bool,
 }
 
 impl Default for IngestOptions {
@@ -88,6 +92,7 @@ impl Default for IngestOptions {
             strict: false,
             values: ValuePolicy::all(),
             general_csv_only: false,
+            progress_bar: false,
         }
     }
 }
@@ -115,16 +120,29 @@ pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestErr
         let text = std::fs::read_to_string(path).map_err(|e| IngestError::io(&name, e))?;
         loaded.params = Some(RunParams::from_yaml(&text, &name)?);
     }
-    for source in plan.sources {
-        let parsed = read_source(&source, opts, loaded.params.as_ref())?;
-        if opts.strict
-            && let Some(first) = parsed.table.skipped.first()
-        {
-            return Err(IngestError::Strict(first.clone()));
+    let total_bytes = plan
+        .sources
+        .iter()
+        .filter_map(|s| s.path.as_deref())
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = Progress::for_inputs(total_bytes, opts.progress_bar);
+    let read_all = |loaded: &mut Loaded| {
+        for source in plan.sources {
+            let parsed = read_source(&source, opts, loaded.params.as_ref(), &progress)?;
+            if opts.strict
+                && let Some(first) = parsed.table.skipped.first()
+            {
+                return Err(IngestError::Strict(first.clone()));
+            }
+            loaded.parsed.push((source, parsed));
         }
-        loaded.parsed.push((source, parsed));
-    }
-    Ok(loaded)
+        Ok(())
+    };
+    let result = read_all(&mut loaded);
+    progress.finish();
+    result.map(|()| loaded)
 }
 
 /// Opens one source, sniffs its format unless forced, and parses it.
@@ -132,14 +150,17 @@ pub fn read_source(
     source: &Source,
     opts: &IngestOptions,
     params: Option<&RunParams>,
+    progress: &Progress,
 ) -> Result<Parsed, IngestError> {
     let _ = params;
+    let start = progress.position();
     let reader: Box<dyn Read> = match &source.path {
         Some(path) => {
             if path.is_dir() {
                 return Err(IngestError::unusable(&source.name, "is a directory"));
             }
-            Box::new(File::open(path).map_err(|e| IngestError::io(&source.name, e))?)
+            let file = File::open(path).map_err(|e| IngestError::io(&source.name, e))?;
+            Box::new(progress.counting(file))
         }
         None => Box::new(std::io::stdin().lock()),
     };
@@ -166,11 +187,17 @@ pub fn read_source(
                 step_col: opts.step_col.clone(),
                 values: opts.values.clone(),
             };
-            if let Some(path) = source.path.as_deref().filter(|_| !opts.general_csv_only)
-                && let Some(parsed) =
-                    csv::parse_file_fast(path, source, &csv_opts, csv_fast::CHUNK_BYTES)?
-            {
-                return Ok(parsed);
+            if let Some(path) = source.path.as_deref().filter(|_| !opts.general_csv_only) {
+                let fast =
+                    csv::parse_file_fast(path, source, &csv_opts, csv_fast::CHUNK_BYTES, progress);
+                // The fast path read the file from its start: count it once.
+                let read_again_from = start + head.len() as u64;
+                if let Some(parsed) = fast? {
+                    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+                    progress.rewind_to(start + len);
+                    return Ok(parsed);
+                }
+                progress.rewind_to(read_again_from);
             }
             csv::parse(reader, source, &csv_opts)
         }
