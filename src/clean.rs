@@ -14,8 +14,8 @@ use crate::ingest::roles::role_from_name;
 use crate::ingest::table::{ColumnData, KeyKind, SKIPPED_REASONS_KEPT, Table, split_epoch_itr};
 use crate::ingest::{Loaded, Parsed, Source};
 use crate::model::{
-    InputSummary, Ipe, IpeSource, MISSING, RankSpread, Role, Run, Series, StepAxis, ValueKind,
-    is_missing,
+    InputSummary, Ipe, IpeSource, MAX_STEP, MISSING, RankSpread, Role, Run, Series, StepAxis,
+    ValueKind, is_missing,
 };
 use crate::progression::Progressions;
 
@@ -195,6 +195,7 @@ fn global_steps(
                     .checked_sub(base)
                     .and_then(|e| e.checked_mul(ipe))
                     .and_then(|s| s.checked_add(itr))
+                    .filter(|s| *s <= MAX_STEP)
                     .ok_or_else(|| {
                         IngestError::unusable(
                             &source.name,
@@ -383,7 +384,7 @@ fn apply_role_overrides(series: &mut [Series], opts: &CleanOptions) -> Result<()
             let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
             return Err(IngestError::Usage(format!(
                 "{flag} '{wanted}' is not a series of this run (series: {})",
-                names.join(", ")
+                crate::fmt::names(&names)
             )));
         };
         for (i, s) in series.iter_mut().enumerate() {

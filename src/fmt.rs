@@ -1,5 +1,27 @@
 //! Number formatting shared by messages and the human-readable renderers: a few significant digits, scientific
-//! notation for very small or large magnitudes, thousands kept plain for steps.
+//! notation for very small or large magnitudes, thousands kept plain for steps. Also lists of
+//! names for messages, bounded so that a damaged header cannot flood the terminal.
+
+/// Names as `a, b, c` for a message: each cut to 40 characters, at most 16 of them.
+pub fn names<S: AsRef<str>>(names: &[S]) -> String {
+    const SHOWN: usize = 16;
+    const CHARS: usize = 40;
+    let mut parts: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| {
+            let n = n.as_ref();
+            match n.char_indices().nth(CHARS) {
+                Some((cut, _)) => format!("{}…", &n[..cut]),
+                None => n.to_string(),
+            }
+        })
+        .collect();
+    if names.len() > SHOWN {
+        parts.push(format!("… {} more", names.len() - SHOWN));
+    }
+    parts.join(", ")
+}
 
 /// `x` with about four significant digits (`0.2263`, `6.25e-4`, `1.2e+06`).
 pub fn value(x: f64) -> String {

@@ -13,6 +13,9 @@ use crate::progression::{Aligned, Progressions};
 
 const MISSING_BITS: u32 = 0x7fc0_0bad;
 
+/// The largest step accepted: the statistics work on steps as `f64`, exact up to 2^53.
+pub const MAX_STEP: u64 = 1 << 53;
+
 /// Marks "no value at this step". Never produced by parsing or arithmetic.
 pub const MISSING: f32 = f32::from_bits(MISSING_BITS);
 

@@ -265,7 +265,8 @@ impl<'a, T> Iterator for Aligned<'a, T> {
         let v = self.values.get(self.i)?;
         self.i += 1;
         let s = self.step;
-        self.step += self.stride;
+        // The step after the last one is never used (and may not fit a u64).
+        self.step = self.step.wrapping_add(self.stride);
         self.left -= 1;
         Some((s, v))
     }

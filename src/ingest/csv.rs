@@ -19,7 +19,7 @@ use csv::{ByteRecord, ReaderBuilder};
 use super::csv_fast::{self, FastKey, FastSchema, GiveUp};
 use super::progress::Progress;
 use super::table::{KeyKind, TableBuilder, ValuePolicy, epoch_itr_key};
-use super::values::{CellError, parse_value, parse_whole, show_cell};
+use super::values::{CellError, locale_hint, parse_value, parse_whole, show_cell};
 use super::{Parsed, Source};
 use crate::error::IngestError;
 use crate::ingest::roles::is_step_name;
@@ -46,6 +46,8 @@ struct Schema {
     undecided: Vec<bool>,
     /// V-JEPA grad-norm fields, where 0 means "not computed".
     zero_is_missing: Vec<bool>,
+    /// Why a column that holds text may have been meant as numbers (`0,81`: a decimal comma).
+    text_hint: Option<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -128,6 +130,11 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
                 Ok(v) => v,
                 Err(_) if schema.undecided[field] => {
                     // The first value of this column is text: the column is not a metric.
+                    if let Some(hint) = locale_hint(cell) {
+                        schema
+                            .text_hint
+                            .get_or_insert_with(|| format!("{}: {hint}", show_cell(cell)));
+                    }
                     builder.ignore_column(column);
                     schema.targets[field] = None;
                     schema.undecided[field] = false;
@@ -147,9 +154,10 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
                         path,
                         line,
                         format!(
-                            "column '{}': {} {what}",
+                            "column '{}': {} {what}{}",
                             String::from_utf8_lossy(&schema.header[field]),
-                            show_cell(cell)
+                            show_cell(cell),
+                            locale_hint(cell).map_or(String::new(), |h| format!(" ({h})"))
                         ),
                     ));
                 }
@@ -226,7 +234,14 @@ fn finish(
             .collect();
         return Err(IngestError::NoNumericColumn {
             path,
-            detail: format!("columns: {}; the others hold text", names.join(", ")),
+            detail: format!(
+                "columns: {}; the others hold text{}",
+                crate::fmt::names(&names),
+                schema
+                    .text_hint
+                    .as_ref()
+                    .map_or(String::new(), |h| format!(", like {h}"))
+            ),
         });
     }
     let table = builder.finish(restarts);
@@ -354,6 +369,17 @@ fn schema_for(
                 format!("header field {} is not valid UTF-8", show_cell(field)),
             )
         })?;
+        if name.len() > MAX_NAME_BYTES {
+            return Err(IngestError::at(
+                &path,
+                line,
+                format!(
+                    "header field {} is {} bytes long: not a column name (damaged file?)",
+                    show_cell(field),
+                    name.len()
+                ),
+            ));
+        }
         names.push(name.to_string());
     }
     if names
@@ -377,7 +403,7 @@ fn schema_for(
                 line,
                 format!(
                     "--step-col '{wanted}' is not a column (columns: {})",
-                    names.join(", ")
+                    crate::fmt::names(&names)
                 ),
             )
         })?;
@@ -397,7 +423,7 @@ fn schema_for(
     } else {
         return Err(IngestError::NoStepColumn {
             path,
-            columns: names.join(", "),
+            columns: crate::fmt::names(&names),
         });
     };
     let is_key = |i: usize| match key {
@@ -418,11 +444,12 @@ fn schema_for(
     if targets.iter().all(Option::is_none) {
         return Err(IngestError::NoNumericColumn {
             path,
-            detail: format!("columns: {}", names.join(", ")),
+            detail: format!("columns: {}", crate::fmt::names(&names)),
         });
     }
     Ok(Schema {
         undecided: vec![true; header.len()],
+        text_hint: None,
         header,
         key,
         targets,
@@ -456,8 +483,9 @@ fn parse_key(record: &ByteRecord, key: KeySpec, path: &str, line: u64) -> Result
                 path,
                 line,
                 format!(
-                    "{what} {} is not a non-negative whole number",
-                    show_cell(cell)
+                    "{what} {} is not a whole number from 0 to 2^53{}",
+                    show_cell(cell),
+                    locale_hint(cell).map_or(String::new(), |h| format!(" ({h})"))
                 ),
             )
         })
@@ -477,15 +505,19 @@ fn ragged_error(path: &str, line: u64, found: usize, expected: usize) -> IngestE
     IngestError::at(
         path,
         line,
-        format!("row has {found} fields, the header has {expected} (damaged or mixed-up file)"),
+        format!(
+            "row has {found} field{}, the header has {expected} (damaged or mixed-up file)",
+            if found == 1 { "" } else { "s" }
+        ),
     )
 }
 
 fn csv_error(path: &str, err: &csv::Error) -> IngestError {
     match err.kind() {
-        csv::ErrorKind::Io(e) => {
-            IngestError::io(path, std::io::Error::new(e.kind(), e.to_string()))
-        }
+        csv::ErrorKind::Io(e) => match e.get_ref().and_then(|i| i.downcast_ref::<LineTooLong>()) {
+            Some(too_long) => IngestError::at(path, too_long.line, too_long.to_string()),
+            None => IngestError::io(path, std::io::Error::new(e.kind(), e.to_string())),
+        },
         _ => {
             let line = err.position().map_or(0, |p| p.line());
             IngestError::at(path, line, err.to_string())
@@ -493,23 +525,62 @@ fn csv_error(path: &str, err: &csv::Error) -> IngestError {
     }
 }
 
-/// Passes bytes through, remembering the last one (to tell whether the input ended in a newline).
+/// The longest column name accepted (metric names are tens of bytes).
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// The longest line the CSV reader holds in memory. Metrics log lines are a few hundred bytes;
+/// a longer one is not a log (a binary, a minified dump) and would otherwise be buffered whole.
+pub const MAX_LINE_BYTES: u64 = 16 << 20;
+
+/// A line over [`MAX_LINE_BYTES`], reported through the CSV reader as an I/O error.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line} is longer than {} MiB: not a metrics log", MAX_LINE_BYTES >> 20)]
+struct LineTooLong {
+    line: u64,
+}
+
+/// Passes bytes through, remembering the last one (to tell whether the input ended in a newline)
+/// and refusing lines over [`MAX_LINE_BYTES`].
 struct TrackLastByte<R> {
     inner: R,
     last: Option<u8>,
+    /// Newlines passed so far.
+    newlines: u64,
+    /// Bytes since the last newline.
+    line_bytes: u64,
 }
 
 impl<R> TrackLastByte<R> {
     fn new(inner: R) -> Self {
-        TrackLastByte { inner, last: None }
+        TrackLastByte {
+            inner,
+            last: None,
+            newlines: 0,
+            line_bytes: 0,
+        }
     }
 }
 
 impl<R: Read> Read for TrackLastByte<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if n > 0 {
-            self.last = Some(buf[n - 1]);
+        let read = &buf[..n];
+        if let Some(&last) = read.last() {
+            self.last = Some(last);
+        }
+        match memchr::memrchr(b'\n', read) {
+            Some(i) => {
+                self.newlines += memchr::memchr_iter(b'\n', read).count() as u64;
+                self.line_bytes = (n - i - 1) as u64;
+            }
+            None => self.line_bytes += n as u64,
+        }
+        if self.line_bytes > MAX_LINE_BYTES {
+            let line = self.newlines + 1;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                LineTooLong { line },
+            ));
         }
         Ok(n)
     }

@@ -481,8 +481,8 @@ fn digits(s: &[u8]) -> Option<(u64, usize)> {
         if d >= 10 {
             break;
         }
-        if len == 18 {
-            return None; // beyond what a u64 step holds safely
+        if len == 16 {
+            return None; // maybe beyond MAX_STEP (16 digits): the general parser decides
         }
         n = n * 10 + u64::from(d);
         len += 1;

@@ -4,6 +4,7 @@
 //! logs; the params YAML is `params*.yaml` beside the logs unless `--config` names one.
 
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::Source;
@@ -109,15 +110,22 @@ fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
                 continue;
             }
         }
-        if let Some(kind) = kind_of(&path) {
-            candidates.push((kind, path));
+        match kind_of(&path) {
+            // `.txt`/`.log`/`.out` files are often notes or other programs' output: only those
+            // whose content reads as a training log are candidates.
+            Some(Kind::ConsoleLog) if !reads_as_log(&path) => {
+                notes.push(format!("skipped {}: not a training log", path.display()));
+            }
+            Some(kind) => candidates.push((kind, path)),
+            None => {}
         }
     }
     let Some(best) = candidates.iter().map(|(k, _)| *k).min() else {
-        return Err(IngestError::unusable(
-            &name,
-            "no training log in this directory (looked for {tag}_r{rank}.csv, *.csv, *.tsv, *.jsonl, trainer_state.json, *.log / stdout console output)",
-        ));
+        let mut cause = "no training log in this directory (looked for {tag}_r{rank}.csv, *.csv, *.tsv, *.jsonl, trainer_state.json, *.log / stdout console output)".to_string();
+        if !notes.is_empty() {
+            cause = format!("{cause}; {}", notes.join("; "));
+        }
+        return Err(IngestError::unusable(&name, cause));
     };
     let (chosen, others): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|(k, _)| *k == best);
     if best == Kind::RankCsv {
@@ -145,6 +153,15 @@ fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
         params: params_in(dir),
         notes,
     })
+}
+
+/// Whether the start of a file is recognised as a log format.
+fn reads_as_log(path: &Path) -> bool {
+    let mut head = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(super::SNIFF_BYTES as u64).read_to_end(&mut head))
+        .is_ok()
+        && super::sniff::sniff(&head, Some(path)).is_some()
 }
 
 fn describe(kind: Kind) -> &'static str {

@@ -214,7 +214,7 @@ struct RecordSink<'a> {
     /// Some records had no step and none before them did: the record order is the step.
     by_order: bool,
     text_keys: Vec<String>,
-    flat: Vec<(String, f32)>,
+    flat: Vec<Leaf>,
 }
 
 impl<'a> RecordSink<'a> {
@@ -247,7 +247,7 @@ impl<'a> RecordSink<'a> {
         }
     }
 
-    fn add_flat(&mut self, flat: &[(String, f32)], at: Location) {
+    fn add_flat(&mut self, flat: &[Leaf], at: Location) {
         let (key, key_names) = match self.find_key(flat) {
             Err(reason) => {
                 self.skip(at, reason);
@@ -276,8 +276,8 @@ impl<'a> RecordSink<'a> {
         self.order += 1;
         let values: Vec<(usize, f32)> = flat
             .iter()
-            .filter(|(name, _)| !key_names.contains(&name.as_str()))
-            .map(|(name, v)| (self.builder.column(name), *v))
+            .filter(|leaf| !key_names.contains(&leaf.name.as_str()))
+            .map(|leaf| (self.builder.column(&leaf.name), leaf.value))
             .collect();
         if values.is_empty() {
             self.skip(at, "no numeric values in the record");
@@ -290,11 +290,10 @@ impl<'a> RecordSink<'a> {
     }
 
     /// The record's key: (value, kind, names of the keys that hold it), `None` when it has none.
-    fn find_key(&self, flat: &[(String, f32)]) -> Result<Option<RecordKey>, String> {
-        let get = |name: &str| flat.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
-        let whole = |name: &str, v: f32| {
-            whole_f64(f64::from(v))
-                .ok_or_else(|| format!("{name} {v} is not a non-negative whole number"))
+    fn find_key(&self, flat: &[Leaf]) -> Result<Option<RecordKey>, String> {
+        let get = |name: &str| flat.iter().find(|l| l.name == name).map(|l| l.exact);
+        let whole = |name: &str, v: f64| {
+            whole_f64(v).ok_or_else(|| format!("{name} {v} is not a whole number from 0 to 2^53"))
         };
         if let Some(wanted) = &self.opts.step_col {
             return match get(wanted) {
@@ -353,25 +352,43 @@ impl<'a> RecordSink<'a> {
     }
 }
 
+/// A numeric leaf of a record: its flattened name, its value as stored, and the number as written
+/// (steps beyond 2^24 are not exact in `f32`).
+struct Leaf {
+    name: String,
+    value: f32,
+    exact: f64,
+}
+
 /// Flattens numeric leaves of an object into `prefix/key` names.
 fn flatten(
     prefix: &str,
     obj: &Map<String, Value>,
-    out: &mut Vec<(String, f32)>,
+    out: &mut Vec<Leaf>,
     text: &mut Vec<String>,
     depth: usize,
 ) {
     for (key, value) in obj {
+        if prefix.len() + key.len() >= super::csv::MAX_NAME_BYTES {
+            continue; // not a metric name (a damaged or generated key): ignored
+        }
         let name = if prefix.is_empty() {
             key.clone()
         } else {
             format!("{prefix}/{key}")
         };
         match value {
-            Value::Number(n) => out.push((name, n.as_f64().map_or(MISSING, |x| x as f32))),
+            Value::Number(n) => {
+                let exact = n.as_f64().unwrap_or(f64::NAN);
+                let value = n.as_f64().map_or(MISSING, |x| x as f32);
+                out.push(Leaf { name, value, exact });
+            }
             Value::String(s) => {
                 match sentinel_value(s).or_else(|| parse_value(s.as_bytes()).ok()) {
-                    Some(v) => out.push((name, v)),
+                    Some(value) => {
+                        let exact = s.trim().parse().unwrap_or(f64::from(value));
+                        out.push(Leaf { name, value, exact });
+                    }
                     None if text.len() < 64 => text.push(name),
                     None => {}
                 }

@@ -106,7 +106,7 @@ pub struct Loaded {
 }
 
 /// How many bytes are looked at to recognise a format.
-const SNIFF_BYTES: usize = 64 * 1024;
+pub(crate) const SNIFF_BYTES: usize = 64 * 1024;
 
 /// Reads every input (files, run directories, `-`) and the run's params YAML.
 pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestError> {
@@ -169,6 +169,12 @@ pub fn read_source(
         return Err(IngestError::Empty {
             path: source.name.clone(),
         });
+    }
+    if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
+        return Err(IngestError::unusable(
+            &source.name,
+            "the file is UTF-16 text; jepa-doctor reads UTF-8 (convert it: iconv -f UTF-16 -t UTF-8)",
+        ));
     }
     let format = match opts.format {
         Some(f) => f,

@@ -4,7 +4,7 @@
 //! Python), and sometimes `None`. The first are *values* (a diverged loss is an event to report);
 //! `None`, `null` and the empty cell mean "nothing logged here".
 
-use crate::model::MISSING;
+use crate::model::{MAX_STEP, MISSING};
 
 /// Why a cell is not a number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,24 +34,48 @@ fn is_null_word(text: &str) -> bool {
         .any(|w| text.eq_ignore_ascii_case(w))
 }
 
-/// Parses a step / epoch / iteration cell: a non-negative whole number, also when written as a
-/// float (`1200.0`, `1.2e3`).
+/// Parses a step / epoch / iteration cell: a non-negative whole number up to [`MAX_STEP`], also
+/// when written as a float (`1200.0`, `1.2e3`).
 pub fn parse_whole(cell: &[u8]) -> Option<u64> {
     let cell = cell.trim_ascii();
     if cell.is_empty() {
         return None;
     }
     if cell.iter().all(u8::is_ascii_digit) {
-        return std::str::from_utf8(cell).ok()?.parse().ok();
+        let n: u64 = std::str::from_utf8(cell).ok()?.parse().ok()?;
+        return (n <= MAX_STEP).then_some(n);
     }
     let x: f64 = std::str::from_utf8(cell).ok()?.parse().ok()?;
     whole_f64(x)
 }
 
-/// `x` as a step when it is a non-negative whole number below 2^53.
+/// `x` as a step when it is a non-negative whole number up to [`MAX_STEP`].
 pub fn whole_f64(x: f64) -> Option<u64> {
-    (x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x < 9_007_199_254_740_992.0)
-        .then_some(x as u64)
+    (x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= MAX_STEP as f64).then_some(x as u64)
+}
+
+/// What a number written with a locale's separators probably meant, for error messages:
+/// `1,234,567` (thousands separators) or `0,8125` (a decimal comma). `None` for anything else.
+pub fn locale_hint(cell: &[u8]) -> Option<&'static str> {
+    let cell = cell.trim_ascii();
+    let digits = cell.strip_prefix(b"-").unwrap_or(cell);
+    let groups: Vec<&[u8]> = digits.split(|b| *b == b',').collect();
+    if groups.len() < 2
+        || groups
+            .iter()
+            .any(|g| g.is_empty() || !g.iter().all(u8::is_ascii_digit))
+    {
+        return None;
+    }
+    let thousands =
+        groups[0].len() <= 3 && groups[0][0] != b'0' && groups[1..].iter().all(|g| g.len() == 3);
+    Some(if thousands {
+        "thousands separators? write plain numbers like 1234567"
+    } else if groups.len() == 2 {
+        "a decimal comma? jepa-doctor reads '.' as the decimal point"
+    } else {
+        return None;
+    })
 }
 
 /// A short, printable rendering of a cell for error messages.
@@ -82,6 +106,18 @@ mod tests {
         assert!(is_missing(parse_value(b"None").unwrap()));
         assert_eq!(parse_value(b" 0.82586 ").unwrap(), 0.82586);
         assert_eq!(parse_value(b"-0").unwrap(), 0.0);
+    }
+
+    #[test]
+    fn locale_spellings_get_a_hint() {
+        assert!(locale_hint(b"1,234").unwrap().contains("thousands"));
+        assert!(locale_hint(b"-12,345,678").unwrap().contains("thousands"));
+        assert!(locale_hint(b"0,81250").unwrap().contains("decimal comma"));
+        assert!(locale_hint(b"12,5").unwrap().contains("decimal comma"));
+        assert_eq!(locale_hint(b"1,2,3"), None);
+        assert_eq!(locale_hint(b"0.5"), None);
+        assert_eq!(locale_hint(b"a,b"), None);
+        assert_eq!(locale_hint(b","), None);
     }
 
     #[test]
