@@ -83,29 +83,37 @@ impl Progressions {
         self.ends.push(self.len() + 1);
     }
 
-    /// Appends a whole progression (merging it into the last one when it continues it).
+    /// Appends a whole progression, with the same result as pushing its values one by one (so a
+    /// sequence has one representation however it was built).
     pub fn push_progression(&mut self, p: Progression) {
         if p.count == 0 {
             return;
         }
-        if let Some(last) = self.runs.last_mut()
-            && last.count > 1
-            && p.start == last.start + last.stride * last.count
-            && (p.count == 1 || p.stride == last.stride)
-        {
-            last.count += p.count;
-            if let Some(e) = self.ends.last_mut() {
-                *e += p.count as usize;
-            }
-            return;
-        }
+        self.push(p.start);
         if p.count == 1 {
-            self.push(p.start);
             return;
         }
-        let end = self.len() + p.count as usize;
-        self.runs.push(p);
-        self.ends.push(end);
+        let rest = p.count - 1;
+        let len = self.len();
+        match self.runs.last_mut() {
+            // The first value began a run, or the last run already climbs by this stride: the
+            // rest continues it.
+            Some(last) if last.count == 1 || last.stride == p.stride => {
+                last.stride = p.stride;
+                last.count += rest;
+                if let Some(e) = self.ends.last_mut() {
+                    *e += rest as usize;
+                }
+            }
+            _ => {
+                self.runs.push(Progression {
+                    start: p.start + p.stride,
+                    stride: if rest > 1 { p.stride } else { 0 },
+                    count: rest,
+                });
+                self.ends.push(len + rest as usize);
+            }
+        }
     }
 
     /// Appends another sequence.
@@ -275,6 +283,22 @@ impl<'a, T> Iterator for Aligned<'a, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn appending_progressions_equals_pushing_their_values() {
+        let chunks: [&[u64]; 5] = [&[1], &[2, 3, 4], &[6, 8], &[9], &[10, 20, 30, 40]];
+        let mut by_value = Progressions::new();
+        let mut by_run = Progressions::new();
+        for chunk in chunks {
+            chunk.iter().for_each(|v| by_value.push(*v));
+            by_run.extend_from(&Progressions::from_values(chunk));
+        }
+        assert_eq!(by_run, by_value);
+        assert_eq!(
+            by_run.iter().collect::<Vec<_>>(),
+            [1, 2, 3, 4, 6, 8, 9, 10, 20, 30, 40]
+        );
+    }
 
     #[test]
     fn contiguous_and_strided_runs_compress() {

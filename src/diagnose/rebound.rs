@@ -360,15 +360,19 @@ fn decide(
     } else {
         Power::Insufficient
     };
-    if let Some(h) = flat_then_rise(post_steps, post, 2).filter(|h| h.slope_after > 0.0) {
-        out.onset_step = Some(post_steps[h.knot].round() as u64);
-    }
     let (trend, detail) = reg_trend(reg, p.blocks.first_step[m], last, settings);
     out.reg_trend_after_min = trend;
     out.reg = detail;
 
     let rising = mk.z > 0.0 && slope > 0.0;
     let significant = mk.p < settings.alpha;
+    // Where a rise sets in is only defined when there is one: on a flat stretch the knot of the
+    // fit would follow the noise.
+    if rising && significant {
+        out.onset_step = flat_then_rise(post_steps, post, 2)
+            .filter(|h| h.slope_after > 0.0)
+            .map(|h| post_steps[h.knot].round() as u64);
+    }
     out.detected = rising
         && significant
         && magnitude >= settings.min_magnitude
