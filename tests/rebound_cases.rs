@@ -3,9 +3,23 @@
 mod common;
 
 use common::*;
-use jepa_doctor::diagnose::rebound::{Power, ReboundSettings, RegTrend, WarmupSource, detect};
+use jepa_doctor::diagnose::rebound::{
+    Power, Rebound, ReboundSettings, RegTrend, WarmupSource, detect,
+};
 use jepa_doctor::diagnose::{AnalysisSettings, diagnose};
 use jepa_doctor::model::{InputSummary, Role, Run, Series, StepAxis};
+
+/// The detector with default settings on the run's loss (and its reg-loss when it has one).
+fn detect_with_defaults(run: &Run) -> Rebound {
+    let (r, _, _) = detect(
+        &run.series[0],
+        run.series.get(1),
+        &run.steps,
+        None,
+        &ReboundSettings::default(),
+    );
+    r
+}
 
 fn run_from(values: &[f64], reg: Option<&[f64]>, step_every: u64) -> Run {
     let n = values.len() as u64;
@@ -86,13 +100,7 @@ fn an_early_rise_during_warmup_is_not_a_rebound() {
 fn a_few_epoch_averages_report_what_is_seen_and_lack_power() {
     let epochs = [1.0, 0.6, 0.42, 0.36, 0.38, 0.41, 0.44, 0.47];
     let run = run_from(&epochs, None, 100);
-    let (r, _, _) = detect(
-        &run.series[0],
-        None,
-        &run.steps,
-        None,
-        &ReboundSettings::default(),
-    );
+    let r = detect_with_defaults(&run);
     assert!(!r.detected);
     assert_eq!(r.power, Power::Insufficient);
     assert!(r.magnitude.unwrap() > 0.1);
@@ -108,13 +116,7 @@ fn a_few_epoch_averages_report_what_is_seen_and_lack_power() {
 #[test]
 fn too_few_points_say_so() {
     let run = run_from(&[1.0, 0.5, 0.7], None, 1);
-    let (r, _, _) = detect(
-        &run.series[0],
-        None,
-        &run.steps,
-        None,
-        &ReboundSettings::default(),
-    );
+    let r = detect_with_defaults(&run);
     assert!(!r.detected);
     assert!(r.summary.contains("too few"), "{}", r.summary);
 }
@@ -135,13 +137,7 @@ fn a_drift_of_reg_loss_too_small_to_matter_is_flat_however_significant() {
         .map(|i| 0.5 + 0.005 * i as f64 / n as f64 + 1e-4 * ((i * 31 % 7) as f64))
         .collect();
     let run = run_from(&loss, Some(&reg), 10);
-    let (r, _, _) = detect(
-        &run.series[0],
-        Some(&run.series[1]),
-        &run.steps,
-        None,
-        &ReboundSettings::default(),
-    );
+    let r = detect_with_defaults(&run);
     assert!(r.detected, "{}", r.summary);
     let detail = r.reg.unwrap();
     assert!(

@@ -103,11 +103,12 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
                     ),
                 );
             }
+            // The row held back belongs to the segment before the restart (and to its columns).
+            flush_pending(&mut builder, &mut pending_row, &pending_values);
             if record.iter().ne(schema.header.iter().map(Vec::as_slice)) {
                 schema = schema_for(&record, &mut builder, opts)?;
             }
             restarts += 1;
-            flush_pending(&mut builder, &mut pending_row, &pending_values);
             builder.restart();
             continue;
         }

@@ -343,8 +343,9 @@ impl TableBuilder {
         debug_assert_eq!(values.len(), self.columns.len());
         self.begin_row();
         self.keys.push(key);
-        for (c, v) in self.columns.iter_mut().zip(values) {
-            c.push(*v);
+        // Every column gets a value, so that no column can fall out of step with the keys.
+        for (i, c) in self.columns.iter_mut().enumerate() {
+            c.push(values.get(i).copied().unwrap_or(MISSING));
         }
     }
 

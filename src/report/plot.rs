@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -487,20 +488,7 @@ fn draw_loss<DB: DrawingBackend>(
             labelled = true;
         }
     }
-    chart
-        .draw_series(LineSeries::new(
-            c.raw.iter().map(|(s, v)| (*s, y.clamp(y.map(*v)))),
-            BLUE_RAW.stroke_width(1),
-        ))?
-        .label(format!("{} (raw)", c.name))
-        .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], BLUE_RAW.stroke_width(2)));
-    chart
-        .draw_series(LineSeries::new(
-            c.smooth.iter().map(|(s, v)| (*s, y.map(*v))),
-            BLUE.stroke_width(3),
-        ))?
-        .label(format!("{} (smoothed)", c.name))
-        .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], BLUE.stroke_width(3)));
+    draw_curve_lines(&mut chart, c, &y, BLUE_RAW, BLUE)?;
     // Spikes: at their value, or pinned to the top edge when off the scale.
     if let Some(spikes) = &d.spikes
         && !spikes.events.is_empty()
@@ -565,6 +553,33 @@ fn draw_loss<DB: DrawingBackend>(
     Ok(())
 }
 
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A curve's raw envelope (clamped to the axis) and smoothed line, with their legend entries.
+fn draw_curve_lines<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    c: &Curve,
+    y: &YAxis,
+    raw: RGBColor,
+    smooth: RGBColor,
+) -> DrawResult<DB> {
+    chart
+        .draw_series(LineSeries::new(
+            c.raw.iter().map(|(s, v)| (*s, y.clamp(y.map(*v)))),
+            raw.stroke_width(1),
+        ))?
+        .label(format!("{} (raw)", c.name))
+        .legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], raw.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(
+            c.smooth.iter().map(|(s, v)| (*s, y.map(*v))),
+            smooth.stroke_width(3),
+        ))?
+        .label(format!("{} (smoothed)", c.name))
+        .legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], smooth.stroke_width(3)));
+    Ok(())
+}
+
 fn draw_reg<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     _run: &Run,
@@ -598,20 +613,7 @@ fn draw_reg<DB: DrawingBackend>(
             GREY.mix(0.6).stroke_width(1),
         ))?;
     }
-    chart
-        .draw_series(LineSeries::new(
-            c.raw.iter().map(|(s, v)| (*s, y.clamp(y.map(*v)))),
-            GREEN_RAW.stroke_width(1),
-        ))?
-        .label(format!("{} (raw)", c.name))
-        .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], GREEN_RAW.stroke_width(2)));
-    chart
-        .draw_series(LineSeries::new(
-            c.smooth.iter().map(|(s, v)| (*s, y.map(*v))),
-            GREEN.stroke_width(3),
-        ))?
-        .label(format!("{} (smoothed)", c.name))
-        .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], GREEN.stroke_width(3)));
+    draw_curve_lines(&mut chart, c, &y, GREEN_RAW, GREEN)?;
     // Its trend over the span after the JEPA minimum (Sen's slope through the median point).
     let r = &d.rebound;
     if let (Some(detail), Some(from), Some(to)) = (&r.reg, r.min_step, r.last_step) {
