@@ -89,7 +89,8 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
     // A parsed row waits one record so an unterminated last line can be withheld.
     let mut pending_row: Option<(u64, u64)> = None;
     let mut pending_values: Vec<f32> = Vec::new();
-    let mut zeros_missing = vec![0u64; schema.header.len()];
+    // Zero grad norms read as missing, per table column (the header may change at a restart).
+    let mut zeros_missing: Vec<u64> = Vec::new();
 
     while read(&mut rdr, &mut record)? {
         let line = record.position().map_or(0, |p| p.line());
@@ -166,7 +167,10 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
             if !is_missing(v) {
                 schema.undecided[field] = false;
                 if schema.zero_is_missing[field] && v == 0.0 {
-                    zeros_missing[field] += 1;
+                    if zeros_missing.len() <= column {
+                        zeros_missing.resize(column + 1, 0);
+                    }
+                    zeros_missing[column] += 1;
                     v = MISSING;
                 } else {
                     any_value = true;
@@ -206,17 +210,17 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
 fn finish(
     mut builder: TableBuilder,
     schema: &Schema,
-    zeros_missing: &[u64],
+    zeros_missing_by_column: &[u64],
     restarts: u64,
     key_kind: KeyKind,
     opts: &CsvOptions,
 ) -> Result<Parsed, IngestError> {
     let path = builder.source().to_string();
-    let zeros: Vec<String> = zeros_missing
+    let zeros: Vec<String> = zeros_missing_by_column
         .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(field, n)| format!("{} {n}", String::from_utf8_lossy(&schema.header[field])))
+        .zip(builder.names())
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, name)| format!("{name} {n}"))
         .collect();
     if !zeros.is_empty() {
         builder.warn(format!(
@@ -331,7 +335,7 @@ pub fn parse_file_fast(
         Ok(outcome) => finish(
             builder,
             &schema,
-            &outcome.zeros_missing,
+            &by_column(&outcome.zeros_missing, &schema.targets),
             outcome.restarts,
             key_kind,
             opts,
@@ -339,6 +343,17 @@ pub fn parse_file_fast(
         .map(Some),
         Err(GiveUp) => Ok(None),
     }
+}
+
+/// Per-field counts as per-column counts (key fields have no column).
+fn by_column(per_field: &[u64], targets: &[Option<usize>]) -> Vec<u64> {
+    let mut out = vec![0; targets.iter().flatten().max().map_or(0, |c| c + 1)];
+    for (n, target) in per_field.iter().zip(targets) {
+        if let Some(column) = target {
+            out[*column] += n;
+        }
+    }
+    out
 }
 
 fn flush_pending(builder: &mut TableBuilder, pending: &mut Option<(u64, u64)>, values: &[f32]) {
