@@ -732,7 +732,12 @@ fn draw_lr<DB: DrawingBackend>(
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.08))
         .x_desc("step")
-        .y_desc("learning rate")
+        .y_desc(if lr.is_empty() {
+            "LR not logged"
+        } else {
+            "learning rate"
+        })
+        .y_labels(if lr.is_empty() { 0 } else { 10 })
         .y_label_formatter(&|v| fmt::sci(*v))
         .x_label_formatter(&|v| fmt::value(*v))
         .label_style(("sans-serif", font * 0.8))
