@@ -189,8 +189,8 @@ unknown_section: {whatever: 1}
 ";
 
     #[test]
-    fn reads_the_vjepa_fields() {
-        let p = RunParams::from_yaml(VJEPA, "params.yaml").unwrap();
+    fn reads_the_vjepa_fields() -> Result<(), Box<dyn std::error::Error>> {
+        let p = RunParams::from_yaml(VJEPA, "params.yaml")?;
         assert_eq!(p.lr, Some(0.000625));
         assert_eq!(p.start_lr, Some(0.0002));
         assert_eq!(p.final_lr, Some(1e-6));
@@ -205,13 +205,15 @@ unknown_section: {whatever: 1}
         assert_eq!(p.masks.len(), 2);
         assert_eq!(p.masks[1].num_blocks, Some(2));
         assert_eq!(p.masks[1].spatial_scale, Some(0.7));
+        Ok(())
     }
 
     #[test]
-    fn accepts_a_list_of_one_mapping() {
+    fn accepts_a_list_of_one_mapping() -> Result<(), Box<dyn std::error::Error>> {
         let listed = format!("- {}", VJEPA.trim_start().replace('\n', "\n  "));
-        let p = RunParams::from_yaml(&listed, "p.yaml").unwrap();
+        let p = RunParams::from_yaml(&listed, "p.yaml")?;
         assert_eq!(p.ipe, Some(100));
+        Ok(())
     }
 
     #[test]

@@ -188,13 +188,14 @@ mod tests {
     }
 
     #[test]
-    fn codes_serialize_as_in_the_contract() {
-        let json = serde_json::to_string(&Code::ReboundWithCollapse).unwrap();
+    fn codes_serialize_as_in_the_contract() -> Result<(), Box<dyn std::error::Error>> {
+        let json = serde_json::to_string(&Code::ReboundWithCollapse)?;
         assert_eq!(json, "\"rebound-with-collapse\"");
         assert_eq!(
-            serde_json::to_string(&Verdict::InsufficientData).unwrap(),
+            serde_json::to_string(&Verdict::InsufficientData)?,
             "\"insufficient-data\""
         );
         assert_eq!(Code::LrTooLow.as_str(), "lr-too-low");
+        Ok(())
     }
 }

@@ -628,7 +628,8 @@ mod tests {
 
     fn fields(body: &str) -> Vec<(String, f64, bool)> {
         let mut out = Vec::new();
-        parse_loss_fields(body.as_bytes(), &mut out).unwrap();
+        let parsed = parse_loss_fields(body.as_bytes(), &mut out);
+        assert_eq!(parsed, Ok(()), "{body}");
         out.into_iter()
             .map(|f| (f.name, f.value, f.running_mean))
             .collect()
@@ -706,10 +707,10 @@ mod tests {
     }
 
     #[test]
-    fn prefixes_and_brackets() {
+    fn prefixes_and_brackets() -> Result<(), Box<dyn std::error::Error>> {
         let (e, i, rest) =
             epoch_itr_prefix(b"[INFO    ][2024-06-06 10:00:00][log_stats   ] [3,    40] loss: 1.0")
-                .unwrap();
+                .ok_or("no prefix")?;
         assert_eq!((e, i), (3, 40));
         assert!(rest.starts_with(b"loss:"));
         assert_eq!(rank_prefix(b"[rank1]: INFO:root:[1, 0] loss: 1"), Some(1));
@@ -720,5 +721,6 @@ mod tests {
         let mut out = Vec::new();
         strip_ansi(b"\x1b[32mINFO\x1b[0m [1, 0] loss: 1", &mut out);
         assert_eq!(out, b"INFO [1, 0] loss: 1");
+        Ok(())
     }
 }

@@ -514,32 +514,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn python_tokens_become_values_only_outside_strings() {
+    fn python_tokens_become_values_only_outside_strings() -> Result<(), Box<dyn std::error::Error>>
+    {
         let (fixed, _) = translate_python_tokens(
             br#"{"a": NaN, "b": -Infinity, "c": Infinity, "s": "NaN Infinity"}"#,
         );
-        let v: Value = serde_json::from_slice(&fixed).unwrap();
+        let v: Value = serde_json::from_slice(&fixed)?;
         assert_eq!(
-            sentinel_value(v["a"].as_str().unwrap()).map(f32::is_nan),
+            v["a"].as_str().and_then(sentinel_value).map(f32::is_nan),
             Some(true)
         );
         assert_eq!(
-            sentinel_value(v["b"].as_str().unwrap()),
+            v["b"].as_str().and_then(sentinel_value),
             Some(f32::NEG_INFINITY)
         );
         assert_eq!(
-            sentinel_value(v["c"].as_str().unwrap()),
+            v["c"].as_str().and_then(sentinel_value),
             Some(f32::INFINITY)
         );
         assert_eq!(v["s"], "NaN Infinity");
+        Ok(())
     }
 
     #[test]
-    fn escaped_quotes_do_not_confuse_the_string_state() {
+    fn escaped_quotes_do_not_confuse_the_string_state() -> Result<(), Box<dyn std::error::Error>> {
         let (fixed, _) = translate_python_tokens(br#"{"s": "say \"NaN\"", "x": NaN}"#);
-        let v: Value = serde_json::from_slice(&fixed).unwrap();
+        let v: Value = serde_json::from_slice(&fixed)?;
         assert_eq!(v["s"], "say \"NaN\"");
-        assert!(sentinel_value(v["x"].as_str().unwrap()).unwrap().is_nan());
+        assert!(
+            v["x"]
+                .as_str()
+                .and_then(sentinel_value)
+                .is_some_and(f32::is_nan)
+        );
+        Ok(())
     }
 
     #[test]

@@ -64,28 +64,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_lines_and_bounds_long_ones() {
+    fn reads_lines_and_bounds_long_ones() -> Result<(), Box<dyn std::error::Error>> {
         let text = b"short\r\n0123456789abcdef\nlast";
         let mut reader = io::BufReader::with_capacity(4, &text[..]);
         let mut buf = Vec::new();
-        assert_eq!(
-            read_line_capped(&mut reader, &mut buf, 8).unwrap(),
-            Line::Complete
-        );
+        assert_eq!(read_line_capped(&mut reader, &mut buf, 8)?, Line::Complete);
         assert_eq!(buf, b"short");
         assert_eq!(
-            read_line_capped(&mut reader, &mut buf, 8).unwrap(),
+            read_line_capped(&mut reader, &mut buf, 8)?,
             Line::TooLong { bytes: 16 }
         );
         assert_eq!(buf.len(), 8);
-        assert_eq!(
-            read_line_capped(&mut reader, &mut buf, 8).unwrap(),
-            Line::Complete
-        );
+        assert_eq!(read_line_capped(&mut reader, &mut buf, 8)?, Line::Complete);
         assert_eq!(buf, b"last");
-        assert_eq!(
-            read_line_capped(&mut reader, &mut buf, 8).unwrap(),
-            Line::End
-        );
+        assert_eq!(read_line_capped(&mut reader, &mut buf, 8)?, Line::End);
+        Ok(())
     }
 }

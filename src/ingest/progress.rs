@@ -102,13 +102,13 @@ mod tests {
     }
 
     #[test]
-    fn the_counting_reader_passes_every_byte_through() {
+    fn the_counting_reader_passes_every_byte_through() -> Result<(), Box<dyn std::error::Error>> {
         let data = vec![7u8; 100_000];
         let mut out = Vec::new();
         Progress::hidden()
             .counting(data.as_slice())
-            .read_to_end(&mut out)
-            .unwrap();
+            .read_to_end(&mut out)?;
         assert_eq!(out, data);
+        Ok(())
     }
 }

@@ -95,25 +95,25 @@ mod tests {
 
     #[test]
     fn non_finite_tokens_are_values_and_empty_is_missing() {
-        assert!(parse_value(b"nan").unwrap().is_nan());
-        assert!(!is_missing(parse_value(b"NaN").unwrap()));
-        assert_eq!(parse_value(b"-inf").unwrap(), f32::NEG_INFINITY);
-        assert_eq!(parse_value(b"+inf").unwrap(), f32::INFINITY);
-        assert_eq!(parse_value(b"Infinity").unwrap(), f32::INFINITY);
-        assert_eq!(parse_value(b"1e309").unwrap(), f32::INFINITY);
-        assert!(is_missing(parse_value(b"").unwrap()));
-        assert!(is_missing(parse_value(b"  ").unwrap()));
-        assert!(is_missing(parse_value(b"None").unwrap()));
-        assert_eq!(parse_value(b" 0.82586 ").unwrap(), 0.82586);
-        assert_eq!(parse_value(b"-0").unwrap(), 0.0);
+        assert!(parse_value(b"nan").is_ok_and(f32::is_nan));
+        assert!(parse_value(b"NaN").is_ok_and(|v| !is_missing(v)));
+        assert_eq!(parse_value(b"-inf"), Ok(f32::NEG_INFINITY));
+        assert_eq!(parse_value(b"+inf"), Ok(f32::INFINITY));
+        assert_eq!(parse_value(b"Infinity"), Ok(f32::INFINITY));
+        assert_eq!(parse_value(b"1e309"), Ok(f32::INFINITY));
+        assert!(parse_value(b"").is_ok_and(is_missing));
+        assert!(parse_value(b"  ").is_ok_and(is_missing));
+        assert!(parse_value(b"None").is_ok_and(is_missing));
+        assert_eq!(parse_value(b" 0.82586 "), Ok(0.82586));
+        assert_eq!(parse_value(b"-0"), Ok(0.0));
     }
 
     #[test]
     fn locale_spellings_get_a_hint() {
-        assert!(locale_hint(b"1,234").unwrap().contains("thousands"));
-        assert!(locale_hint(b"-12,345,678").unwrap().contains("thousands"));
-        assert!(locale_hint(b"0,81250").unwrap().contains("decimal comma"));
-        assert!(locale_hint(b"12,5").unwrap().contains("decimal comma"));
+        assert!(locale_hint(b"1,234").is_some_and(|h| h.contains("thousands")));
+        assert!(locale_hint(b"-12,345,678").is_some_and(|h| h.contains("thousands")));
+        assert!(locale_hint(b"0,81250").is_some_and(|h| h.contains("decimal comma")));
+        assert!(locale_hint(b"12,5").is_some_and(|h| h.contains("decimal comma")));
         assert_eq!(locale_hint(b"1,2,3"), None);
         assert_eq!(locale_hint(b"0.5"), None);
         assert_eq!(locale_hint(b"a,b"), None);

@@ -84,8 +84,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_failed_render_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
+    fn a_failed_render_leaves_nothing_behind() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("out.json");
         let result = write_file_atomically(&path, |w| {
             w.write_all(b"partial")?;
@@ -93,16 +93,18 @@ mod tests {
         });
         assert!(result.is_err());
         assert!(!path.exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
+        Ok(())
     }
 
     #[test]
-    fn a_successful_render_replaces_the_file() {
-        let dir = tempfile::tempdir().unwrap();
+    fn a_successful_render_replaces_the_file() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("out.json");
-        std::fs::write(&path, "old").unwrap();
-        write_file_atomically(&path, |w| w.write_all(b"new")).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        std::fs::write(&path, "old")?;
+        write_file_atomically(&path, |w| w.write_all(b"new"))?;
+        assert_eq!(std::fs::read_to_string(&path)?, "new");
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
+        Ok(())
     }
 }

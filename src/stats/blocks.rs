@@ -203,6 +203,6 @@ mod tests {
         assert_eq!(b.medians[0], 1.0);
         assert!(b.means[0] > 1000.0);
         assert_eq!(b.first_step[0], 0);
-        assert_eq!(*b.last_step.last().unwrap(), 1002);
+        assert_eq!(b.last_step.last(), Some(&1002));
     }
 }
