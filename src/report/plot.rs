@@ -14,6 +14,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::chart::SeriesLabelStyle;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -484,7 +485,7 @@ fn draw_loss<DB: DrawingBackend>(
         if !labelled {
             series
                 .label("changepoints (PELT)")
-                .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], GREY.stroke_width(1)));
+                .legend(legend_line(GREY.stroke_width(1)));
             labelled = true;
         }
     }
@@ -543,14 +544,31 @@ fn draw_loss<DB: DrawingBackend>(
                 + Text::new(label, (dx, radius + 2), style),
         ))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+    draw_legend(
+        chart.configure_series_labels(),
+        SeriesLabelPosition::UpperRight,
+        font,
+    )?;
+    Ok(())
+}
+
+/// A legend entry drawn as a short line in `style`.
+fn legend_line(style: ShapeStyle) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], style)
+}
+
+/// The legend box every panel uses, at `position`.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    mut labels: SeriesLabelStyle<'a, '_, DB, CT>,
+    position: SeriesLabelPosition,
+    font: f64,
+) -> DrawResult<DB> {
+    labels
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .label_font(("sans-serif", font * 0.75))
-        .draw()?;
-    Ok(())
+        .draw()
 }
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
@@ -569,14 +587,14 @@ fn draw_curve_lines<DB: DrawingBackend>(
             raw.stroke_width(1),
         ))?
         .label(format!("{} (raw)", c.name))
-        .legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], raw.stroke_width(2)));
+        .legend(legend_line(raw.stroke_width(2)));
     chart
         .draw_series(LineSeries::new(
             c.smooth.iter().map(|(s, v)| (*s, y.map(*v))),
             smooth.stroke_width(3),
         ))?
         .label(format!("{} (smoothed)", c.name))
-        .legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], smooth.stroke_width(3)));
+        .legend(legend_line(smooth.stroke_width(3)));
     Ok(())
 }
 
@@ -641,18 +659,14 @@ fn draw_reg<DB: DrawingBackend>(
                     fmt::signed(detail.change),
                     fmt::p_eq(detail.p_value)
                 ))
-                .legend(|(a, b)| {
-                    PathElement::new(vec![(a, b), (a + 16, b)], ORANGE.stroke_width(3))
-                });
+                .legend(legend_line(ORANGE.stroke_width(3)));
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", font * 0.75))
-        .draw()?;
+    draw_legend(
+        chart.configure_series_labels(),
+        SeriesLabelPosition::UpperRight,
+        font,
+    )?;
     Ok(())
 }
 
@@ -762,16 +776,12 @@ fn draw_lr<DB: DrawingBackend>(
             chart
                 .draw_series(DashedLineSeries::new(lr, 8, 5, PURPLE.stroke_width(2)))?
                 .label(label)
-                .legend(|(a, b)| {
-                    PathElement::new(vec![(a, b), (a + 16, b)], PURPLE.stroke_width(2))
-                });
+                .legend(legend_line(PURPLE.stroke_width(2)));
         } else {
             chart
                 .draw_series(LineSeries::new(lr, PURPLE.stroke_width(2)))?
                 .label(label)
-                .legend(|(a, b)| {
-                    PathElement::new(vec![(a, b), (a + 16, b)], PURPLE.stroke_width(2))
-                });
+                .legend(legend_line(PURPLE.stroke_width(2)));
         }
     }
     for (i, (name, points)) in grads.into_iter().enumerate() {
@@ -782,16 +792,12 @@ fn draw_lr<DB: DrawingBackend>(
                 color.stroke_width(1),
             ))?
             .label(name)
-            .legend(move |(a, b)| {
-                PathElement::new(vec![(a, b), (a + 16, b)], color.stroke_width(2))
-            });
+            .legend(legend_line(color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", font * 0.75))
-        .draw()?;
+    draw_legend(
+        chart.configure_series_labels(),
+        SeriesLabelPosition::UpperLeft,
+        font,
+    )?;
     Ok(())
 }
