@@ -111,7 +111,14 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
             found
         };
         let changepoints = scope.spawn(search);
-        let findings = findings_of(&ctx, &summaries, &rebound, &prepared, &reg_prepared);
+        let findings = findings_of(
+            &ctx,
+            &summaries,
+            &rebound,
+            jepa,
+            prepared.as_ref(),
+            reg.zip(reg_prepared.as_ref()),
+        );
         (changepoints.join().unwrap_or_else(|_| search()), findings)
     });
     let verdict = verdict_of(&findings);
@@ -135,29 +142,21 @@ fn findings_of(
     ctx: &Context,
     summaries: &[SeriesSummary],
     rebound: &Rebound,
-    prepared: &Option<Prepared>,
-    reg_prepared: &Option<Prepared>,
+    jepa: Option<&Series>,
+    prepared: Option<&Prepared>,
+    reg: Option<(&Series, &Prepared)>,
 ) -> (Vec<Finding>, Option<Spikes>) {
     let run = ctx.run;
-    let jepa = jepa_series(run);
-    let reg = run.first_with_role(Role::Reg);
     let mut findings = setup_findings::non_finite(ctx, run, summaries);
     let spikes = match (jepa, prepared) {
         (Some(jepa), Some(prepared)) => {
             let spikes = spikes::detect(jepa, &run.steps, prepared);
-            findings.extend(curve_findings(
-                ctx,
-                jepa,
-                reg.zip(reg_prepared.as_ref()),
-                rebound,
-                prepared,
-                &spikes,
-            ));
+            findings.extend(curve_findings(ctx, jepa, reg, rebound, prepared, &spikes));
             Some(spikes)
         }
         _ => None,
     };
-    let points = prepared.as_ref().map_or(0, |p| p.blocks.points);
+    let points = prepared.map_or(0, |p| p.blocks.points);
     findings.extend(loss_findings::insufficient(jepa, points, rebound));
     findings.extend(setup_findings::learning_rate(ctx, run));
     findings.extend(setup_findings::config_smells(ctx, run));

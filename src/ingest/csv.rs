@@ -318,10 +318,14 @@ pub fn parse_file_fast(
         zero_is_missing: schema.zero_is_missing.clone(),
         delimiter: opts.delimiter,
         withhold_unterminated: opts.format.is_jepa_family(),
+        // Fields whose value only matters as a kind (a zero that means "missing" must be seen).
         kinds_only: schema
             .targets
             .iter()
-            .map(|t| t.is_some_and(|c| !builder.keeps_values(c)))
+            .zip(&schema.zero_is_missing)
+            .map(|(t, zero_is_missing)| {
+                !zero_is_missing && t.is_some_and(|c| !builder.keeps_values(c))
+            })
             .collect(),
     };
     match csv_fast::parse(

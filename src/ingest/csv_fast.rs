@@ -32,7 +32,8 @@ pub struct FastSchema {
     pub delimiter: u8,
     /// A last line without its newline is a row killed mid-write (JEPA family).
     pub withhold_unterminated: bool,
-    /// Fields whose column keeps only the kind of value: validated, not converted.
+    /// Fields whose column keeps only the kind of value (and where zero means nothing special):
+    /// validated, not converted.
     pub kinds_only: Vec<bool>,
 }
 
@@ -307,9 +308,8 @@ fn parse_line(
                     row[column] = MISSING;
                     0
                 } else {
-                    // Columns that keep only kinds need the field validated, not its value
-                    // (but a zero that means "missing" must still be seen as a zero).
-                    let (v, len) = if schema.kinds_only[field] && !schema.zero_is_missing[field] {
+                    // Columns that keep only kinds need the field validated, not its value.
+                    let (v, len) = if schema.kinds_only[field] {
                         plain_number_kind(rest)
                     } else {
                         simple_decimal(rest).unwrap_or((0.0, 0))
