@@ -15,6 +15,8 @@ use crate::report::text::TextOptions;
 use crate::report::{export, github, json, markdown, output, plot, text};
 use crate::{clean, diagnose, ingest};
 
+mod compare;
+
 /// Exit status: analysed, nothing at or above the gate.
 pub const EXIT_OK: u8 = 0;
 /// Exit status: analysed, something at or above the gate fired.
@@ -26,6 +28,7 @@ pub const EXIT_ERROR: u8 = 2;
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Analyze(args) => analyze(&AnalyzeSettings::from_args(&args)?),
+        Command::Compare(args) => compare::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             output::write_to(&Target::Stdout, "completions", |w| {

@@ -33,6 +33,12 @@ pub enum Command {
     /// Exit status: 0 analysed and nothing at or above --fail-on fired; 1 something did;
     /// 2 usage error or unusable input.
     Analyze(AnalyzeArgs),
+    /// Compare several runs (a sweep): one table, one ranking, one overlay figure.
+    ///
+    /// Each RUN is a run directory, a log file, or a saved `analyze --json` report. Exit status:
+    /// 0 nothing at or above --fail-on in any run; 1 some run tripped it; 2 usage error or no run
+    /// could be analysed.
+    Compare(CompareArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -56,6 +62,77 @@ pub struct AnalyzeArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `jepa-doctor compare`: the runs, and the same reading and analysis options as `analyze`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Runs: run directories, log files, or saved `analyze --json` reports (*.json).
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<String>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    #[command(flatten)]
+    pub output: CompareOutputArgs,
+}
+
+/// What `compare` writes.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Output")]
+pub struct CompareOutputArgs {
+    /// Order of the runs: health (default), min-loss, final-loss, or eval:NAME (a downstream
+    /// metric; higher first unless its name says loss or error).
+    #[arg(long, value_name = "KEY", default_value = "health", value_parser = crate::compare::rank::RankBy::parse)]
+    pub rank_by: crate::compare::rank::RankBy,
+
+    /// Write the comparison as JSON to FILE, or to standard output with - (the default value).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<String>,
+
+    /// Write the comparison as Markdown to FILE, or to standard output with -.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub markdown: Option<String>,
+
+    /// Draw every run's smoothed JEPA loss on one axis to FILE (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+
+    /// The x axis of the figure: global step, epoch, or progress (fraction of each run).
+    #[arg(long, value_enum, value_name = "AXIS", default_value_t = XAxis::Step)]
+    pub x: XAxis,
+
+    /// Size of the figure in pixels.
+    #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = parse_size)]
+    pub plot_size: (u32, u32),
+
+    /// Exit 1 when a finding at or above this level fires in any run.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// Colour the text report: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Print nothing; only the exit status tells the outcome.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `compare --x`: what the overlay's x axis shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum XAxis {
+    /// Global step.
+    #[default]
+    Step,
+    /// Epoch (step / iterations per epoch; runs without a known ipe are left out).
+    Epoch,
+    /// Fraction of each run (0 = its first step, 1 = its last).
+    Progress,
 }
 
 /// How to decide.

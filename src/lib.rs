@@ -8,6 +8,7 @@
 pub mod app;
 pub mod clean;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod diagnose;
 pub mod error;

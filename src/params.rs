@@ -39,6 +39,9 @@ pub struct RunParams {
     pub batch_size: Option<u64>,
     /// One entry per mask generator: (number of blocks, spatial scale).
     pub masks: Vec<MaskSpec>,
+    /// Every scalar setting of the file as `section.key` → value (lists of scalars as one array,
+    /// lists of mappings indexed `mask.0.num_blocks`), in file order: what `compare` diffs.
+    pub settings: Vec<(String, serde_json::Value)>,
 }
 
 /// One multi-block mask generator of the config.
@@ -109,6 +112,7 @@ impl RunParams {
                 .and_then(number)
                 .and_then(whole),
             masks: masks(root.get("mask")),
+            settings: flatten_settings(&root),
         })
     }
 }
@@ -133,6 +137,70 @@ fn masks(value: Option<&Value>) -> Vec<MaskSpec> {
         Some(m @ Value::Mapping(_)) => vec![spec(m)],
         _ => Vec::new(),
     }
+}
+
+/// Flattens a config to `a.b.c` → scalar (or array of scalars). Deeply nested or huge documents
+/// are cut at 16 levels and 10,000 settings (a config, not a data file).
+pub fn flatten_settings(root: &Value) -> Vec<(String, serde_json::Value)> {
+    fn walk(prefix: &str, v: &Value, depth: usize, out: &mut Vec<(String, serde_json::Value)>) {
+        if depth > 16 || out.len() >= 10_000 {
+            return;
+        }
+        let key = |k: &str| {
+            if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
+        match v {
+            Value::Mapping(m) => {
+                for (k, child) in m {
+                    let name = match k {
+                        Value::String(s) => s.clone(),
+                        other => scalar(other).map_or_else(|| "?".into(), |j| j.to_string()),
+                    };
+                    walk(&key(&name), child, depth + 1, out);
+                }
+            }
+            Value::Sequence(items) if items.iter().all(|i| scalar(i).is_some()) => {
+                let values = items.iter().filter_map(scalar).collect();
+                out.push((prefix.to_string(), serde_json::Value::Array(values)));
+            }
+            Value::Sequence(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(&key(&i.to_string()), child, depth + 1, out);
+                }
+            }
+            Value::Tagged(t) => walk(prefix, &t.value, depth + 1, out),
+            other => {
+                if let Some(j) = scalar(other) {
+                    out.push((prefix.to_string(), j));
+                }
+            }
+        }
+    }
+    fn scalar(v: &Value) -> Option<serde_json::Value> {
+        match v {
+            Value::Null => Some(serde_json::Value::Null),
+            Value::Bool(b) => Some((*b).into()),
+            Value::Number(n) => n
+                .as_i64()
+                .map(serde_json::Value::from)
+                .or_else(|| n.as_u64().map(serde_json::Value::from))
+                .or_else(|| {
+                    n.as_f64()
+                        .and_then(serde_json::Number::from_f64)
+                        .map(Into::into)
+                })
+                .or(Some(serde_json::Value::Null)),
+            Value::String(s) => Some(s.clone().into()),
+            _ => None,
+        }
+    }
+    let mut out = Vec::new();
+    walk("", root, 0, &mut out);
+    out
 }
 
 /// A YAML number, or a string holding one (`"6.25e-4"`).
@@ -205,6 +273,25 @@ unknown_section: {whatever: 1}
         assert_eq!(p.masks.len(), 2);
         assert_eq!(p.masks[1].num_blocks, Some(2));
         assert_eq!(p.masks[1].spatial_scale, Some(0.7));
+        let setting = |k: &str| {
+            p.settings
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            setting("optimization.lr"),
+            Some(serde_json::json!(0.000625))
+        );
+        assert_eq!(
+            setting("optimization.ema"),
+            Some(serde_json::json!([0.998, 1.0]))
+        );
+        assert_eq!(setting("mask.1.num_blocks"), Some(serde_json::json!(2)));
+        assert_eq!(
+            setting("unknown_section.whatever"),
+            Some(serde_json::json!(1))
+        );
         Ok(())
     }
 

@@ -21,7 +21,32 @@ struct Report {
     rebound: Rebound,
     changepoints: Vec<Changepoint>,
     findings: Vec<Finding>,
+    setup: Setup,
     exit_code: u8,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Setup {
+    peak_lr: Option<f64>,
+    peak_lr_source: Option<String>,
+    ema_start: Option<f64>,
+    ema_end: Option<f64>,
+    eval: Vec<EvalBest>,
+    params: serde_json::Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct EvalBest {
+    series: String,
+    higher_is_better: bool,
+    best: f64,
+    best_step: u64,
+    last: f64,
+    last_step: u64,
 }
 
 #[derive(Deserialize)]

@@ -156,13 +156,20 @@ pub enum FailOn {
 impl FailOn {
     /// Whether `finding` trips the gate.
     pub fn trips(self, finding: &Finding) -> bool {
+        self.trips_named(finding.code.as_str(), finding.severity)
+    }
+
+    /// Whether a finding with this code (as named in the JSON contract) and severity trips the
+    /// gate: `compare` judges saved reports, whose codes may be newer than this build.
+    pub fn trips_named(self, code: &str, severity: Severity) -> bool {
         match self {
             FailOn::Never => false,
-            FailOn::Error => finding.severity == Severity::Error,
-            FailOn::Warning => finding.severity >= Severity::Warning,
+            FailOn::Error => severity == Severity::Error,
+            FailOn::Warning => severity >= Severity::Warning,
             FailOn::Rebound => {
-                finding.severity == Severity::Error
-                    || matches!(finding.code, Code::Rebound | Code::ReboundWithCollapse)
+                severity == Severity::Error
+                    || code == Code::Rebound.as_str()
+                    || code == Code::ReboundWithCollapse.as_str()
             }
         }
     }

@@ -4,7 +4,9 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
+use serde_json::Value;
 
+use crate::compare::setup::{Setup, setup};
 use crate::diagnose::finding::{Finding, Verdict};
 use crate::diagnose::rebound::Rebound;
 use crate::diagnose::{Changepoint, Diagnosis};
@@ -24,13 +26,24 @@ struct JsonReport<'a> {
     rebound: &'a Rebound,
     changepoints: &'a [Changepoint],
     findings: &'a [Finding],
+    setup: Setup,
     exit_code: u8,
 }
 
+/// The `tool` section: this program's name and version.
 #[derive(Serialize)]
-struct Tool {
-    name: &'static str,
-    version: &'static str,
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Tool {
+    pub fn this() -> Tool {
+        Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
 }
 
 /// One entry of the `series` section.
@@ -70,12 +83,20 @@ pub fn write(
     diagnosis: &Diagnosis,
     exit_code: u8,
 ) -> io::Result<()> {
-    let report = JsonReport {
+    let report = report(run, diagnosis, exit_code);
+    serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+/// The JSON report as a value (what `compare` reads a run's row from).
+pub fn to_value(run: &Run, diagnosis: &Diagnosis, exit_code: u8) -> serde_json::Result<Value> {
+    serde_json::to_value(report(run, diagnosis, exit_code))
+}
+
+fn report<'a>(run: &'a Run, diagnosis: &'a Diagnosis, exit_code: u8) -> JsonReport<'a> {
+    JsonReport {
         schema_version: SCHEMA_VERSION,
-        tool: Tool {
-            name: env!("CARGO_PKG_NAME"),
-            version: env!("CARGO_PKG_VERSION"),
-        },
+        tool: Tool::this(),
         input: &run.input,
         series: series_entries(run, &diagnosis.summaries),
         verdict: diagnosis.verdict,
@@ -83,8 +104,7 @@ pub fn write(
         rebound: &diagnosis.rebound,
         changepoints: &diagnosis.changepoints,
         findings: &diagnosis.findings,
+        setup: setup(run),
         exit_code,
-    };
-    serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
-    writeln!(out)
+    }
 }

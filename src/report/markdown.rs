@@ -111,6 +111,6 @@ pub fn write(
 }
 
 /// Text safe inside a table cell: no pipes or newlines.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }

@@ -2,6 +2,11 @@
 //! analysis produced and never compute a diagnosis themselves.
 
 pub mod chart;
+pub mod compare_json;
+pub mod compare_markdown;
+pub mod compare_plot;
+pub mod compare_table;
+pub mod compare_text;
 pub mod decimate;
 pub mod export;
 pub mod github;

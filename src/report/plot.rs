@@ -81,18 +81,28 @@ fn register_fonts() {
     });
 }
 
-/// Renders the figure to `path` (PNG or SVG by extension), atomically.
-pub fn write(path: &Path, run: &Run, d: &Diagnosis, opts: PlotOptions) -> io::Result<()> {
+/// A figure that can be drawn on any plotters backend (the loss report, the `compare` overlay).
+pub trait Figure {
+    /// Size in pixels.
+    fn size(&self) -> (u32, u32);
+    /// Draws on `root` (PNG and SVG alike).
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
+}
+
+/// Renders `figure` to `path` (PNG or SVG by extension), atomically, with the embedded font.
+pub fn write_figure(path: &Path, figure: &impl Figure) -> io::Result<()> {
     register_fonts();
     let format = PlotFormat::from_path(path)
         .ok_or_else(|| io::Error::other("the plot file must end in .png or .svg"))?;
-    let (w, h) = (opts.width, opts.height);
+    let (w, h) = figure.size();
     match format {
         PlotFormat::Png => {
             let mut pixels = vec![0u8; w as usize * h as usize * 3];
             {
                 let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
-                draw(&root, run, d, opts).map_err(|e| io::Error::other(e.to_string()))?;
+                figure
+                    .draw(&root)
+                    .map_err(|e| io::Error::other(e.to_string()))?;
                 root.present()
                     .map_err(|e| io::Error::other(e.to_string()))?;
             }
@@ -102,13 +112,43 @@ pub fn write(path: &Path, run: &Run, d: &Diagnosis, opts: PlotOptions) -> io::Re
             let mut svg = String::new();
             {
                 let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-                draw(&root, run, d, opts).map_err(|e| io::Error::other(e.to_string()))?;
+                figure
+                    .draw(&root)
+                    .map_err(|e| io::Error::other(e.to_string()))?;
                 root.present()
                     .map_err(|e| io::Error::other(e.to_string()))?;
             }
             super::output::write_file_atomically(path, |out| out.write_all(svg.as_bytes()))
         }
     }
+}
+
+/// The loss report of one run.
+struct Report<'a> {
+    run: &'a Run,
+    diagnosis: &'a Diagnosis,
+    opts: PlotOptions,
+}
+
+impl Figure for Report<'_> {
+    fn size(&self) -> (u32, u32) {
+        (self.opts.width, self.opts.height)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        draw(root, self.run, self.diagnosis, self.opts)
+    }
+}
+
+/// Renders the loss report to `path` (PNG or SVG by extension), atomically.
+pub fn write(path: &Path, run: &Run, d: &Diagnosis, opts: PlotOptions) -> io::Result<()> {
+    write_figure(
+        path,
+        &Report {
+            run,
+            diagnosis: d,
+            opts,
+        },
+    )
 }
 
 fn encode_png(out: &mut dyn Write, pixels: &[u8], w: u32, h: u32) -> io::Result<()> {
@@ -118,7 +158,8 @@ fn encode_png(out: &mut dyn Write, pixels: &[u8], w: u32, h: u32) -> io::Result<
         .map_err(io::Error::other)
 }
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+/// What drawing on a backend returns.
+pub type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 const BLUE_RAW: RGBColor = RGBColor(150, 180, 225);
 const BLUE: RGBColor = RGBColor(25, 70, 160);
@@ -127,7 +168,7 @@ const GREEN: RGBColor = RGBColor(30, 120, 60);
 const ORANGE: RGBColor = RGBColor(230, 120, 20);
 const PURPLE: RGBColor = RGBColor(110, 60, 160);
 const BROWN: RGBColor = RGBColor(150, 110, 80);
-const GREY: RGBColor = RGBColor(120, 120, 120);
+pub(crate) const GREY: RGBColor = RGBColor(120, 120, 120);
 
 /// A series prepared for drawing: decimated raw envelope and smoothed line, and a robust y range.
 struct Curve {
@@ -225,14 +266,14 @@ fn finish_curve(
 
 /// Maps y values to the axis: log10 when the axis is logarithmic.
 #[derive(Clone, Copy)]
-struct YAxis {
-    log: bool,
-    lo: f64,
-    hi: f64,
+pub(crate) struct YAxis {
+    pub log: bool,
+    pub lo: f64,
+    pub hi: f64,
 }
 
 impl YAxis {
-    fn new(lo: f64, hi: f64) -> YAxis {
+    pub(crate) fn new(lo: f64, hi: f64) -> YAxis {
         let log = lo > 0.0 && hi / lo > 30.0;
         let (lo, hi) = if log {
             (lo.log10(), hi.log10())
@@ -246,7 +287,7 @@ impl YAxis {
             hi: hi + pad,
         }
     }
-    fn map(&self, y: f64) -> f64 {
+    pub(crate) fn map(&self, y: f64) -> f64 {
         if self.log {
             y.max(f64::MIN_POSITIVE).log10()
         } else {
@@ -254,7 +295,7 @@ impl YAxis {
         }
     }
     /// Tick label: on a log axis only whole decades are labelled (`1e-3`, `0.01`, `0.1`, `1`).
-    fn label(&self, v: f64) -> String {
+    pub(crate) fn label(&self, v: f64) -> String {
         if !self.log {
             return fmt::value(v);
         }
@@ -268,7 +309,7 @@ impl YAxis {
             fmt::sci(x)
         }
     }
-    fn clamp(&self, y: f64) -> f64 {
+    pub(crate) fn clamp(&self, y: f64) -> f64 {
         y.clamp(self.lo, self.hi)
     }
 }
@@ -553,12 +594,12 @@ fn draw_loss<DB: DrawingBackend>(
 }
 
 /// A legend entry drawn as a short line in `style`.
-fn legend_line(style: ShapeStyle) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+pub(crate) fn legend_line(style: ShapeStyle) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
     move |(a, b)| PathElement::new(vec![(a, b), (a + 16, b)], style)
 }
 
 /// The legend box every panel uses, at `position`.
-fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     mut labels: SeriesLabelStyle<'a, '_, DB, CT>,
     position: SeriesLabelPosition,
     font: f64,

@@ -49,6 +49,7 @@ pub fn names(run: &Run) -> Vec<&str> {
 pub fn values(run: &Run, name: &str) -> Vec<(u64, f32)> {
     series(run, name).points(&run.steps).collect()
 }
+pub mod sweep;
 pub mod synth;
 
 /// The run's steps as a vector.

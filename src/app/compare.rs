@@ -1,0 +1,164 @@
+//! `jepa-doctor compare`, end to end: name the runs, analyse each (in parallel, with the same
+//! reading and analysis settings as `analyze`), read a row from each run's report, rank, diff the
+//! configs, render. One run's bad input becomes its row's error; the others go on.
+
+use std::io::{Read, Write};
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+
+use super::exit_code;
+use crate::cli::{AnalyzeArgs, CompareArgs, OutputArgs, XAxis};
+use crate::compare::row::{Curves, RunRow};
+use crate::compare::sources::{NamedRun, RunSource, named_runs};
+use crate::compare::{self, Comparison};
+use crate::config::{AnalyzeSettings, Target};
+use crate::diagnose::finding::FailOn;
+use crate::report::compare_plot::CompareFigure;
+use crate::report::{compare_json, compare_markdown, compare_text, json, output};
+use crate::{clean, diagnose, ingest};
+
+/// Largest saved report read (a report is kilobytes; this only bounds a wrong file).
+const MAX_REPORT_BYTES: u64 = 64 << 20;
+
+/// Runs `compare`.
+pub fn run(args: &CompareArgs) -> Result<u8> {
+    let settings = settings(args)?;
+    let out = &args.output;
+    let named = named_runs(&args.runs);
+    let rows: Vec<RunRow> = named
+        .par_iter()
+        .map(|n| analyse(n, &settings, out.fail_on))
+        .collect();
+    let comparison = compare::compare(rows, out.rank_by.clone(), out.fail_on);
+    if !out.quiet {
+        for r in &comparison.runs {
+            if let Some(e) = &r.error {
+                eprintln!("jepa-doctor: warning: run {}: {e}", r.name);
+            }
+        }
+    }
+    if let Some((path, opts)) = &settings.outputs.plot {
+        let figure = CompareFigure {
+            comparison: &comparison,
+            x: out.x,
+            opts: *opts,
+        };
+        figure
+            .write(path)
+            .with_context(|| format!("drawing the figure to {}", path.display()))?;
+        if !out.quiet && out.x == XAxis::Epoch {
+            for r in comparison.runs.iter().filter(|r| {
+                r.curves
+                    .as_ref()
+                    .is_some_and(|c| c.ipe.is_none() && !c.jepa.is_empty())
+            }) {
+                eprintln!(
+                    "jepa-doctor: note: run {} has no known iterations per epoch; left out of the epoch plot",
+                    r.name
+                );
+            }
+        }
+    }
+    write_outputs(&settings, &comparison, args)?;
+    Ok(comparison.exit_code)
+}
+
+fn write_outputs(settings: &AnalyzeSettings, c: &Comparison, args: &CompareArgs) -> Result<()> {
+    let outputs = &settings.outputs;
+    let figure = outputs.plot.as_ref().map(|(p, _)| p.display().to_string());
+    if let Some(target) = &outputs.json {
+        output::write_to(target, "the JSON comparison", |w| compare_json::write(w, c))?;
+    }
+    if let Some(target) = &outputs.markdown {
+        output::write_to(target, "the Markdown comparison", |w| {
+            compare_markdown::write(w, c, figure.as_deref())
+        })?;
+    }
+    if outputs.text {
+        let color = outputs.color;
+        output::write_to(&Target::Stdout, "the comparison", |w: &mut dyn Write| {
+            compare_text::write(w, c, color, args.runs.len())
+        })?;
+    }
+    Ok(())
+}
+
+/// The `analyze` settings for these options (the same checks: one output on standard output,
+/// never overwrite an input, a figure ends in .png or .svg).
+fn settings(args: &CompareArgs) -> Result<AnalyzeSettings> {
+    let out = &args.output;
+    let as_analyze = AnalyzeArgs {
+        inputs: args.runs.clone(),
+        read: args.read.clone(),
+        analysis: args.analysis.clone(),
+        output: OutputArgs {
+            json: out.json.clone(),
+            plot: out.plot.clone(),
+            plot_size: out.plot_size,
+            no_chart: true,
+            markdown: out.markdown.clone(),
+            export: None,
+            github: false,
+            fail_on: out.fail_on,
+            explain: false,
+            color: out.color,
+            quiet: out.quiet,
+        },
+    };
+    let mut settings = AnalyzeSettings::from_args(&as_analyze)?;
+    // Several runs at once: no progress bar per input.
+    settings.ingest.progress_bar = false;
+    Ok(settings)
+}
+
+/// One run's row: analysed now, or read from its saved report. Never fails: a failure is the
+/// row's `error`.
+fn analyse(n: &NamedRun, s: &AnalyzeSettings, fail_on: FailOn) -> RunRow {
+    let attempt = std::panic::catch_unwind(|| match &n.source {
+        RunSource::Logs(inputs) => analyse_logs(n, inputs, s, fail_on),
+        RunSource::Report(path) => read_report(n, path),
+    });
+    let sources = match &n.source {
+        RunSource::Logs(inputs) => inputs.clone(),
+        RunSource::Report(path) => vec![path.clone()],
+    };
+    match attempt {
+        Ok(Ok(row)) => row,
+        Ok(Err(e)) => RunRow::failed(&n.name, sources, format!("{e:#}")),
+        Err(_) => RunRow::failed(
+            &n.name,
+            sources,
+            "internal error while analysing this run (a bug: please report it)".into(),
+        ),
+    }
+}
+
+fn analyse_logs(
+    n: &NamedRun,
+    inputs: &[String],
+    s: &AnalyzeSettings,
+    fail_on: FailOn,
+) -> Result<RunRow> {
+    let loaded = ingest::load(inputs, &s.ingest)?;
+    let run = clean::clean(loaded, &s.clean)?;
+    let d = diagnose::diagnose(&run, &s.analysis);
+    let report = json::to_value(&run, &d, exit_code(&d, fail_on))?;
+    let mut row = RunRow::from_report(&n.name, &report).map_err(anyhow::Error::msg)?;
+    row.curves = Some(Curves::of(&run, &d));
+    Ok(row)
+}
+
+fn read_report(n: &NamedRun, path: &str) -> Result<RunRow> {
+    let file = std::fs::File::open(path).with_context(|| format!("{path}: cannot open"))?;
+    let mut text = String::new();
+    file.take(MAX_REPORT_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("{path}: cannot read"))?;
+    if text.len() as u64 > MAX_REPORT_BYTES {
+        anyhow::bail!("{path}: larger than 64 MiB; not an analyze report");
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{path}: not valid JSON"))?;
+    RunRow::from_report(&n.name, &value).map_err(|e| anyhow::anyhow!("{path}: {e}"))
+}
