@@ -179,12 +179,15 @@ fn the_samples_side_by_side() -> TestResult {
 
 // ---- a synthetic LR sweep with known truth ----
 
+/// A written run: its directory, peak LR and truth.
+type SweepRun = (String, f64, Truth);
+
 /// Writes a sweep of the given LRs (seed printed), returns the run directories and truths.
 fn sweep_of(
     root: &Path,
     lrs: &[f64],
     seed: u64,
-) -> Result<Vec<(String, f64, Truth)>, Box<dyn std::error::Error>> {
+) -> Result<Vec<SweepRun>, Box<dyn std::error::Error>> {
     println!("sweep seed {seed}");
     lrs.iter()
         .enumerate()
@@ -350,6 +353,55 @@ fn saved_reports_compare_like_the_runs_themselves() -> TestResult {
     let (code, mixed) = compare_json(&[dirs[0], saved[1], saved[2]])?;
     assert_eq!(code, 1);
     assert_eq!(mixed.runs.len(), 3);
+    Ok(())
+}
+
+/// The Slurm array script of docs/sweeps.md, run as Slurm would run its tasks (one process per
+/// `SLURM_ARRAY_TASK_ID`; `#SBATCH` lines are comments to bash), then the reduce step.
+#[test]
+fn the_slurm_map_script_feeds_compare() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let runs = sweep_of(&tmp.path().join("runs"), &[1e-5, 1e-3, 1e-2], 3700)?;
+    let list: String = runs.iter().map(|r| format!("{}/\n", r.0)).collect();
+    std::fs::write(tmp.path().join("runs.txt"), list)?;
+    let bin_dir = assert_cmd::cargo::cargo_bin("jepa-doctor")
+        .parent()
+        .ok_or("bin dir")?
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/sweep/map.sbatch");
+    for task in 0..runs.len() {
+        let status = std::process::Command::new("bash")
+            .arg(&script)
+            .current_dir(tmp.path())
+            .env("PATH", &path)
+            .env("SLURM_ARRAY_TASK_ID", task.to_string())
+            .status()?;
+        assert!(status.success(), "task {task}");
+    }
+    let reports: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            let name = Path::new(&r.0)
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy();
+            tmp.path()
+                .join("reports")
+                .join(format!("{name}.json"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let args: Vec<&str> = reports.iter().map(String::as_str).collect();
+    let (code, r) = compare_json(&args)?;
+    assert_eq!(code, 1, "the collapsed run");
+    let names: Vec<&str> = r.runs.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["lr_1e-3", "lr_1e-5", "lr_1e-2"]);
     Ok(())
 }
 

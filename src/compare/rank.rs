@@ -77,8 +77,11 @@ impl RankBy {
     }
 }
 
+/// What a row is sorted by (lower first) and the value to report as `rank_value`.
+type Key = (Vec<f64>, Option<f64>);
+
 /// The ranked value of a row (lower sorts first), and the value to report.
-fn key(row: &RunRow, by: &RankBy) -> Option<(Vec<f64>, Option<f64>)> {
+fn key(row: &RunRow, by: &RankBy) -> Option<Key> {
     match by {
         RankBy::Health => {
             let count = |level| row.findings_at_least(level).count() as f64;
@@ -102,7 +105,7 @@ fn key(row: &RunRow, by: &RankBy) -> Option<(Vec<f64>, Option<f64>)> {
 
 /// Sorts `rows` by `by` and numbers the ranked ones from 1.
 pub fn rank(rows: &mut Vec<RunRow>, by: &RankBy) {
-    let mut keyed: Vec<(usize, Option<(Vec<f64>, Option<f64>)>, RunRow)> = rows
+    let mut keyed: Vec<(usize, Option<Key>, RunRow)> = rows
         .drain(..)
         .enumerate()
         .map(|(i, r)| {
@@ -111,7 +114,7 @@ pub fn rank(rows: &mut Vec<RunRow>, by: &RankBy) {
         })
         .collect();
     // Ranked (by key), then analysed without the value, then failed; each in the order given.
-    let class = |k: &Option<(Vec<f64>, Option<f64>)>, r: &RunRow| match (k, &r.error) {
+    let class = |k: &Option<Key>, r: &RunRow| match (k, &r.error) {
         (Some(_), _) => 0,
         (None, None) => 1,
         (None, Some(_)) => 2,

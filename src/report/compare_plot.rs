@@ -159,7 +159,7 @@ fn x_range(runs: &[Drawn]) -> Option<(f64, f64)> {
     let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
         (a.min(x), b.max(x))
     });
-    (lo.is_finite() && hi.is_finite()).then(|| (lo, if hi > lo { hi } else { lo + 1.0 }))
+    (lo.is_finite() && hi.is_finite()).then_some((lo, if hi > lo { hi } else { lo + 1.0 }))
 }
 
 fn draw_title<DB: DrawingBackend>(
@@ -252,7 +252,7 @@ fn draw_panel<DB: DrawingBackend>(
             Panel::Reg => r.reg.clone(),
         }
     };
-    let values = runs.iter().flat_map(|r| points(r)).map(|p| p.1);
+    let values = runs.iter().flat_map(&points).map(|p| p.1);
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
     });
