@@ -177,6 +177,40 @@ fn the_samples_side_by_side() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn ranking_by_a_downstream_metric() -> TestResult {
+    let probe = fixture("synthetic/rebound_probe_falls");
+    let mixed = fixture("json/train_eval_mixed.jsonl");
+    let recipe = fixture("samples/recipe");
+    let args = [&probe, &mixed, &recipe, "--rank-by=eval:eval/knn_top1"];
+    let (_, r) = compare_json(&args)?;
+    assert_eq!(r.rank_by, "eval:eval/knn_top1");
+    assert!(
+        r.rank_direction.starts_with("higher"),
+        "{}",
+        r.rank_direction
+    );
+    assert!(r.rank_caveat.is_none());
+    let order: Vec<(&str, Option<usize>)> =
+        r.runs.iter().map(|x| (x.name.as_str(), x.rank)).collect();
+    assert_eq!(
+        order,
+        [
+            ("train_eval_mixed", Some(1)),
+            ("rebound_probe_falls", Some(2)),
+            ("recipe", None)
+        ]
+    );
+    assert_eq!(r.runs[0].rank_value, Some(0.88));
+    let probe_row = run(&r, "rebound_probe_falls");
+    assert_eq!(probe_row.eval[0]["best"], 0.5797);
+    assert_eq!(probe_row.eval[0]["best_step"], 1400);
+    let (_, text, _) = compare(&[&probe, &mixed, &recipe, "--color=never"])?;
+    assert!(text.contains("best eval/knn_top1"), "{text}");
+    assert!(text.contains("0.5797 @ 1400"), "{text}");
+    Ok(())
+}
+
 // ---- a synthetic LR sweep with known truth ----
 
 /// A written run: its directory, peak LR and truth.
