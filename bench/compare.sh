@@ -35,13 +35,19 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "binary:  $($BIN --version), $(date -u +%Y-%m-%d)"
 echo "map:     ${#made[@]} runs analysed with xargs -P $(nproc) in ${map_s} s"
 cat "$DIR"/reports/*.json >/dev/null # page cache warm
-walls=()
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "bench: needs GNU time at /usr/bin/time (apt install time)" >&2; exit 2; }
+walls=() cpus=()
 for _ in $(seq "$RUNS"); do
-    start=$EPOCHREALTIME
     code=0
-    "$BIN" compare "$DIR"/reports/*.json --json="$DIR/compare.json" -q || code=$?
+    "$TIME" -f "%e %U %S %M" -o "$DIR/time.txt" \
+        "$BIN" compare "$DIR"/reports/*.json --json="$DIR/compare.json" -q || code=$?
     [ "$code" -le 1 ] || { echo "bench: compare failed ($code)" >&2; exit 2; }
-    walls+=("$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')")
+    read -r wall user sys rss < <(tail -n 1 "$DIR/time.txt")
+    walls+=("$wall")
+    cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')")
 done
-echo "reduce:  compare over $REPORTS saved reports: median $(printf '%s\n' "${walls[@]}" | median) s" \
-     "(runs: ${walls[*]})"
+echo "reduce:  compare over $REPORTS saved reports ($(du -sh "$DIR/reports" | cut -f1)):" \
+     "median wall $(printf '%s\n' "${walls[@]}" | median) s, median CPU (user+sys)" \
+     "$(printf '%s\n' "${cpus[@]}" | median) s, peak RSS $((rss / 1024)) MB" \
+     "(wall: ${walls[*]}; load average $(cut -d' ' -f1 /proc/loadavg))"

@@ -144,7 +144,7 @@ fn analyse_logs(
     let run = clean::clean(loaded, &s.clean)?;
     let d = diagnose::diagnose(&run, &s.analysis);
     let report = json::to_value(&run, &d, exit_code(&d, fail_on))?;
-    let mut row = RunRow::from_report(&n.name, &report).map_err(anyhow::Error::msg)?;
+    let mut row = RunRow::from_report(&n.name, report).map_err(anyhow::Error::msg)?;
     row.curves = Some(Curves::of(&run, &d));
     Ok(row)
 }
@@ -158,7 +158,5 @@ fn read_report(n: &NamedRun, path: &str) -> Result<RunRow> {
     if text.len() as u64 > MAX_REPORT_BYTES {
         anyhow::bail!("{path}: larger than 64 MiB; not an analyze report");
     }
-    let value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{path}: not valid JSON"))?;
-    RunRow::from_report(&n.name, &value).map_err(|e| anyhow::anyhow!("{path}: {e}"))
+    RunRow::from_report_text(&n.name, &text).map_err(|e| anyhow::anyhow!("{path}: {e}"))
 }

@@ -134,10 +134,21 @@ impl RunRow {
         }
     }
 
-    /// The row of an `analyze` report. Errors name what is wrong with the report.
-    pub fn from_report(name: &str, report: &Value) -> Result<RunRow, String> {
-        let saved: SavedReport = serde_json::from_value(report.clone())
+    /// The row of an `analyze` report held as a value (a run analysed now).
+    pub fn from_report(name: &str, report: Value) -> Result<RunRow, String> {
+        let saved = serde_json::from_value(report)
             .map_err(|e| format!("not a jepa-doctor analyze report: {e}"))?;
+        RunRow::from_saved(name, saved)
+    }
+
+    /// The row of a saved `analyze` report's text (parsed straight into the fields a row needs).
+    pub fn from_report_text(name: &str, text: &str) -> Result<RunRow, String> {
+        let saved = serde_json::from_str(text)
+            .map_err(|e| format!("not a jepa-doctor analyze report: {e}"))?;
+        RunRow::from_saved(name, saved)
+    }
+
+    fn from_saved(name: &str, saved: SavedReport) -> Result<RunRow, String> {
         if saved.schema_version != 1 {
             return Err(format!(
                 "report schema_version {} is not supported (this version reads 1)",
@@ -167,7 +178,6 @@ impl RunRow {
                 .and_then(|w| w.get("end_step"))
                 .and_then(Value::as_u64),
             last_step: step("last_step"),
-            rebound: Some(saved.rebound.clone()),
             findings: saved.findings,
             peak_lr: setup.peak_lr,
             ema_start: setup.ema_start,
@@ -177,6 +187,7 @@ impl RunRow {
             config: setup.params,
             error: None,
             curves: None,
+            rebound: Some(saved.rebound),
         })
     }
 
