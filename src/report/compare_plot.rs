@@ -83,7 +83,7 @@ fn x_of(row: &RunRow, axis: XAxis) -> Option<impl Fn(f64) -> f64> {
     let last = c.jepa.last().map_or(1.0, |p| p.0);
     let (offset, scale) = match axis {
         XAxis::Step => (0.0, 1.0),
-        XAxis::Epoch => (0.0, 1.0 / c.ipe? as f64),
+        XAxis::Epoch => (0.0, 1.0 / c.ipe.filter(|&i| i > 0)? as f64),
         XAxis::Progress => (first, 1.0 / (last - first).max(1.0)),
     };
     Some(move |s: f64| (s - offset) * scale)
