@@ -34,10 +34,12 @@ pub fn role_from_name(name: &str) -> Role {
     {
         return Role::Eval;
     }
-    if leaf == "lr" || leaf.starts_with("lr_") || has("learning_rate") {
+    // DINO / MAE / iBOT log `train_lr`, `train_wd`.
+    let bare = leaf.strip_prefix("train_").unwrap_or(&leaf);
+    if bare == "lr" || leaf.starts_with("lr_") || has("learning_rate") {
         return Role::Lr;
     }
-    if leaf == "wd" || has("weight_decay") {
+    if bare == "wd" || has("weight_decay") {
         return Role::Wd;
     }
     if has("grad_norm") || has("gradnorm") {
