@@ -20,6 +20,8 @@ What is written by which writer:
                                            lr as tensor_content)
 - same_run/mlruns/                         mlflow file store (MlflowClient.log_batch)
 - same_run/mlflow.db                       mlflow SQLite store
+- same_run/wandb/                          wandb.init(mode="offline") + run.log: the run-*.wandb
+                                           transaction log (only that file kept) and latest-run link
 - same_run/wandb_export_hand_copy.csv      W&B "Download CSV" layout, made by hand (a UI export)
 - same_run/hydra_train_hand_copy.log       fairseq-hydra train_inner lines, made by hand
 - tensorboard/add_scalars/                 tensorboardX add_scalars('loss', {'jepa', 'reg'}) sub-writers
@@ -40,7 +42,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.abspath(os.path.join(HERE, "..", "fixtures", "formats"))
-PACKAGES = ["tensorboardX==2.6.5", "tensorboard", "mlflow-skinny", "sqlalchemy", "alembic", "numpy"]
+PACKAGES = ["tensorboardX==2.6.5", "tensorboard", "mlflow-skinny", "sqlalchemy", "alembic", "numpy", "wandb"]
 TAGS = ["loss", "loss-jepa", "reg-loss", "lr"]
 
 
@@ -228,6 +230,25 @@ def write_mlflow(runs, store_dir, db_path):
     del mlflow
 
 
+def write_wandb_offline(rows, out_dir):
+    import glob
+    import wandb
+
+    scratch = tempfile.mkdtemp(prefix="jepa-fixture-wandb-")
+    os.environ.update(WANDB_MODE="offline", WANDB_SILENT="true")
+    run = wandb.init(project="jepa", name="jepa-vitl16", mode="offline", dir=scratch)
+    for r in rows:
+        run.log(dict(zip(TAGS, r[1:])), step=r[0])
+    run.finish()
+    src = glob.glob(os.path.join(scratch, "wandb", "offline-run-*"))[0]
+    fresh(out_dir)
+    dst = os.path.join(out_dir, os.path.basename(src))
+    os.makedirs(dst)
+    for f in glob.glob(os.path.join(src, "*.wandb")):
+        shutil.copy(f, dst)
+    os.symlink(os.path.basename(src), os.path.join(out_dir, "latest-run"))
+
+
 def write_wandb_export(rows, path, runs=("jepa-vitl16",)):
     """The UI's Download CSV: Step, then per run `<run> - <metric>`, `__MIN`, `__MAX`."""
     header = ["Step"]
@@ -273,6 +294,7 @@ def main():
     write_tensorboardx(rows, os.path.join(base, "tensorboard"))
     write_tensorboard_tensors(rows, os.path.join(base, "tensorboard_tensor"))
     write_mlflow([("jepa-vitl16", rows)], os.path.join(base, "mlruns"), os.path.join(base, "mlflow.db"))
+    write_wandb_offline(rows, os.path.join(base, "wandb"))
     write_wandb_export(rows, os.path.join(base, "wandb_export_hand_copy.csv"))
     write_fairseq(rows, os.path.join(base, "hydra_train_hand_copy.log"))
     tb = os.path.join(OUT, "tensorboard")

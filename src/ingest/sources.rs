@@ -83,9 +83,10 @@ pub fn find_below(dir: &Path) -> Option<PathBuf> {
     if db.is_file() && mlflow::is_mlflow_db(&db) {
         return Some(db);
     }
-    let latest = dir.join("wandb").join("latest-run");
-    if wandb::is_run_dir(&latest) {
-        return Some(latest);
+    for latest in [dir.join("wandb").join("latest-run"), dir.join("latest-run")] {
+        if wandb::is_run_dir(&latest) {
+            return Some(latest);
+        }
     }
     if let Some(v) = highest_numbered(&dir.join("lightning_logs"), "version_") {
         let metrics = v.join("metrics.csv");

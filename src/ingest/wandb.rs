@@ -211,6 +211,13 @@ struct HistoryItem {
     key: String,
     #[prost(string, repeated, tag = "2")]
     nested_key: Vec<String>,
+    /// Typed values (wandb ≥ 0.2x writes numbers here rather than in `value_json`).
+    #[prost(bool, optional, tag = "4")]
+    boolean: Option<bool>,
+    #[prost(sint64, optional, tag = "5")]
+    integer: Option<i64>,
+    #[prost(double, optional, tag = "6")]
+    number: Option<f64>,
     #[prost(string, tag = "16")]
     value_json: String,
 }
@@ -264,11 +271,14 @@ pub fn parse_transaction_log(
     values: &ValuePolicy,
 ) -> Result<Parsed, IngestError> {
     let mut reader = BufReader::new(reader);
-    let mut header = [0u8; 7];
-    reader
-        .read_exact(&mut header)
-        .map_err(|_| way_out(name, "not a W&B transaction log (no header)"))?;
-    if &header[..4] != HEADER_IDENT || u16::from_le_bytes([header[4], header[5]]) != HEADER_MAGIC {
+    let mut block = vec![0u8; BLOCK_BYTES];
+    // The file header takes the first 7 bytes of the first block.
+    let mut filled = read_block(&mut reader, &mut block).map_err(|e| IngestError::io(name, e))?;
+    let header = &block[..filled.min(7)];
+    if header.len() < 7
+        || &header[..4] != HEADER_IDENT
+        || u16::from_le_bytes([header[4], header[5]]) != HEADER_MAGIC
+    {
         return Err(way_out(name, "not a W&B transaction log (unknown header)"));
     }
     if header[6] != 0 {
@@ -278,10 +288,7 @@ pub fn parse_transaction_log(
         ));
     }
     let mut builder = TableBuilder::with_policy(name, values.clone());
-    let mut block = vec![0u8; BLOCK_BYTES];
-    // The header takes the first 7 bytes of the first block.
     let mut offset_in_block = 7usize;
-    let mut filled = 7usize;
     let mut pending: Vec<u8> = Vec::new();
     let mut record_no = 0u64;
     let mut ignored = 0u64;
@@ -394,11 +401,25 @@ fn add_history(builder: &mut TableBuilder, history: HistoryRecord, record: u64) 
             item.nested_key.join("/")
         };
         if key == "_step" {
-            step = step.or_else(|| item.value_json.trim().parse().ok());
+            step = step
+                .or(item.integer)
+                .or_else(|| item.number.and_then(|x| whole_f64(x)).and_then(|s| i64::try_from(s).ok()))
+                .or_else(|| item.value_json.trim().parse().ok());
             continue;
         }
         if key.starts_with('_') {
             continue; // _runtime, _timestamp: W&B's own bookkeeping
+        }
+        if item.boolean.is_some() {
+            continue;
+        }
+        if let Some(x) = item.number {
+            cells.push((key, x as f32));
+            continue;
+        }
+        if let Some(x) = item.integer {
+            cells.push((key, x as f32));
+            continue;
         }
         let value = match item.value_json.trim() {
             "NaN" => f32::NAN,
