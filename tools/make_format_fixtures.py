@@ -29,6 +29,12 @@ What is written by which writer:
 - tensorboard/truncated_last_record/       a copy of a real file cut inside its last record
 - tensorboard/bad_crc_mid_file/            a copy of a real file with one payload byte flipped
 - mlflow_two_runs/mlruns/, mlflow_two_runs/mlflow.db   two runs in one store
+- framework/*_hand_copy*                   layouts of frameworks too heavy to install here (torch,
+                                           Lightning, Keras, MMEngine, DINOv2), written by hand after
+                                           their writers' source: Lightning CSVLogger on_step/on_epoch
+                                           (lightning_logs/version_N/metrics.csv), Keras CSVLogger,
+                                           MMEngine vis_data/scalars.json, DINOv2 training_metrics.json,
+                                           HF Trainer output_dir/checkpoint-N/trainer_state.json
 """
 import csv
 import math
@@ -286,6 +292,60 @@ def write_fairseq(rows, path):
                                       "train_num_updates": str(r[0])}) + "\n")
 
 
+def write_framework_copies(rows, out):
+    """Hand copies of framework layouts, from the same rows."""
+    import json
+
+    fresh(out)
+    # Lightning CSVLogger, self.log(..., on_step=True, on_epoch=True): `<name>_step` every
+    # logged step, `<name>_epoch` once per epoch at the epoch's last step (its own row).
+    d = os.path.join(out, "lightning_run", "lightning_logs", "version_1")
+    os.makedirs(d)
+    os.makedirs(os.path.join(out, "lightning_run", "lightning_logs", "version_0"))
+    open(os.path.join(out, "lightning_run", "lightning_logs", "version_0", "hparams.yaml"), "w").write("lr: 0.001\n")
+    with open(os.path.join(d, "metrics.csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["epoch", "lr-AdamW", "loss-jepa_step", "loss_epoch", "loss_step",
+                    "reg-loss_step", "step"])
+        per_epoch = 60
+        for i, r in enumerate(rows):
+            epoch = i // per_epoch
+            w.writerow([epoch, repr(r[4]), repr(r[2]), "", repr(r[1]), repr(r[3]), r[0]])
+            if i % per_epoch == per_epoch - 1:
+                chunk = rows[i - per_epoch + 1:i + 1]
+                mean = sum(c[1] for c in chunk) / len(chunk)
+                w.writerow([epoch, "", "", repr(f32(mean)), "", "", r[0]])
+    # Keras CSVLogger: one row per epoch, `epoch` first, keys sorted.
+    with open(os.path.join(out, "keras_training_hand_copy.log"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["epoch", "learning_rate", "loss", "val_loss"])
+        for e, r in enumerate(rows[::10]):
+            w.writerow([e, repr(r[4]), repr(r[1]), repr(f32(r[1] * 1.05))])
+    # MMEngine LocalVisBackend: <work_dir>/<timestamp>/vis_data/scalars.json, JSON lines.
+    d = os.path.join(out, "mmengine_work_dir", "20240101_000000", "vis_data")
+    os.makedirs(d)
+    with open(os.path.join(d, "scalars.json"), "w") as f:
+        for r in rows:
+            f.write(json.dumps({"lr": r[4], "data_time": 0.01, "loss": r[1], "loss_jepa": r[2],
+                                "reg_loss": r[3], "time": 0.5, "epoch": 1 + r[0] // 200,
+                                "iter": r[0], "memory": 9000, "step": r[0]}) + "\n")
+    # DINOv2 MetricLogger: training_metrics.json, JSON lines with `iteration`.
+    with open(os.path.join(out, "dinov2_training_metrics_hand_copy.json"), "w") as f:
+        for r in rows:
+            f.write(json.dumps({"iteration": r[0], "iter_time": 0.4, "data_time": 0.01,
+                                "lr": r[4], "wd": 0.04, "mom": 0.992, "last_layer_lr": r[4],
+                                "current_batch_size": 64.0, "total_loss": r[1],
+                                "dino_local_crops_loss": r[2], "koleo_loss": r[3]}) + "\n")
+    # HF Trainer: output_dir/checkpoint-N/trainer_state.json (the latest N is read).
+    for n, upto in ((300, 150), (600, 300)):
+        d = os.path.join(out, "hf_output_dir", f"checkpoint-{n}")
+        os.makedirs(d)
+        history = [{"epoch": round(r[0] / 600, 4), "learning_rate": r[4], "loss": r[1], "step": r[0]}
+                   for r in rows[:upto]]
+        json.dump({"best_metric": None, "epoch": 1.0, "global_step": n, "log_history": history,
+                   "max_steps": 600}, open(os.path.join(d, "trainer_state.json"), "w"), indent=2)
+
+
 def main():
     ensure_venv()
     rows = same_run()
@@ -307,6 +367,7 @@ def main():
                  os.path.join(two, "mlflow.db"))
     write_wandb_export(rows, os.path.join(OUT, "wandb_export_two_runs_hand_copy.csv"),
                        runs=("lr_1e-3", "lr_3e-3"))
+    write_framework_copies(rows, os.path.join(OUT, "framework"))
 
 
 if __name__ == "__main__":
