@@ -32,7 +32,10 @@ pub fn decoder(
     }
     if head.starts_with(ZSTD) {
         let decoder = zstd::stream::read::Decoder::new(reader).map_err(|e| {
-            IngestError::unusable(name, format!("zstd-compressed, but the decoder failed: {e}"))
+            IngestError::unusable(
+                name,
+                format!("zstd-compressed, but the decoder failed: {e}"),
+            )
         })?;
         return Ok(Box::new(decoder));
     }
@@ -47,21 +50,35 @@ pub fn unreadable_binary(head: &[u8], path: Option<&Path>) -> Option<String> {
         .and_then(|p| p.file_stem())
         .map_or_else(|| "FILE".to_string(), |s| s.to_string_lossy().into_owned());
     let why = if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        format!("the file is xz-compressed; decompress it first (xz -dk {shown}) or pipe it: xz -dc {shown} | jepa-doctor analyze -")
+        format!(
+            "the file is xz-compressed; decompress it first (xz -dk {shown}) or pipe it: xz -dc {shown} | jepa-doctor analyze -"
+        )
     } else if head.len() >= 10 && head.starts_with(b"BZh") && &head[4..10] == b"1AY&SY" {
-        format!("the file is bzip2-compressed; decompress it first (bunzip2 -k {shown}) or pipe it: bzip2 -dc {shown} | jepa-doctor analyze -")
+        format!(
+            "the file is bzip2-compressed; decompress it first (bunzip2 -k {shown}) or pipe it: bzip2 -dc {shown} | jepa-doctor analyze -"
+        )
     } else if head.starts_with(b"PAR1") {
-        format!("the file is Parquet; convert it to CSV first: python -c \"import pandas as pd; pd.read_parquet('{shown}').to_csv('{stem}.csv', index=False)\"")
+        format!(
+            "the file is Parquet; convert it to CSV first: python -c \"import pandas as pd; pd.read_parquet('{shown}').to_csv('{stem}.csv', index=False)\""
+        )
     } else if head.starts_with(b"SQLite format 3\0") {
-        format!("the file is an SQLite database without MLflow's runs and metrics tables; export the metrics table to CSV first: sqlite3 -header -csv {shown} 'SELECT * FROM <table>' > {stem}.csv")
+        format!(
+            "the file is an SQLite database without MLflow's runs and metrics tables; export the metrics table to CSV first: sqlite3 -header -csv {shown} 'SELECT * FROM <table>' > {stem}.csv"
+        )
     } else if head.starts_with(b"PK\x03\x04") {
         format!("the file is a zip archive; extract the log first (unzip {shown})")
     } else if head.starts_with(b"\x89HDF\r\n\x1a\n") {
-        format!("the file is HDF5; export the metrics to CSV first (e.g. pandas.read_hdf('{shown}').to_csv('{stem}.csv'))")
+        format!(
+            "the file is HDF5; export the metrics to CSV first (e.g. pandas.read_hdf('{shown}').to_csv('{stem}.csv'))"
+        )
     } else if head.starts_with(b"\x93NUMPY") {
-        format!("the file is a NumPy array; save it as CSV first (numpy.savetxt('{stem}.csv', numpy.load('{shown}'), delimiter=','))")
+        format!(
+            "the file is a NumPy array; save it as CSV first (numpy.savetxt('{stem}.csv', numpy.load('{shown}'), delimiter=','))"
+        )
     } else if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
-        format!("the file is a Python pickle (a checkpoint or a pickled log); jepa-doctor does not unpickle files; write the metrics as CSV or JSON lines ({shown})")
+        format!(
+            "the file is a Python pickle (a checkpoint or a pickled log); jepa-doctor does not unpickle files; write the metrics as CSV or JSON lines ({shown})"
+        )
     } else {
         return None;
     };
@@ -93,7 +110,8 @@ mod tests {
 
     #[test]
     fn binary_formats_are_named_with_their_conversion() {
-        let named = |head: &[u8]| unreadable_binary(head, Some(Path::new("m.bin"))).unwrap_or_default();
+        let named =
+            |head: &[u8]| unreadable_binary(head, Some(Path::new("m.bin"))).unwrap_or_default();
         assert!(named(b"\xfd7zXZ\0\0").contains("xz -dk m.bin"));
         assert!(named(b"BZh91AY&SY\0").contains("bunzip2"));
         assert!(named(b"PAR1\x15\x04").contains("pd.read_parquet('m.bin')"));

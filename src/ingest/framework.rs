@@ -28,7 +28,8 @@ const TRAIN_INNER: [&[u8]; 2] = [b"[train_inner][", b"| train_inner |"];
 
 /// True when some line of `head` is a fairseq `train_inner` JSON line.
 pub fn looks_like_fairseq(head: &[u8]) -> bool {
-    head.split(|b| *b == b'\n').any(|l| fairseq_json(l).is_some())
+    head.split(|b| *b == b'\n')
+        .any(|l| fairseq_json(l).is_some())
 }
 
 /// The JSON object of a `train_inner` line.
@@ -128,7 +129,8 @@ mod tests {
         );
         let plain = br#"2020-10-01 | INFO | train_inner | {"epoch": 1, "num_updates": "100"}"#;
         assert!(fairseq_json(plain).is_some());
-        let summary = br#"[2022-01-28 14:32:34,393][train][INFO] - {"epoch": 4, "train_loss": "1.532"}"#;
+        let summary =
+            br#"[2022-01-28 14:32:34,393][train][INFO] - {"epoch": 4, "train_loss": "1.532"}"#;
         assert_eq!(fairseq_json(summary), None);
     }
 
@@ -142,6 +144,9 @@ mod tests {
             json_lines_step_key(br#"{"loss": "3.7", "num_updates": "200", "epoch": 1}"#),
             Some("num_updates")
         );
-        assert_eq!(json_lines_step_key(br#"{"loss": 1, "step": 3, "epoch": 0}"#), None);
+        assert_eq!(
+            json_lines_step_key(br#"{"loss": 1, "step": 3, "epoch": 0}"#),
+            None
+        );
     }
 }

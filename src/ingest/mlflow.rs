@@ -18,7 +18,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use super::sources::pick;
+use super::sources::{RunTables, pick};
 use super::table::{KeyKind, TableBuilder, ValuePolicy};
 use super::values::{parse_value, parse_whole};
 use super::{Parsed, Source};
@@ -35,18 +35,12 @@ pub struct MlflowRun {
     pub dir: Option<PathBuf>,
 }
 
-/// What reading a run gives besides its table.
-#[derive(Clone, Debug, Default)]
-pub struct MlflowRead {
-    pub parsed: Vec<(Source, Parsed)>,
-    pub params: Option<RunParams>,
-}
-
 /// True for a file store root, an experiment folder, or a run folder.
 pub fn is_file_store(dir: &Path) -> bool {
     is_run_dir(dir)
         || subdirs(dir).iter().any(|d| {
-            is_run_dir(d) || (d.join("meta.yaml").is_file() && subdirs(d).iter().any(|r| is_run_dir(r)))
+            is_run_dir(d)
+                || (d.join("meta.yaml").is_file() && subdirs(d).iter().any(|r| is_run_dir(r)))
         })
 }
 
@@ -163,7 +157,7 @@ pub fn read(
     source: &Source,
     wanted: Option<&str>,
     values: &ValuePolicy,
-) -> Result<MlflowRead, IngestError> {
+) -> Result<RunTables, IngestError> {
     let runs = list(path)?;
     let run = pick(
         &source.name,
@@ -189,7 +183,7 @@ pub fn read(
         path: Some(path.to_path_buf()),
         rank: None,
     };
-    Ok(MlflowRead {
+    Ok(RunTables {
         parsed: vec![(source, parsed)],
         params,
     })
@@ -246,7 +240,10 @@ impl StepValues {
             ));
         }
         if builder.rows_read() == 0 {
-            return Err(IngestError::unusable(label, "the run has no metrics logged"));
+            return Err(IngestError::unusable(
+                label,
+                "the run has no metrics logged",
+            ));
         }
         Ok(Parsed {
             table: builder.finish(0),
@@ -269,7 +266,11 @@ fn logged_value(x: f64) -> f32 {
     }
 }
 
-fn read_metric_files(run_dir: &Path, label: &str, steps: &mut StepValues) -> Result<(), IngestError> {
+fn read_metric_files(
+    run_dir: &Path,
+    label: &str,
+    steps: &mut StepValues,
+) -> Result<(), IngestError> {
     let mut files = Vec::new();
     collect_files(&run_dir.join("metrics"), "", &mut files);
     files.sort();
@@ -362,7 +363,15 @@ fn read_db_metrics(path: &Path, run_id: &str, steps: &mut StepValues) -> Result<
             }
         };
         match u64::try_from(step).ok().filter(|s| *s <= MAX_STEP) {
-            Some(s) => steps.add(s, metric, if is_nan { f32::NAN } else { logged_value(value) }),
+            Some(s) => steps.add(
+                s,
+                metric,
+                if is_nan {
+                    f32::NAN
+                } else {
+                    logged_value(value)
+                },
+            ),
             None => steps
                 .skipped
                 .push((row_no, format!("metrics row with step {step} out of range"))),
@@ -386,7 +395,15 @@ fn read_db_params(path: &Path, run_id: &str) -> Result<Vec<(String, String)>, In
 /// The run config from MLflow params (see the module documentation for the names read).
 fn params_from(params: &[(String, String)], path: &str) -> Option<RunParams> {
     use serde_yaml_ng::{Mapping, Value};
-    const OPTIMIZATION: &[&str] = &["lr", "start_lr", "final_lr", "ema", "weight_decay", "epochs", "ipe"];
+    const OPTIMIZATION: &[&str] = &[
+        "lr",
+        "start_lr",
+        "final_lr",
+        "ema",
+        "weight_decay",
+        "epochs",
+        "ipe",
+    ];
     let mut root = Mapping::new();
     let mut used = false;
     for (key, text) in params {

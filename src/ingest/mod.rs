@@ -8,8 +8,8 @@ pub mod console;
 pub mod csv;
 pub mod csv_fast;
 pub mod discover;
-pub mod json;
 pub mod framework;
+pub mod json;
 pub mod lines;
 pub mod mlflow;
 pub mod progress;
@@ -141,11 +141,11 @@ pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestErr
     let read_all = |loaded: &mut Loaded| {
         for source in plan.sources {
             if let Some(container) = source.path.as_deref().and_then(sources::container_at) {
-                let (parsed, params) = sources::read_container(&source, &container, opts)?;
+                let read = sources::read_container(&source, &container, opts)?;
                 if loaded.params.is_none() && opts.config.is_none() {
-                    loaded.params = params;
+                    loaded.params = read.params;
                 }
-                loaded.parsed.extend(parsed);
+                loaded.parsed.extend(read.parsed);
                 continue;
             }
             let parsed = read_source(&source, opts, loaded.params.as_ref(), &progress)?;
@@ -189,7 +189,10 @@ pub fn read_source(
     // formats are named with the way to convert them.
     let compressed = compressed::is_compressed(&head);
     let (head, reader): (Vec<u8>, Box<dyn Read>) = if compressed {
-        let (head, reader) = split_head(compressed::decoder(&head, reader, &source.name)?, &source.name)?;
+        let (head, reader) = split_head(
+            compressed::decoder(&head, reader, &source.name)?,
+            &source.name,
+        )?;
         (head, Box::new(reader))
     } else {
         (head, Box::new(reader))

@@ -9,7 +9,10 @@ pub fn role_from_name(name: &str) -> Role {
     // Lightning `self.log(name, on_step=True, on_epoch=True)` writes `name_step` (every logged
     // step) and `name_epoch` (the epoch mean): the per-step series takes the name's role, the
     // epoch means are kept as other series.
-    if let Some(base) = name.strip_suffix("_step").filter(|b| !b.is_empty() && !b.ends_with("global")) {
+    if let Some(base) = name
+        .strip_suffix("_step")
+        .filter(|b| !b.is_empty() && !b.ends_with("global"))
+    {
         return role_from_name(base);
     }
     if let Some(base) = name.strip_suffix("_epoch").filter(|b| !b.is_empty()) {

@@ -239,25 +239,37 @@ fn describe_runs<T>(runs: &[T], name_of: &impl Fn(&T) -> (&str, Option<&str>)) -
         .join(", ")
 }
 
+/// One run's tables read from a container, and its config when the store keeps one.
+#[derive(Clone, Debug, Default)]
+pub struct RunTables {
+    pub parsed: Vec<(Source, Parsed)>,
+    pub params: Option<RunParams>,
+}
+
 /// Reads a container source (as recognised by [`container_at`]) into one run's tables, with the
 /// run's config when the store keeps one (MLflow params).
 pub fn read_container(
     source: &Source,
     container: &Container,
     opts: &IngestOptions,
-) -> Result<(Vec<(Source, Parsed)>, Option<RunParams>), IngestError> {
+) -> Result<RunTables, IngestError> {
     let wanted = opts.run.as_deref();
     match container {
         Container::Tensorboard(dir) => {
             let runs = tensorboard::runs_in(dir)?;
             let run = pick(&source.name, &runs, |r| (r.name.as_str(), None), wanted)?;
-            Ok((tensorboard::read_run(run, &opts.values)?, None))
+            Ok(RunTables {
+                parsed: tensorboard::read_run(run, &opts.values)?,
+                params: None,
+            })
         }
         Container::MlflowFiles(path) | Container::MlflowDb(path) => {
-            let read = mlflow::read(path, source, wanted, &opts.values)?;
-            Ok((read.parsed, read.params))
+            mlflow::read(path, source, wanted, &opts.values)
         }
-        Container::WandbRun(dir) => Ok((wandb::read_run_dir(dir, source, &opts.values)?, None)),
+        Container::WandbRun(dir) => Ok(RunTables {
+            parsed: wandb::read_run_dir(dir, source, &opts.values)?,
+            params: None,
+        }),
     }
 }
 
@@ -283,7 +295,11 @@ pub fn check_one_run(inputs: &[String], loaded: &Loaded) -> Result<(), IngestErr
         .iter()
         .filter(|(s, _)| s.path.as_deref().is_some_and(Path::is_file))
         .collect();
-    let ranked: Vec<&(Source, Parsed)> = files.iter().copied().filter(|(s, _)| s.rank.is_some()).collect();
+    let ranked: Vec<&(Source, Parsed)> = files
+        .iter()
+        .copied()
+        .filter(|(s, _)| s.rank.is_some())
+        .collect();
     if ranked.len() > 1 {
         check_ranks(&ranked)?;
     }

@@ -273,16 +273,12 @@ fn first_tag(path: &Path) -> Option<String> {
 }
 
 /// Reads one run: each writer becomes one [`Parsed`] (its series merge by step in `clean`).
-pub fn read_run(
-    run: &TbRun,
-    values: &ValuePolicy,
-) -> Result<Vec<(Source, Parsed)>, IngestError> {
+pub fn read_run(run: &TbRun, values: &ValuePolicy) -> Result<Vec<(Source, Parsed)>, IngestError> {
     let mut out = Vec::with_capacity(run.writers.len());
     for writer in &run.writers {
-        let name = writer
-            .series_name
-            .as_ref()
-            .map_or_else(|| run.dir.display().to_string(), |_| {
+        let name = writer.series_name.as_ref().map_or_else(
+            || run.dir.display().to_string(),
+            |_| {
                 writer
                     .files
                     .first()
@@ -290,7 +286,8 @@ pub fn read_run(
                     .unwrap_or(&run.dir)
                     .display()
                     .to_string()
-            });
+            },
+        );
         let source = Source {
             name: name.clone(),
             path: Some(run.dir.clone()),
@@ -311,7 +308,11 @@ pub fn read_run(
 }
 
 /// Reads one event file (or stream) as a run of its own.
-pub fn parse(reader: impl Read, source: &Source, values: &ValuePolicy) -> Result<Parsed, IngestError> {
+pub fn parse(
+    reader: impl Read,
+    source: &Source,
+    values: &ValuePolicy,
+) -> Result<Parsed, IngestError> {
     let mut sink = EventSink::new(&source.name, values, None);
     sink.read_file(reader, &source.name)?;
     sink.finish()
@@ -434,7 +435,9 @@ impl EventSink {
     fn column(&mut self, tag: String) -> usize {
         // A sub-writer's main tag becomes the folder's name; any other tag stays below it.
         let name = match &self.rename {
-            Some(folder) if folder.starts_with(&tag) || folder.starts_with(&tag.replace('/', "_")) => {
+            Some(folder)
+                if folder.starts_with(&tag) || folder.starts_with(&tag.replace('/', "_")) =>
+            {
                 folder.clone()
             }
             Some(folder) => format!("{folder}/{tag}"),
@@ -455,7 +458,10 @@ impl EventSink {
         }
         let tensor = v.tensor.as_ref()?;
         let declared = v.metadata.as_ref().map(|m| {
-            let plugin = m.plugin_data.as_ref().map_or("", |p| p.plugin_name.as_str());
+            let plugin = m
+                .plugin_data
+                .as_ref()
+                .map_or("", |p| p.plugin_name.as_str());
             plugin == "scalars" || (plugin.is_empty() && m.data_class != 2 && m.data_class != 3)
         });
         let is_scalar = match self.scalar_tags.get(&v.tag) {
@@ -504,9 +510,11 @@ pub fn tensor_scalar(t: &TensorProto) -> Option<f32> {
     }
     let content = t.tensor_content.as_slice();
     match t.dtype {
-        DT_FLOAT => t.float_val.first().copied().or_else(|| {
-            Some(f32::from_le_bytes(content.get(..4)?.try_into().ok()?))
-        }),
+        DT_FLOAT => t
+            .float_val
+            .first()
+            .copied()
+            .or_else(|| Some(f32::from_le_bytes(content.get(..4)?.try_into().ok()?))),
         DT_DOUBLE => t
             .double_val
             .first()

@@ -102,11 +102,7 @@ impl<R: Read> RecordReader<R> {
             });
         }
         let footer_at = len as usize;
-        let footer = u32::from_le_bytes(
-            self.payload[footer_at..]
-                .try_into()
-                .unwrap_or([0; 4]),
-        );
+        let footer = u32::from_le_bytes(self.payload[footer_at..].try_into().unwrap_or([0; 4]));
         self.payload.truncate(footer_at);
         if masked_crc(&self.payload) != footer {
             return Ok(Frame::BadPayloadCrc { offset: start });

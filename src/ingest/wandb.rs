@@ -161,7 +161,10 @@ pub fn parse_export(
         ));
     }
     if builder.rows_read() == 0 {
-        return Err(IngestError::unusable(path, format!("run '{run}' has no values")));
+        return Err(IngestError::unusable(
+            path,
+            format!("run '{run}' has no values"),
+        ));
     }
     Ok(Parsed {
         table: builder.finish(0),
@@ -240,7 +243,10 @@ pub fn read_run_dir(
     values: &ValuePolicy,
 ) -> Result<Vec<(Source, Parsed)>, IngestError> {
     let Some(log) = transaction_log(dir) else {
-        return Err(IngestError::unusable(&source.name, "no run-*.wandb file in the run folder"));
+        return Err(IngestError::unusable(
+            &source.name,
+            "no run-*.wandb file in the run folder",
+        ));
     };
     let name = log.display().to_string();
     let file = File::open(&log).map_err(|e| IngestError::io(&name, e))?;
@@ -284,7 +290,10 @@ pub fn parse_transaction_log(
     if header[6] != 0 {
         return Err(way_out(
             name,
-            &format!("W&B transaction log version {} is not one jepa-doctor reads (0)", header[6]),
+            &format!(
+                "W&B transaction log version {} is not one jepa-doctor reads (0)",
+                header[6]
+            ),
         ));
     }
     let mut builder = TableBuilder::with_policy(name, values.clone());
@@ -403,7 +412,11 @@ fn add_history(builder: &mut TableBuilder, history: HistoryRecord, record: u64) 
         if key == "_step" {
             step = step
                 .or(item.integer)
-                .or_else(|| item.number.and_then(|x| whole_f64(x)).and_then(|s| i64::try_from(s).ok()))
+                .or_else(|| {
+                    item.number
+                        .and_then(whole_f64)
+                        .and_then(|s| i64::try_from(s).ok())
+                })
                 .or_else(|| item.value_json.trim().parse().ok());
             continue;
         }
@@ -432,7 +445,10 @@ fn add_history(builder: &mut TableBuilder, history: HistoryRecord, record: u64) 
         };
         cells.push((key, value));
     }
-    let Some(step) = step.and_then(|s| u64::try_from(s).ok()).filter(|s| *s <= MAX_STEP) else {
+    let Some(step) = step
+        .and_then(|s| u64::try_from(s).ok())
+        .filter(|s| *s <= MAX_STEP)
+    else {
         builder.skip_record(record, "history record without a usable _step");
         return;
     };
