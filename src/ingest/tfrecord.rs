@@ -157,3 +157,89 @@ fn read_full(reader: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
     }
     Ok(filled)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let len = (payload.len() as u64).to_le_bytes();
+        let mut out = len.to_vec();
+        out.extend_from_slice(&masked_crc(&len).to_le_bytes());
+        out.extend_from_slice(payload);
+        out.extend_from_slice(&masked_crc(payload).to_le_bytes());
+        out
+    }
+
+    fn frames(bytes: &[u8]) -> Vec<(Frame, Vec<u8>)> {
+        let mut reader = RecordReader::new(bytes);
+        let mut out = Vec::new();
+        loop {
+            let f = reader.next_frame().unwrap_or(Frame::End);
+            if f == Frame::End {
+                return out;
+            }
+            let payload = reader.payload().to_vec();
+            out.push((f, payload));
+        }
+    }
+
+    #[test]
+    fn the_masked_crc_matches_what_tensorboardx_wrote() {
+        // The first record header of fixtures/formats/same_run/tensorboard (tensorboardX 2.6.5):
+        // length 24 (the file_version event) and its masked CRC-32C.
+        let header = [0x18, 0, 0, 0, 0, 0, 0, 0, 0xa3, 0x7f, 0x4b, 0x22];
+        assert_eq!(masked_crc(&header[..8]).to_le_bytes(), header[8..]);
+        // An empty record (length 0) is well formed.
+        let empty = frame(b"");
+        assert_eq!(frames(&empty)[0].0, Frame::Record { offset: 0 });
+    }
+
+    #[test]
+    fn sound_records_then_a_bad_payload_then_a_truncated_tail() {
+        let mut bytes = frame(b"one");
+        let second = bytes.len() as u64;
+        let mut bad = frame(b"two");
+        bad[13] ^= 0x01; // a payload byte
+        bytes.extend_from_slice(&bad);
+        let third = bytes.len() as u64;
+        bytes.extend_from_slice(&frame(b"three"));
+        let fourth = bytes.len() as u64;
+        let cut = frame(b"four");
+        bytes.extend_from_slice(&cut[..cut.len() - 2]);
+        let got = frames(&bytes);
+        assert_eq!(got[0], (Frame::Record { offset: 0 }, b"one".to_vec()));
+        assert_eq!(got[1].0, Frame::BadPayloadCrc { offset: second });
+        assert_eq!(got[2], (Frame::Record { offset: third }, b"three".to_vec()));
+        assert_eq!(
+            got[3].0,
+            Frame::Truncated {
+                offset: fourth,
+                bytes: cut.len() as u64 - 2
+            }
+        );
+        assert_eq!(got.len(), 4);
+    }
+
+    #[test]
+    fn a_damaged_header_is_passed_over_to_the_next_sound_record() {
+        let mut bytes = frame(b"first");
+        let damaged_at = bytes.len();
+        let mut damaged = frame(b"lost record");
+        damaged[2] ^= 0xff; // the length: its checksum no longer matches
+        bytes.extend_from_slice(&damaged);
+        let next_at = bytes.len() as u64;
+        bytes.extend_from_slice(&frame(b"found again"));
+        let got = frames(&bytes);
+        assert_eq!(got[0].1, b"first");
+        assert_eq!(
+            got[1].0,
+            Frame::Resynced {
+                offset: damaged_at as u64,
+                bytes: next_at - damaged_at as u64
+            }
+        );
+        assert_eq!(got[2], (Frame::Record { offset: next_at }, b"found again".to_vec()));
+        assert_eq!(got.len(), 3);
+    }
+}
