@@ -22,7 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scalars: u64 = n.parse()?;
     let out = Path::new(out);
     fs::create_dir_all(out.join("tb"))?;
-    let mut tb = BufWriter::new(File::create(out.join("tb").join("events.out.tfevents.0.bench"))?);
+    let mut tb = BufWriter::new(File::create(
+        out.join("tb").join("events.out.tfevents.0.bench"),
+    )?);
     let mut csv = BufWriter::new(File::create(out.join("same.csv"))?);
     writeln!(csv, "step,loss,loss-jepa,reg-loss,lr")?;
     let mut frame = |event: &Event| -> std::io::Result<()> {

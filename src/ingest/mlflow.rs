@@ -169,7 +169,7 @@ pub fn read(
     let mut steps = StepValues::default();
     let params = match &run.dir {
         Some(dir) => {
-            read_metric_files(dir, &label, &mut steps)?;
+            read_metric_files(dir, &mut steps)?;
             params_from(&read_param_files(dir), &format!("{}/params", dir.display()))
         }
         None => {
@@ -266,11 +266,7 @@ fn logged_value(x: f64) -> f32 {
     }
 }
 
-fn read_metric_files(
-    run_dir: &Path,
-    label: &str,
-    steps: &mut StepValues,
-) -> Result<(), IngestError> {
+fn read_metric_files(run_dir: &Path, steps: &mut StepValues) -> Result<(), IngestError> {
     let mut files = Vec::new();
     collect_files(&run_dir.join("metrics"), "", &mut files);
     files.sort();
@@ -301,7 +297,6 @@ fn read_metric_files(
             }
         }
     }
-    let _ = label;
     Ok(())
 }
 

@@ -239,7 +239,10 @@ mod tests {
                 bytes: next_at - damaged_at as u64
             }
         );
-        assert_eq!(got[2], (Frame::Record { offset: next_at }, b"found again".to_vec()));
+        assert_eq!(
+            got[2],
+            (Frame::Record { offset: next_at }, b"found again".to_vec())
+        );
         assert_eq!(got.len(), 3);
     }
 }
