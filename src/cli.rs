@@ -245,6 +245,11 @@ pub struct ReadArgs {
     /// Treat any skipped row as an error (exit 2).
     #[arg(long)]
     pub strict: bool,
+
+    /// The run to read from a source holding several (an MLflow store, a TensorBoard log
+    /// directory, a W&B CSV export): its ID or name.
+    #[arg(long = "run", value_name = "ID|NAME")]
+    pub run: Option<String>,
 }
 
 /// What to write.
@@ -321,6 +326,11 @@ pub enum FormatChoice {
     Json,
     #[value(name = "console-log")]
     ConsoleLog,
+    Tensorboard,
+    #[value(name = "fairseq-log")]
+    FairseqLog,
+    #[value(name = "wandb-csv")]
+    WandbCsv,
 }
 
 impl FormatChoice {
@@ -335,6 +345,9 @@ impl FormatChoice {
             FormatChoice::Jsonl => Some(Format::Jsonl),
             FormatChoice::Json => Some(Format::Json),
             FormatChoice::ConsoleLog => Some(Format::ConsoleLog),
+            FormatChoice::Tensorboard => Some(Format::Tensorboard),
+            FormatChoice::FairseqLog => Some(Format::FairseqLog),
+            FormatChoice::WandbCsv => Some(Format::WandbCsv),
         }
     }
 }

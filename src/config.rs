@@ -110,6 +110,7 @@ impl AnalyzeSettings {
                 step_col: read.step_col.clone(),
                 config: read.config.clone(),
                 strict: read.strict,
+                run: read.run.clone(),
                 general_csv_only: false,
                 progress_bar: !out.quiet,
                 // Columns the diagnosis does not read keep only the kind of each value, unless

@@ -315,6 +315,21 @@ pub enum Format {
     /// Console output of V-JEPA / V-JEPA 2 / I-JEPA training (`[epoch, itr] loss: ...`).
     #[serde(rename = "console-log")]
     ConsoleLog,
+    /// TensorBoard event files (`events.out.tfevents.*`), a file or a log directory.
+    #[serde(rename = "tensorboard")]
+    Tensorboard,
+    /// MLflow tracking store: the file store (`mlruns/`) or the SQLite `mlflow.db`.
+    #[serde(rename = "mlflow")]
+    Mlflow,
+    /// Weights & Biases: the UI's CSV export (`Step`, `<run> - <metric>`).
+    #[serde(rename = "wandb-csv")]
+    WandbCsv,
+    /// Weights & Biases offline run folder (`.wandb` transaction log).
+    #[serde(rename = "wandb")]
+    Wandb,
+    /// fairseq / fairseq-hydra console log (`[train_inner][INFO] - {json}` lines).
+    #[serde(rename = "fairseq-log")]
+    FairseqLog,
 }
 
 impl Format {
@@ -327,6 +342,11 @@ impl Format {
             Format::Jsonl => "jsonl",
             Format::Json => "json",
             Format::ConsoleLog => "console-log",
+            Format::Tensorboard => "tensorboard",
+            Format::Mlflow => "mlflow",
+            Format::WandbCsv => "wandb-csv",
+            Format::Wandb => "wandb",
+            Format::FairseqLog => "fairseq-log",
         }
     }
 

@@ -49,7 +49,25 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
         }
         let path = Path::new(input);
         let meta = fs::metadata(path).map_err(|e| IngestError::io(input, e))?;
-        if meta.is_dir() {
+        if meta.is_dir()
+            && let Some(found) = layout_source(path)
+        {
+            if found != path {
+                plan.notes.push(format!("reading {}", found.display()));
+            }
+            plan.sources.push(Source {
+                name: if found == path {
+                    input.clone()
+                } else {
+                    found.display().to_string()
+                },
+                path: Some(found),
+                rank: None,
+            });
+            if found_params.is_none() {
+                found_params = params_in(path);
+            }
+        } else if meta.is_dir() {
             let dir = scan_dir(path)?;
             plan.sources.extend(dir.sources);
             plan.notes.extend(dir.notes);
@@ -84,6 +102,19 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
         .or(explicit_params)
         .or(found_params);
     Ok(plan)
+}
+
+/// A run folder read through a framework or tracker layout rather than its own log files: the
+/// folder itself when it is a container (MLflow store, W&B run, TensorBoard events in it), else,
+/// when it holds no log of its own, the layout found one level down.
+fn layout_source(dir: &Path) -> Option<PathBuf> {
+    if super::sources::container_here(dir).is_some() {
+        return Some(dir.to_path_buf());
+    }
+    if scan_dir(dir).is_ok() {
+        return None;
+    }
+    super::sources::find_below(dir)
 }
 
 struct DirScan {
@@ -175,16 +206,23 @@ fn describe(kind: Kind) -> &'static str {
 
 fn kind_of(path: &Path) -> Option<Kind> {
     let file = path.file_name()?.to_string_lossy().to_lowercase();
-    let ext = path
+    let mut ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .unwrap_or_default();
+    if ext == "gz" || ext == "zst" {
+        // `train.csv.gz`: the kind of the text inside.
+        ext = Path::new(path.file_stem()?)
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+    }
     match ext.as_str() {
         "csv" if rank_from_name(path).is_some() => Some(Kind::RankCsv),
         "csv" | "tsv" => Some(Kind::Table),
         "jsonl" | "ndjson" => Some(Kind::JsonLog),
         "json"
-            if ["trainer_state", "metrics", "history", "log"]
+            if ["trainer_state", "metrics", "history", "log", "scalars"]
                 .iter()
                 .any(|w| file.contains(w)) =>
         {

@@ -3,17 +3,24 @@
 //! Parsed`, and produces a [`table::Table`] keyed by step or by (epoch, itr); turning keys into
 //! global steps and merging ranks is [`crate::clean`]'s job.
 
+pub mod compressed;
 pub mod console;
 pub mod csv;
 pub mod csv_fast;
 pub mod discover;
+pub mod framework;
 pub mod json;
 pub mod lines;
+pub mod mlflow;
 pub mod progress;
 pub mod roles;
 pub mod sniff;
+pub mod sources;
 pub mod table;
+pub mod tensorboard;
+pub mod tfrecord;
 pub mod values;
+pub mod wandb;
 
 use std::fs::File;
 use std::io::{Cursor, Read};
@@ -81,6 +88,8 @@ pub struct IngestOptions {
     pub general_csv_only: bool,
     /// Show a progress bar on stderr for large inputs (when it is a terminal).
     pub progress_bar: bool,
+    /// `--run`: the run to read from a source holding several (ID or name).
+    pub run: Option<String>,
 }
 
 impl Default for IngestOptions {
@@ -93,6 +102,7 @@ impl Default for IngestOptions {
             values: ValuePolicy::all(),
             general_csv_only: false,
             progress_bar: false,
+            run: None,
         }
     }
 }
@@ -130,6 +140,14 @@ pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestErr
     let progress = Progress::for_inputs(total_bytes, opts.progress_bar);
     let read_all = |loaded: &mut Loaded| {
         for source in plan.sources {
+            if let Some(container) = source.path.as_deref().and_then(sources::container_at) {
+                let read = sources::read_container(&source, &container, opts)?;
+                if loaded.params.is_none() && opts.config.is_none() {
+                    loaded.params = read.params;
+                }
+                loaded.parsed.extend(read.parsed);
+                continue;
+            }
             let parsed = read_source(&source, opts, loaded.params.as_ref(), &progress)?;
             if opts.strict
                 && let Some(first) = parsed.table.skipped.first()
@@ -142,7 +160,9 @@ pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestErr
     };
     let result = read_all(&mut loaded);
     progress.finish();
-    result.map(|()| loaded)
+    result?;
+    sources::check_one_run(inputs, &loaded)?;
+    Ok(loaded)
 }
 
 /// Opens one source, sniffs its format unless forced, and parses it.
@@ -165,6 +185,23 @@ pub fn read_source(
         None => Box::new(std::io::stdin().lock()),
     };
     let (head, reader) = split_head(reader, &source.name)?;
+    // Compressed bytes (whatever the name) are read through their decoder; other binary
+    // formats are named with the way to convert them.
+    let compressed = compressed::is_compressed(&head);
+    let (head, reader): (Vec<u8>, Box<dyn Read>) = if compressed {
+        let (head, reader) = split_head(
+            compressed::decoder(&head, reader, &source.name)?,
+            &source.name,
+        )?;
+        (head, Box::new(reader))
+    } else {
+        (head, Box::new(reader))
+    };
+    if opts.format.is_none()
+        && let Some(why) = compressed::unreadable_binary(&head, source.path.as_deref())
+    {
+        return Err(IngestError::unusable(&source.name, why));
+    }
     if head.is_empty() {
         return Err(IngestError::Empty {
             path: source.name.clone(),
@@ -193,7 +230,11 @@ pub fn read_source(
                 step_col: opts.step_col.clone(),
                 values: opts.values.clone(),
             };
-            if let Some(path) = source.path.as_deref().filter(|_| !opts.general_csv_only) {
+            if let Some(path) = source
+                .path
+                .as_deref()
+                .filter(|_| !opts.general_csv_only && !compressed)
+            {
                 let fast =
                     csv::parse_file_fast(path, source, &csv_opts, csv_fast::CHUNK_BYTES, progress);
                 // The fast path read the file from its start: count it once.
@@ -207,9 +248,23 @@ pub fn read_source(
             }
             csv::parse(reader, source, &csv_opts)
         }
-        Format::Jsonl => json::parse_lines(reader, source, &json_options(opts)),
+        Format::Jsonl => {
+            let mut json_opts = json_options(opts);
+            if json_opts.step_col.is_none() {
+                json_opts.step_col = framework::json_lines_step_key(&head).map(String::from);
+            }
+            json::parse_lines(reader, source, &json_opts)
+        }
         Format::Json => json::parse_document(reader, source, &json_options(opts)),
         Format::ConsoleLog => console::parse(reader, source, &opts.values),
+        Format::Tensorboard => tensorboard::parse(reader, source, &opts.values),
+        Format::FairseqLog => framework::parse_fairseq(reader, source, &json_options(opts)),
+        Format::WandbCsv => wandb::parse_export(reader, source, opts.run.as_deref(), &opts.values),
+        Format::Wandb => wandb::parse_transaction_log(reader, &source.name, &opts.values),
+        Format::Mlflow => Err(IngestError::unusable(
+            &source.name,
+            "an MLflow store is read from its folder (mlruns/) or its mlflow.db",
+        )),
     }
 }
 
@@ -221,7 +276,10 @@ fn json_options(opts: &IngestOptions) -> json::JsonOptions {
 }
 
 /// Reads the first bytes for sniffing and returns them with a reader that still yields everything.
-fn split_head(mut reader: Box<dyn Read>, name: &str) -> Result<(Vec<u8>, impl Read), IngestError> {
+fn split_head(
+    mut reader: Box<dyn Read>,
+    name: &str,
+) -> Result<(Vec<u8>, impl Read + use<>), IngestError> {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     (&mut reader)
         .take(SNIFF_BYTES as u64)

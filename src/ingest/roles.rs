@@ -6,6 +6,21 @@ use crate::model::Role;
 
 /// The role a column named `name` most likely has.
 pub fn role_from_name(name: &str) -> Role {
+    // Lightning `self.log(name, on_step=True, on_epoch=True)` writes `name_step` (every logged
+    // step) and `name_epoch` (the epoch mean): the per-step series takes the name's role, the
+    // epoch means are kept as other series.
+    if let Some(base) = name
+        .strip_suffix("_step")
+        .filter(|b| !b.is_empty() && !b.ends_with("global"))
+    {
+        return role_from_name(base);
+    }
+    if let Some(base) = name.strip_suffix("_epoch").filter(|b| !b.is_empty()) {
+        return match role_from_name(base) {
+            Role::Total | Role::Jepa | Role::Reg => Role::Other,
+            role => role,
+        };
+    }
     let full = normalize(name);
     let leaf = full.rsplit('/').next().unwrap_or(&full).to_string();
     let has = |needle: &str| full.contains(needle);
@@ -34,10 +49,12 @@ pub fn role_from_name(name: &str) -> Role {
     {
         return Role::Eval;
     }
-    if leaf == "lr" || leaf.starts_with("lr_") || has("learning_rate") {
+    // DINO / MAE / iBOT log `train_lr`, `train_wd`.
+    let bare = leaf.strip_prefix("train_").unwrap_or(&leaf);
+    if bare == "lr" || leaf.starts_with("lr_") || has("learning_rate") {
         return Role::Lr;
     }
-    if leaf == "wd" || has("weight_decay") {
+    if bare == "wd" || has("weight_decay") {
         return Role::Wd;
     }
     if has("grad_norm") || has("gradnorm") {

@@ -8,6 +8,9 @@ use crate::model::Format;
 
 /// The format of a source whose first bytes are `head`, when it is one we read.
 pub fn sniff(head: &[u8], path: Option<&Path>) -> Option<Format> {
+    if let Some(format) = sniff_binary_or_framework(head, path) {
+        return Some(format);
+    }
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let start = head.iter().position(|b| !b.is_ascii_whitespace())?;
     let body = &head[start..];
@@ -37,6 +40,27 @@ pub fn sniff(head: &[u8], path: Option<&Path>) -> Option<Format> {
     let first_line = body.split(|b| *b == b'\n').next().unwrap_or(body);
     if [b',', b'\t', b';'].iter().any(|d| first_line.contains(d)) {
         return Some(csv_variant(first_line));
+    }
+    None
+}
+
+/// Formats recognised before the generic text shapes: TensorBoard event files and W&B transaction
+/// logs (binary), fairseq console logs (which start with `[`, like a JSON array), and W&B CSV
+/// exports (a CSV with `<run> - <metric>` columns).
+fn sniff_binary_or_framework(head: &[u8], path: Option<&Path>) -> Option<Format> {
+    if super::tensorboard::looks_like_tfrecord(head)
+        || (head.is_empty() && path.is_some_and(super::tensorboard::is_event_file))
+    {
+        return Some(Format::Tensorboard);
+    }
+    if head.starts_with(b":W&B") {
+        return Some(Format::Wandb);
+    }
+    if super::framework::looks_like_fairseq(head) {
+        return Some(Format::FairseqLog);
+    }
+    if super::wandb::is_export_head(head) {
+        return Some(Format::WandbCsv);
     }
     None
 }

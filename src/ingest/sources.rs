@@ -1,0 +1,383 @@
+//! What a source holds when it is more than one log file: a TensorBoard log directory, an MLflow
+//! store (file store or `mlflow.db`), a W&B CSV export or offline run folder may hold several
+//! runs. `analyze` reads exactly one run — the only one, or the one `--run ID|NAME` picks — and
+//! refuses several with a list of them and a pointer to `compare`; [`list_runs`] gives `compare`
+//! the runs of a source and how to load each.
+//!
+//! The other half is the rule of DESIGN §2: several *different* runs are never averaged as ranks.
+//! Files merge as ranks only when they are one run's `{tag}_r{N}` files (one tag, distinct ranks,
+//! the same header, overlapping steps); [`check_one_run`] refuses anything else with exit 2.
+
+use std::path::{Path, PathBuf};
+
+use super::{IngestOptions, Loaded, Parsed, Source, mlflow, tensorboard, wandb};
+use crate::error::IngestError;
+use crate::model::Format;
+use crate::params::RunParams;
+
+/// One run held by a source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunRef {
+    /// The run's display name (TensorBoard run folder, MLflow `run_name`, W&B run name).
+    pub name: String,
+    /// The store's own ID when it has one (MLflow run UUID).
+    pub id: Option<String>,
+    pub format: Format,
+    /// How to load it: pass `inputs` to [`super::load`] with `IngestOptions::run = select`.
+    pub inputs: Vec<String>,
+    pub select: Option<String>,
+}
+
+/// A directory (or file) layout that holds runs rather than being one log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Container {
+    /// A directory with TensorBoard event files in it or below it.
+    Tensorboard(PathBuf),
+    /// An MLflow file store: the `mlruns` root, an experiment folder, or one run folder.
+    MlflowFiles(PathBuf),
+    /// An MLflow SQLite store (`mlflow.db`).
+    MlflowDb(PathBuf),
+    /// A W&B offline run folder (`wandb/offline-run-*`, `wandb/run-*`, `wandb/latest-run`).
+    WandbRun(PathBuf),
+}
+
+/// Recognises a container at `path`, event files anywhere below a directory included (no reading
+/// beyond names and first bytes).
+pub fn container_at(path: &Path) -> Option<Container> {
+    container_here(path).or_else(|| {
+        (path.is_dir() && has_event_files(path, 0))
+            .then(|| Container::Tensorboard(path.to_path_buf()))
+    })
+}
+
+/// Like [`container_at`], but a TensorBoard log directory only when event files are in `path`
+/// itself (a run folder whose logs sit beside a `tb/` folder stays a run folder).
+pub fn container_here(path: &Path) -> Option<Container> {
+    if path.is_dir() {
+        if mlflow::is_file_store(path) {
+            return Some(Container::MlflowFiles(path.to_path_buf()));
+        }
+        if wandb::is_run_dir(path) {
+            return Some(Container::WandbRun(path.to_path_buf()));
+        }
+        let direct_events = std::fs::read_dir(path).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| tensorboard::is_event_file(&e.path()) && e.path().is_file())
+        });
+        return direct_events.then(|| Container::Tensorboard(path.to_path_buf()));
+    }
+    mlflow::is_mlflow_db(path).then(|| Container::MlflowDb(path.to_path_buf()))
+}
+
+/// Where the logs of a run folder that holds none itself are, one level down, in the layouts the
+/// frameworks write: `mlruns/` or `mlflow.db`, `wandb/latest-run/`, `lightning_logs/version_N/`
+/// and `checkpoint-N/` (the highest N), MMEngine `<time>/vis_data/scalars.json` (the latest), and
+/// TensorBoard event files anywhere below.
+pub fn find_below(dir: &Path) -> Option<PathBuf> {
+    let mlruns = dir.join("mlruns");
+    if mlruns.is_dir() && mlflow::is_file_store(&mlruns) {
+        return Some(mlruns);
+    }
+    let db = dir.join("mlflow.db");
+    if db.is_file() && mlflow::is_mlflow_db(&db) {
+        return Some(db);
+    }
+    for latest in [dir.join("wandb").join("latest-run"), dir.join("latest-run")] {
+        if wandb::is_run_dir(&latest) {
+            return Some(latest);
+        }
+    }
+    if let Some(v) = highest_numbered(&dir.join("lightning_logs"), "version_") {
+        let metrics = v.join("metrics.csv");
+        if metrics.is_file() {
+            return Some(metrics);
+        }
+    }
+    if let Some(ckpt) = highest_numbered(dir, "checkpoint-") {
+        let state = ckpt.join("trainer_state.json");
+        if state.is_file() {
+            return Some(state);
+        }
+    }
+    let mut scalars: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("vis_data").join("scalars.json"))
+        .filter(|p| p.is_file())
+        .collect();
+    scalars.sort();
+    if let Some(latest) = scalars.pop() {
+        return Some(latest);
+    }
+    has_event_files(dir, 0).then(|| dir.to_path_buf())
+}
+
+/// The sub-directory `{prefix}{N}` of `dir` with the highest N.
+fn highest_numbered(dir: &Path, prefix: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n: u64 = name.strip_prefix(prefix)?.parse().ok()?;
+            e.path().is_dir().then(|| (n, e.path()))
+        })
+        .max()
+        .map(|(_, p)| p)
+}
+
+/// Whether `dir` or a directory below it (8 levels) holds a TensorBoard event file.
+fn has_event_files(dir: &Path, depth: usize) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut subdirs = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if tensorboard::is_event_file(&path) && path.is_file() {
+            return true;
+        }
+        if depth < 8 && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            subdirs.push(path);
+        }
+    }
+    subdirs.iter().any(|d| has_event_files(d, depth + 1))
+}
+
+/// The runs a source holds: several for a multi-run container, else one (the input itself).
+///
+/// `input` is what a user would pass to `analyze`: a file, a directory, or `-`. Errors are those
+/// of listing the container (an unreadable directory, a damaged `mlflow.db`). A directory that is
+/// not a container is one run. Each [`RunRef`] loads with `load(&r.inputs, &IngestOptions { run:
+/// r.select.clone(), .. })`.
+pub fn list_runs(input: &str) -> Result<Vec<RunRef>, IngestError> {
+    let path = Path::new(input);
+    let container = if input == "-" {
+        None
+    } else {
+        container_at(path)
+    };
+    let one = |format| RunRef {
+        name: input.to_string(),
+        id: None,
+        format,
+        inputs: vec![input.to_string()],
+        select: None,
+    };
+    let in_container = |name: String, id: Option<String>, format| RunRef {
+        select: Some(id.clone().unwrap_or_else(|| name.clone())),
+        name,
+        id,
+        format,
+        inputs: vec![input.to_string()],
+    };
+    Ok(match container {
+        Some(Container::Tensorboard(dir)) => tensorboard::runs_in(&dir)?
+            .into_iter()
+            .map(|r| in_container(r.name, None, Format::Tensorboard))
+            .collect(),
+        Some(Container::MlflowFiles(_) | Container::MlflowDb(_)) => mlflow::list(path)?
+            .into_iter()
+            .map(|r| in_container(r.name, Some(r.id), Format::Mlflow))
+            .collect(),
+        Some(Container::WandbRun(_)) => vec![one(Format::Wandb)],
+        None if path.is_file() && wandb::is_export(path) => wandb::export_runs(path)?
+            .into_iter()
+            .map(|name| in_container(name, None, Format::WandbCsv))
+            .collect(),
+        None => vec![one(Format::Csv)],
+    })
+}
+
+/// Picks the one run to analyse among `runs` (names and IDs): the only one, or the one `wanted`
+/// names; otherwise an error listing them.
+pub fn pick<'a, T>(
+    source: &str,
+    runs: &'a [T],
+    name_of: impl Fn(&T) -> (&str, Option<&str>),
+    wanted: Option<&str>,
+) -> Result<&'a T, IngestError> {
+    if let Some(wanted) = wanted {
+        return runs
+            .iter()
+            .find(|r| {
+                let (name, id) = name_of(r);
+                name == wanted || id == Some(wanted)
+            })
+            .ok_or_else(|| {
+                IngestError::unusable(
+                    source,
+                    format!(
+                        "no run '{wanted}' here; runs: {}",
+                        describe_runs(runs, &name_of)
+                    ),
+                )
+            });
+    }
+    match runs {
+        [one] => Ok(one),
+        [] => Err(IngestError::unusable(source, "holds no runs")),
+        _ => Err(IngestError::unusable(
+            source,
+            format!(
+                "holds {} runs: {}; analyse one with --run ID|NAME, or compare them with `jepa-doctor compare {source}`",
+                runs.len(),
+                describe_runs(runs, &name_of)
+            ),
+        )),
+    }
+}
+
+fn describe_runs<T>(runs: &[T], name_of: &impl Fn(&T) -> (&str, Option<&str>)) -> String {
+    runs.iter()
+        .map(|r| match name_of(r) {
+            (name, Some(id)) => format!("{name} ({id})"),
+            (name, None) => name.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One run's tables read from a container, and its config when the store keeps one.
+#[derive(Clone, Debug, Default)]
+pub struct RunTables {
+    pub parsed: Vec<(Source, Parsed)>,
+    pub params: Option<RunParams>,
+}
+
+/// Reads a container source (as recognised by [`container_at`]) into one run's tables, with the
+/// run's config when the store keeps one (MLflow params).
+pub fn read_container(
+    source: &Source,
+    container: &Container,
+    opts: &IngestOptions,
+) -> Result<RunTables, IngestError> {
+    let wanted = opts.run.as_deref();
+    match container {
+        Container::Tensorboard(dir) => {
+            let runs = tensorboard::runs_in(dir)?;
+            let run = pick(&source.name, &runs, |r| (r.name.as_str(), None), wanted)?;
+            Ok(RunTables {
+                parsed: tensorboard::read_run(run, &opts.values)?,
+                params: None,
+            })
+        }
+        Container::MlflowFiles(path) | Container::MlflowDb(path) => {
+            mlflow::read(path, source, wanted, &opts.values)
+        }
+        Container::WandbRun(dir) => Ok(RunTables {
+            parsed: wandb::read_run_dir(dir, source, &opts.values)?,
+            params: None,
+        }),
+    }
+}
+
+/// Refuses inputs that are several runs rather than one run's parts or ranks: several container
+/// sources or run directories, rank files of different tags, a rank claimed twice (`_r0` and
+/// `_r00`), rank files with different headers or steps that never overlap, and same-named logs
+/// from different folders.
+pub fn check_one_run(inputs: &[String], loaded: &Loaded) -> Result<(), IngestError> {
+    let dirs: Vec<&String> = inputs.iter().filter(|i| Path::new(i).is_dir()).collect();
+    let mut distinct_dirs: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| PathBuf::from(d)))
+        .collect();
+    distinct_dirs.sort();
+    distinct_dirs.dedup();
+    if distinct_dirs.len() > 1 {
+        return Err(several_runs(
+            &dirs.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+        ));
+    }
+    let files: Vec<&(Source, Parsed)> = loaded
+        .parsed
+        .iter()
+        .filter(|(s, _)| s.path.as_deref().is_some_and(Path::is_file))
+        .collect();
+    let ranked: Vec<&(Source, Parsed)> = files
+        .iter()
+        .copied()
+        .filter(|(s, _)| s.rank.is_some())
+        .collect();
+    if ranked.len() > 1 {
+        check_ranks(&ranked)?;
+    }
+    // Logs of the same name in different folders are different runs' logs.
+    let mut names: Vec<(String, String)> = files
+        .iter()
+        .filter(|(s, _)| s.rank.is_none())
+        .filter_map(|(s, _)| {
+            let p = s.path.as_deref()?;
+            Some((
+                p.file_name()?.to_string_lossy().into_owned(),
+                s.name.clone(),
+            ))
+        })
+        .collect();
+    names.sort();
+    for pair in names.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            return Err(several_runs(&[pair[0].1.as_str(), pair[1].1.as_str()]));
+        }
+    }
+    Ok(())
+}
+
+fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
+    let tag = |s: &Source| {
+        s.path
+            .as_deref()
+            .and_then(|p| p.file_stem())
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.rsplit_once("_r"))
+            .map(|(t, digits)| (t.to_string(), digits.to_string()))
+    };
+    let (first_source, first) = ranked[0];
+    let (first_tag, _) = tag(first_source).unwrap_or_default();
+    let mut seen: Vec<(u32, &str, String)> = Vec::new();
+    for (source, parsed) in ranked {
+        let (t, digits) = tag(source).unwrap_or_default();
+        if t != first_tag {
+            return Err(several_runs(&[&first_source.name, &source.name]));
+        }
+        let rank = source.rank.unwrap_or(0);
+        if let Some((_, other, other_digits)) = seen.iter().find(|(r, _, _)| *r == rank) {
+            return Err(IngestError::Usage(format!(
+                "{other} and {} both claim rank {rank} (`_r{other_digits}` and `_r{digits}`): one run writes one file per rank; pass one of them, or compare them with `jepa-doctor compare`",
+                source.name
+            )));
+        }
+        seen.push((rank, source.name.as_str(), digits));
+        if parsed.table.names != first.table.names {
+            return Err(IngestError::Usage(format!(
+                "{} and {} have different columns, so they are not ranks of one run; analyse each on its own, or compare them with `jepa-doctor compare {} {}`",
+                first_source.name, source.name, first_source.name, source.name
+            )));
+        }
+        let overlap = match (
+            first.table.keys.first(),
+            first.table.keys.last(),
+            parsed.table.keys.first(),
+            parsed.table.keys.last(),
+        ) {
+            (Some(a0), Some(a1), Some(b0), Some(b1)) => a0 <= b1 && b0 <= a1,
+            _ => true,
+        };
+        if !overlap {
+            return Err(IngestError::Usage(format!(
+                "{} and {} log steps that never overlap, so they are not ranks of one run; analyse each on its own, or compare them with `jepa-doctor compare {} {}`",
+                first_source.name, source.name, first_source.name, source.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn several_runs(names: &[&str]) -> IngestError {
+    IngestError::Usage(format!(
+        "these are different runs, not parts or ranks of one run: {}; `analyze` reads one run (pass one), `jepa-doctor compare {}` puts several side by side",
+        names.join(", "),
+        names.join(" ")
+    ))
+}

@@ -1,0 +1,414 @@
+//! TensorBoard event files (`events.out.tfevents.*`), as written by `torch.utils.tensorboard`,
+//! tensorboardX, `tf.summary` and `tensorboard.summary.Writer`: a file, or a log directory searched
+//! recursively.
+//!
+//! Each file is a TFRecord stream ([`super::tfrecord`]) of protobuf `Event` messages
+//! (tensorflow/core/util/event.proto, tensorflow/core/framework/summary.proto and tensor.proto),
+//! decoded with `prost` through the hand-written message structs below: only the fields read are
+//! declared, the rest are skipped as protobuf allows. A scalar is a `Summary.Value` holding
+//! `simple_value` (the classic writers), or a rank-0 numeric `tensor` (`float_val`, `double_val`,
+//! `half_val`, `int_val`, `int64_val` or `tensor_content`) whose tag belongs to the `scalars` plugin
+//! (TF2 and `new_style=True` writers; the plugin is named only on a tag's first event, as
+//! TensorBoard's own loader assumes). Images, histograms, text and graphs are counted and ignored.
+//!
+//! Layout, as TensorBoard shows it: every directory holding event files is a *run*; the files of
+//! one run are read in name order (their names start with the creation time), a later file being a
+//! restart whose rows replace the earlier file's from its first step on. `add_scalars(main, {k: v})`
+//! writes each `k` to a sibling writer in the sub-folder `{main with / as _}_{k}` whose only tag is
+//! `main`: such folders are series of their parent run, named after the folder (`loss_jepa`). Any
+//! other sub-folder with event files is a different run ([`runs_in`] lists them).
+//!
+//! A row is the consecutive events of one file that share a step. Rows account for every record:
+//! a record whose checksum fails is skipped with its byte offset, a truncated last record (a live
+//! run) is skipped and counted, and undecodable payloads are skipped with their offset.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+pub use proto::{
+    Event, PluginData, Summary, SummaryMetadata, SummaryValue, TensorDim, TensorProto, TensorShape,
+    tensor_scalar,
+};
+
+use super::table::{KeyKind, TableBuilder, ValuePolicy};
+use super::tfrecord::{Frame, RecordReader};
+use super::{Parsed, Source};
+use crate::error::IngestError;
+use crate::model::{Format, MAX_STEP};
+
+mod proto;
+
+/// True for a file name TensorBoard reads as an event file.
+pub fn is_event_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains("tfevents"))
+}
+
+/// True when `head` starts like a TFRecord stream: a length whose masked CRC-32C matches.
+pub fn looks_like_tfrecord(head: &[u8]) -> bool {
+    head.len() >= 12
+        && super::tfrecord::masked_crc(&head[..8])
+            == u32::from_le_bytes([head[8], head[9], head[10], head[11]])
+}
+
+/// One writer's event files: the run's own, or an `add_scalars` sub-folder's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Writer {
+    /// The event files, in name (= creation time) order.
+    pub files: Vec<PathBuf>,
+    /// `Some(folder name)` for an `add_scalars` sub-writer: its tag is renamed to the folder name.
+    pub series_name: Option<String>,
+}
+
+/// One TensorBoard run: a directory with event files, plus its `add_scalars` sub-writers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TbRun {
+    /// Path of the run directory relative to the log directory (`.` for the log directory).
+    pub name: String,
+    pub dir: PathBuf,
+    pub writers: Vec<Writer>,
+}
+
+/// The runs under a log directory (recursive), in path order. Errors only when `dir` cannot be
+/// listed; unreadable sub-directories are skipped.
+pub fn runs_in(dir: &Path) -> Result<Vec<TbRun>, IngestError> {
+    let name = dir.display().to_string();
+    let mut dirs: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    collect_event_dirs(dir, 0, &mut dirs).map_err(|e| IngestError::io(&name, e))?;
+    dirs.sort();
+    let mut runs: Vec<TbRun> = Vec::new();
+    for (path, files) in dirs {
+        // The nearest enclosing run (directories are sorted, so ancestors come first).
+        let parent = runs
+            .iter_mut()
+            .filter(|r| path.starts_with(&r.dir) && path != r.dir)
+            .max_by_key(|r| r.dir.components().count());
+        if let Some(parent) = parent
+            && let Some(series) = add_scalars_series(&parent.dir, &path, &files)
+        {
+            parent.writers.push(Writer {
+                files,
+                series_name: Some(series),
+            });
+            continue;
+        }
+        let rel = path.strip_prefix(dir).unwrap_or(&path);
+        let run_name = if rel.as_os_str().is_empty() {
+            ".".to_string()
+        } else {
+            slash_path(rel)
+        };
+        runs.push(TbRun {
+            name: run_name,
+            dir: path,
+            writers: vec![Writer {
+                files,
+                series_name: None,
+            }],
+        });
+    }
+    Ok(runs)
+}
+
+/// A relative path with `/` separators.
+fn slash_path(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn collect_event_dirs(
+    dir: &Path,
+    depth: usize,
+    out: &mut Vec<(PathBuf, Vec<PathBuf>)>,
+) -> std::io::Result<()> {
+    let mut files = Vec::new();
+    let mut subdirs = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let Ok(entry) = entry else { continue };
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => subdirs.push(path),
+            Ok(_) if is_event_file(&path) && path.is_file() => files.push(path),
+            _ => {}
+        }
+    }
+    files.sort();
+    if !files.is_empty() {
+        out.push((dir.to_path_buf(), files));
+    }
+    if depth < 16 {
+        for sub in subdirs {
+            // An unreadable sub-directory is not a run we can read; the others still are.
+            let _ = collect_event_dirs(&sub, depth + 1, out);
+        }
+    }
+    Ok(())
+}
+
+/// `Some(series name)` when `dir` (below the run directory `run_dir`) is an `add_scalars`
+/// sub-writer whose first scalar tag is the main tag `t`: tensorboardX writes `{t}/{key}/`,
+/// torch.utils.tensorboard `{t with / as _}_{key}/` (`SummaryWriter.add_scalars` in both). The
+/// series is named after the folder relative to the run (`loss/jepa`, `loss_jepa`).
+fn add_scalars_series(run_dir: &Path, dir: &Path, files: &[PathBuf]) -> Option<String> {
+    let rel = slash_path(dir.strip_prefix(run_dir).ok()?);
+    let tag = files.iter().find_map(|f| first_tag(f))?;
+    let nested = rel
+        .strip_prefix(&format!("{tag}/"))
+        .is_some_and(|key| !key.is_empty() && !key.contains('/'));
+    let flat = rel
+        .strip_prefix(&format!("{}_", tag.replace('/', "_")))
+        .is_some_and(|key| !key.is_empty() && !rel.contains('/'));
+    (nested || flat).then_some(rel)
+}
+
+/// The first summary tag of an event file (reads only until one is found, at most 64 records).
+fn first_tag(path: &Path) -> Option<String> {
+    let mut reader = RecordReader::new(File::open(path).ok()?);
+    for _ in 0..64 {
+        match reader.next_frame().ok()? {
+            Frame::Record { .. } => {
+                let event = Event::decode(reader.payload()).ok()?;
+                if let Some(v) = event.summary.and_then(|s| s.value.into_iter().next()) {
+                    return Some(v.tag);
+                }
+            }
+            Frame::End | Frame::Truncated { .. } => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Reads one run: each writer becomes one [`Parsed`] (its series merge by step in `clean`).
+pub fn read_run(run: &TbRun, values: &ValuePolicy) -> Result<Vec<(Source, Parsed)>, IngestError> {
+    let mut out = Vec::with_capacity(run.writers.len());
+    for writer in &run.writers {
+        let name = writer.series_name.as_ref().map_or_else(
+            || run.dir.display().to_string(),
+            |_| {
+                writer
+                    .files
+                    .first()
+                    .and_then(|f| f.parent())
+                    .unwrap_or(&run.dir)
+                    .display()
+                    .to_string()
+            },
+        );
+        let source = Source {
+            name: name.clone(),
+            path: Some(run.dir.clone()),
+            rank: None,
+        };
+        let mut sink = EventSink::new(&name, values, writer.series_name.clone());
+        for (i, file) in writer.files.iter().enumerate() {
+            let file_name = file.display().to_string();
+            let reader = File::open(file).map_err(|e| IngestError::io(&file_name, e))?;
+            if i > 0 {
+                sink.restart();
+            }
+            sink.read_file(reader, &file_name)?;
+        }
+        out.push((source, sink.finish()?));
+    }
+    Ok(out)
+}
+
+/// Reads one event file (or stream) as a run of its own.
+pub fn parse(
+    reader: impl Read,
+    source: &Source,
+    values: &ValuePolicy,
+) -> Result<Parsed, IngestError> {
+    let mut sink = EventSink::new(&source.name, values, None);
+    sink.read_file(reader, &source.name)?;
+    sink.finish()
+}
+
+/// Turns events into table rows.
+struct EventSink {
+    builder: TableBuilder,
+    /// The series name for every tag (an `add_scalars` sub-writer).
+    rename: Option<String>,
+    columns: HashMap<String, usize>,
+    /// Per tag: whether its first metadata named the scalars plugin (or no plugin).
+    scalar_tags: HashMap<String, bool>,
+    row: Option<(u64, usize)>,
+    ignored: u64,
+    restarts: u64,
+    records: u64,
+}
+
+impl EventSink {
+    fn new(name: &str, values: &ValuePolicy, rename: Option<String>) -> EventSink {
+        EventSink {
+            builder: TableBuilder::with_policy(name, values.clone()),
+            rename,
+            columns: HashMap::new(),
+            scalar_tags: HashMap::new(),
+            row: None,
+            ignored: 0,
+            restarts: 0,
+            records: 0,
+        }
+    }
+
+    fn restart(&mut self) {
+        self.builder.restart();
+        self.restarts += 1;
+        self.row = None;
+    }
+
+    fn read_file(&mut self, reader: impl Read, file: &str) -> Result<(), IngestError> {
+        let mut frames = RecordReader::new(reader);
+        self.row = None;
+        loop {
+            let frame = frames.next_frame().map_err(|e| IngestError::io(file, e))?;
+            self.records += 1;
+            let record = self.records;
+            match frame {
+                Frame::End => break,
+                Frame::Record { offset } => match Event::decode(frames.payload()) {
+                    Ok(event) => self.add_event(event, record, offset),
+                    Err(e) => self.builder.skip_record(
+                        record,
+                        format!("{file}: byte {offset}: not an Event message ({e})"),
+                    ),
+                },
+                Frame::BadPayloadCrc { offset } => self.builder.skip_record(
+                    record,
+                    format!("{file}: byte {offset}: record checksum (CRC-32C) mismatch; skipped"),
+                ),
+                Frame::Resynced { offset, bytes } => self.builder.skip_record(
+                    record,
+                    format!(
+                        "{file}: byte {offset}: damaged record header; {bytes} bytes passed over to the next sound record"
+                    ),
+                ),
+                Frame::Truncated { offset, bytes } => {
+                    self.builder.skip_record(
+                        record,
+                        format!(
+                            "{file}: byte {offset}: last record truncated ({bytes} bytes; the run may still be writing); skipped"
+                        ),
+                    );
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add_event(&mut self, event: Event, record: u64, offset: u64) {
+        let Some(summary) = event.summary else {
+            // file_version, graphs, session logs: not rows.
+            self.ignored += 1;
+            return;
+        };
+        let mut values = Vec::with_capacity(summary.value.len());
+        for v in summary.value {
+            if let Some(x) = self.scalar_of(&v) {
+                values.push((v.tag, x));
+            }
+        }
+        if values.is_empty() {
+            self.ignored += 1;
+            return;
+        }
+        let step = match u64::try_from(event.step) {
+            Ok(s) if s <= MAX_STEP => s,
+            _ => {
+                self.builder.skip_record(
+                    record,
+                    format!("byte {offset}: step {} out of range", event.step),
+                );
+                return;
+            }
+        };
+        let row = match self.row {
+            Some((s, row)) if s == step => row,
+            _ => {
+                let row = self.builder.push_row(step);
+                self.row = Some((step, row));
+                row
+            }
+        };
+        for (tag, x) in values {
+            let column = self.column(tag);
+            self.builder.set(row, column, x);
+        }
+    }
+
+    fn column(&mut self, tag: String) -> usize {
+        // A sub-writer's main tag becomes the folder's name; any other tag stays below it.
+        let name = match &self.rename {
+            Some(folder)
+                if folder.starts_with(&tag) || folder.starts_with(&tag.replace('/', "_")) =>
+            {
+                folder.clone()
+            }
+            Some(folder) => format!("{folder}/{tag}"),
+            None => tag,
+        };
+        if let Some(c) = self.columns.get(&name) {
+            return *c;
+        }
+        let c = self.builder.column(&name);
+        self.columns.insert(name, c);
+        c
+    }
+
+    /// The scalar a value holds, if it is one.
+    fn scalar_of(&mut self, v: &SummaryValue) -> Option<f32> {
+        if let Some(x) = v.simple_value {
+            return Some(x);
+        }
+        let tensor = v.tensor.as_ref()?;
+        let declared = v.metadata.as_ref().map(|m| {
+            let plugin = m
+                .plugin_data
+                .as_ref()
+                .map_or("", |p| p.plugin_name.as_str());
+            plugin == "scalars" || (plugin.is_empty() && m.data_class != 2 && m.data_class != 3)
+        });
+        let is_scalar = match self.scalar_tags.get(&v.tag) {
+            Some(known) => *known,
+            None => {
+                let known = declared.unwrap_or(true);
+                self.scalar_tags.insert(v.tag.clone(), known);
+                known
+            }
+        };
+        if !is_scalar {
+            return None;
+        }
+        tensor_scalar(tensor)
+    }
+
+    fn finish(self) -> Result<Parsed, IngestError> {
+        let name = self.builder.source().to_string();
+        if self.builder.rows_read() == 0 {
+            return Err(IngestError::unusable(
+                &name,
+                format!(
+                    "no scalar summaries in the event files ({} records: images, histograms, text or graphs only)",
+                    self.records.saturating_sub(1)
+                ),
+            ));
+        }
+        Ok(Parsed {
+            table: self.builder.finish(self.restarts),
+            key_kind: KeyKind::Step,
+            format: Format::Tensorboard,
+            ipe_hint: None,
+            lines_ignored: self.ignored,
+        })
+    }
+}

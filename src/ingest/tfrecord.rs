@@ -1,0 +1,248 @@
+//! TFRecord framing, the container of TensorBoard event files: each record is
+//! `u64 length (little-endian) | u32 masked CRC-32C of the length bytes | payload | u32 masked
+//! CRC-32C of the payload`, where `masked(c) = ((c >> 15) | (c << 17)) + 0xa282ead8`
+//! (tensorflow/core/lib/io/record_reader.cc, tensorflow/tsl/lib/hash/crc32c.h).
+//!
+//! Reading is streaming: one record in memory at a time. Both checksums are verified. A payload
+//! whose checksum fails is reported with its byte offset and the reader moves on (the length was
+//! sound); a length whose checksum fails loses the framing, so the reader scans forward byte by
+//! byte for the next sound header and reports how many bytes it passed over. A record cut short at
+//! the end of the file (a run still writing) is reported as truncated.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+/// A payload longer than this is taken for a damaged length (no event is that large).
+pub const MAX_RECORD_BYTES: u64 = 256 << 20;
+
+const HEADER_BYTES: usize = 12;
+const MASK_DELTA: u32 = 0xa282_ead8;
+
+/// TFRecord's masked CRC-32C of `bytes`.
+pub fn masked_crc(bytes: &[u8]) -> u32 {
+    let crc = crc32c::crc32c(bytes);
+    crc.rotate_right(15).wrapping_add(MASK_DELTA)
+}
+
+/// What the next read found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A sound record; its payload is in the reader's buffer ([`RecordReader::payload`]).
+    Record { offset: u64 },
+    /// A record whose payload checksum failed (skipped).
+    BadPayloadCrc { offset: u64 },
+    /// Bytes from `offset` on were not a sound record header; `bytes` of them were passed over
+    /// before the next sound header (or the end of the file).
+    Resynced { offset: u64, bytes: u64 },
+    /// The file ends inside a record that starts at `offset` (`bytes` of it present).
+    Truncated { offset: u64, bytes: u64 },
+    /// The end of the file, cleanly between records.
+    End,
+}
+
+/// Reads TFRecord frames from a byte stream.
+pub struct RecordReader<R> {
+    inner: BufReader<R>,
+    offset: u64,
+    payload: Vec<u8>,
+    /// A sound header found while resynchronising, to start the next frame with.
+    pending: Option<[u8; HEADER_BYTES]>,
+}
+
+impl<R: Read> RecordReader<R> {
+    pub fn new(reader: R) -> RecordReader<R> {
+        RecordReader {
+            inner: BufReader::with_capacity(256 * 1024, reader),
+            offset: 0,
+            payload: Vec::new(),
+            pending: None,
+        }
+    }
+
+    /// The payload of the last [`Frame::Record`].
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// Reads the next frame. I/O errors other than a short read are returned.
+    pub fn next_frame(&mut self) -> io::Result<Frame> {
+        let (start, header) = match self.pending.take() {
+            Some(header) => (self.offset - HEADER_BYTES as u64, header),
+            None => {
+                let start = self.offset;
+                let mut header = [0u8; HEADER_BYTES];
+                let got = read_full(&mut self.inner, &mut header)?;
+                self.offset += got as u64;
+                if got < HEADER_BYTES {
+                    return Ok(if got == 0 {
+                        Frame::End
+                    } else {
+                        Frame::Truncated {
+                            offset: start,
+                            bytes: got as u64,
+                        }
+                    });
+                }
+                (start, header)
+            }
+        };
+        if !sound_header(&header) {
+            return self.resync(start, header);
+        }
+        let len = u64::from_le_bytes(header[..8].try_into().unwrap_or([0; 8]));
+        self.payload.clear();
+        let want = len + 4;
+        let read = (&mut self.inner)
+            .take(want)
+            .read_to_end(&mut self.payload)? as u64;
+        self.offset += read;
+        if read < want {
+            return Ok(Frame::Truncated {
+                offset: start,
+                bytes: HEADER_BYTES as u64 + read,
+            });
+        }
+        let footer_at = len as usize;
+        let footer = u32::from_le_bytes(self.payload[footer_at..].try_into().unwrap_or([0; 4]));
+        self.payload.truncate(footer_at);
+        if masked_crc(&self.payload) != footer {
+            return Ok(Frame::BadPayloadCrc { offset: start });
+        }
+        Ok(Frame::Record { offset: start })
+    }
+
+    /// Slides a 12-byte window forward until it holds a sound header, which is then consumed as
+    /// the start of the next record on the following call.
+    fn resync(&mut self, start: u64, mut window: [u8; HEADER_BYTES]) -> io::Result<Frame> {
+        let mut passed = 0u64;
+        loop {
+            window.copy_within(1.., 0);
+            let mut byte = [0u8; 1];
+            if read_full(&mut self.inner, &mut byte)? == 0 {
+                // No sound header before the end: everything left was passed over.
+                return Ok(Frame::Resynced {
+                    offset: start,
+                    bytes: passed + HEADER_BYTES as u64,
+                });
+            }
+            self.offset += 1;
+            passed += 1;
+            window[HEADER_BYTES - 1] = byte[0];
+            if sound_header(&window) {
+                self.pending = Some(window);
+                return Ok(Frame::Resynced {
+                    offset: start,
+                    bytes: passed,
+                });
+            }
+        }
+    }
+}
+
+fn sound_header(header: &[u8; HEADER_BYTES]) -> bool {
+    let len = u64::from_le_bytes(header[..8].try_into().unwrap_or([0; 8]));
+    let crc = u32::from_le_bytes(header[8..].try_into().unwrap_or([0; 4]));
+    len <= MAX_RECORD_BYTES && masked_crc(&header[..8]) == crc
+}
+
+/// Reads until `buf` is full or the stream ends; returns how many bytes were read.
+fn read_full(reader: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let len = (payload.len() as u64).to_le_bytes();
+        let mut out = len.to_vec();
+        out.extend_from_slice(&masked_crc(&len).to_le_bytes());
+        out.extend_from_slice(payload);
+        out.extend_from_slice(&masked_crc(payload).to_le_bytes());
+        out
+    }
+
+    fn frames(bytes: &[u8]) -> Vec<(Frame, Vec<u8>)> {
+        let mut reader = RecordReader::new(bytes);
+        let mut out = Vec::new();
+        loop {
+            let f = reader.next_frame().unwrap_or(Frame::End);
+            if f == Frame::End {
+                return out;
+            }
+            let payload = reader.payload().to_vec();
+            out.push((f, payload));
+        }
+    }
+
+    #[test]
+    fn the_masked_crc_matches_what_tensorboardx_wrote() {
+        // The first record header of fixtures/formats/same_run/tensorboard (tensorboardX 2.6.5):
+        // length 24 (the file_version event) and its masked CRC-32C.
+        let header = [0x18, 0, 0, 0, 0, 0, 0, 0, 0xa3, 0x7f, 0x4b, 0x22];
+        assert_eq!(masked_crc(&header[..8]).to_le_bytes(), header[8..]);
+        // An empty record (length 0) is well formed.
+        let empty = frame(b"");
+        assert_eq!(frames(&empty)[0].0, Frame::Record { offset: 0 });
+    }
+
+    #[test]
+    fn sound_records_then_a_bad_payload_then_a_truncated_tail() {
+        let mut bytes = frame(b"one");
+        let second = bytes.len() as u64;
+        let mut bad = frame(b"two");
+        bad[13] ^= 0x01; // a payload byte
+        bytes.extend_from_slice(&bad);
+        let third = bytes.len() as u64;
+        bytes.extend_from_slice(&frame(b"three"));
+        let fourth = bytes.len() as u64;
+        let cut = frame(b"four");
+        bytes.extend_from_slice(&cut[..cut.len() - 2]);
+        let got = frames(&bytes);
+        assert_eq!(got[0], (Frame::Record { offset: 0 }, b"one".to_vec()));
+        assert_eq!(got[1].0, Frame::BadPayloadCrc { offset: second });
+        assert_eq!(got[2], (Frame::Record { offset: third }, b"three".to_vec()));
+        assert_eq!(
+            got[3].0,
+            Frame::Truncated {
+                offset: fourth,
+                bytes: cut.len() as u64 - 2
+            }
+        );
+        assert_eq!(got.len(), 4);
+    }
+
+    #[test]
+    fn a_damaged_header_is_passed_over_to_the_next_sound_record() {
+        let mut bytes = frame(b"first");
+        let damaged_at = bytes.len();
+        let mut damaged = frame(b"lost record");
+        damaged[2] ^= 0xff; // the length: its checksum no longer matches
+        bytes.extend_from_slice(&damaged);
+        let next_at = bytes.len() as u64;
+        bytes.extend_from_slice(&frame(b"found again"));
+        let got = frames(&bytes);
+        assert_eq!(got[0].1, b"first");
+        assert_eq!(
+            got[1].0,
+            Frame::Resynced {
+                offset: damaged_at as u64,
+                bytes: next_at - damaged_at as u64
+            }
+        );
+        assert_eq!(
+            got[2],
+            (Frame::Record { offset: next_at }, b"found again".to_vec())
+        );
+        assert_eq!(got.len(), 3);
+    }
+}
