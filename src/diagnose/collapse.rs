@@ -18,7 +18,8 @@
 //!   level and ends there: the predictions collapsed and recovered. Not recovered by the end:
 //!   collapse (error).
 //! - **Collapse by the loss level** (error): a regression-to-target JEPA loss (L1/L2 to EMA
-//!   targets) whose end level (median of the last 5% of blocks) is below 10% of its highest
+//!   targets: a `jepa` series, or the loss of a JEPA log format or of a run with a params YAML)
+//!   whose end level (median of the last 5% of blocks) is below 10% of its highest
 //!   smoothed level after warmup, however long the fall took. Runs that did not collapse bottom
 //!   out at 15–30% of their start (V-JEPA 0.83 → 0.23, I-JEPA 0.46 → 0.12, data2vec 3.77 →
 //!   0.59). When a monitor shows the predictions still spread (`c < 0.5` at the end, no
@@ -302,7 +303,25 @@ fn by_monitor_level(ctx: &Context, jepa: &Series, p: &Prepared, m: &Monitor) -> 
         return None;
     }
     let (start, loss_end) = loss_levels(p);
-    let first_high = (from..b).find(|k| c[*k] >= 0.9).unwrap_or(from);
+    // Where it collapsed: the first block at 0.9 when pinned; else where, after its lowest
+    // point, the monitor is past halfway from the lowest to the end level.
+    let lowest_at = (0..b)
+        .min_by(|x, y| m.prepared.smoothed[*x].total_cmp(&m.prepared.smoothed[*y]))
+        .unwrap_or(0);
+    let first_high = if pinned {
+        (from..b).find(|k| c[*k] >= 0.9).unwrap_or(from)
+    } else {
+        let smoothed_index = |k: usize| match m.early {
+            Some(e) => (1.0 - m.prepared.smoothed[k] / e).clamp(0.0, 1.0),
+            None => m.prepared.smoothed[k],
+        };
+        let half = lowest + 0.5 * (end - lowest);
+        let range = if m.spread_sense { 0..b } else { lowest_at..b };
+        range
+            .into_iter()
+            .find(|k| smoothed_index(*k) >= half)
+            .unwrap_or(from)
+    };
     let message = if pinned {
         format!(
             "{} sits at the collapse level from {} to the end ({} of the run at c ≥ {PINNED}): {} — the predictions have no spread; {} falling from {} to {} (smoothed) is the collapsed predictor matching the targets trivially — collapse",
@@ -318,7 +337,7 @@ fn by_monitor_level(ctx: &Context, jepa: &Series, p: &Prepared, m: &Monitor) -> 
         format!(
             "{} ended at {} after a low of {}: the predictions' spread is gone — collapse; {} went from {} to {} (smoothed)",
             m.series.name,
-            m.describe(end),
+            m.describe_value(end),
             fmt::value(m.value_of(lowest)),
             jepa.name,
             fmt::value(start),
@@ -452,7 +471,7 @@ fn by_loss_level(
     drops: &[shape::Drop],
 ) -> Option<Finding> {
     let b = p.cleaned.len();
-    if b < 20 {
+    if b < 20 || !regression_loss(ctx, jepa) {
         return None;
     }
     let warm = ctx.warmup.map_or(p.blocks.first_step[0], |w| w.end_step);
@@ -530,6 +549,18 @@ fn by_loss_level(
     ));
     f.recommendations = recommendations(ctx);
     Some(f)
+}
+
+/// Whether `jepa` is known to be a JEPA regression-to-target loss: a `jepa`-role series, or the
+/// loss of a V-JEPA / V-JEPA 2 / I-JEPA log, or of a run with a JEPA params YAML. A bare `loss`
+/// column of a generic log may be anything (a cross-entropy falls toward 0 by design).
+pub fn regression_loss(ctx: &Context, jepa: &Series) -> bool {
+    jepa.role == crate::model::Role::Jepa
+        || ctx.params.is_some()
+        || matches!(
+            ctx.run.input.format.as_str(),
+            "vjepa-csv" | "vjepa2-csv" | "ijepa-csv" | "console-log"
+        )
 }
 
 /// A sudden level drop to < 10% of the start that lasts (end < 15% of the start).
