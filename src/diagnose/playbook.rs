@@ -95,17 +95,29 @@ pub fn raise_lr(ctx: &Context) -> String {
     )
 }
 
-/// Learning rate, for instability or collapse: explore lower peaks and longer warmup.
+/// Learning rate, for instability or collapse: explore lower peaks and longer warmup (a cooldown
+/// run, which has no warmup by design, keeps its linear decay).
 pub fn explore_lr(ctx: &Context) -> String {
+    let cooldown = ctx
+        .schedule
+        .as_ref()
+        .is_some_and(|s| s.kind == super::schedule::ScheduleKind::LinearDecay);
+    let now = ctx
+        .schedule
+        .as_ref()
+        .filter(|_| ctx.params.and_then(|p| p.final_lr).is_some())
+        .map(|s| format!(" (now {}):", s.describe()))
+        .unwrap_or_else(|| ":".into());
     match ctx.peak_lr {
         Some((peak, _)) => {
             let warm = ctx
                 .params
                 .and_then(|p| p.warmup_epochs)
+                .filter(|_| !cooldown)
                 .map(|w| format!(" and a longer warmup than {} epochs", fmt::value(w)))
                 .unwrap_or_default();
             format!(
-                "Learning rate: explore a lower peak than {} (try {} and {}){warm}; keep the decay.",
+                "Learning rate{now} explore a lower peak than {} (try {} and {}){warm}; keep the decay.",
                 fmt::sci(peak),
                 fmt::sci(peak / 2.0),
                 fmt::sci(peak / 4.0)

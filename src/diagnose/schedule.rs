@@ -132,17 +132,19 @@ impl Schedule {
                 self.cosine_steps
             ),
             ScheduleKind::LinearDecay => format!(
-                "linear decay from {} to {} over {} steps (a cooldown run: no warmup by design)",
+                "linear decay from {} to {} over {} steps, a cooldown run with no warmup by design",
                 sci(self.peak_lr),
                 sci(self.final_lr),
                 self.planned_steps
             ),
             ScheduleKind::WarmupStableDecay { anneal_steps: 0 } => format!(
-                "then constant at {} (the stable phase of a warmup-stable-decay schedule; the decay is a separate cooldown run)",
+                "warmup over {} steps, then constant at {}: the stable phase of a warmup-stable-decay schedule, whose decay is a separate cooldown run",
+                self.warmup_steps,
                 sci(self.peak_lr)
             ),
             ScheduleKind::WarmupStableDecay { anneal_steps } => format!(
-                "then constant at {}, linear decay to {} over the last {anneal_steps} steps (warmup-stable-decay)",
+                "warmup over {} steps, constant at {}, then linear decay to {} over the last {anneal_steps} steps (warmup-stable-decay)",
+                self.warmup_steps,
                 sci(self.peak_lr),
                 sci(self.final_lr)
             ),
