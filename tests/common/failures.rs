@@ -92,7 +92,7 @@ fn noise(rng: &mut StdRng, n: usize, sigma: f64) -> Vec<f64> {
     } else {
         [0.5, 0.8][rng.random_range(0..2)]
     };
-    let scale = (1.0 - phi * phi as f64).sqrt();
+    let scale = (1.0f64 - phi * phi).sqrt();
     let mut e = 0.0;
     (0..n)
         .map(|_| {
