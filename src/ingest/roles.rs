@@ -82,13 +82,14 @@ pub fn role_from_name(name: &str) -> Role {
     Role::Other
 }
 
-/// Names of JEPA prediction losses: V-JEPA's `p` and `loss-jepa`, V-JEPA 2-AC's `[j, s]`
+/// Names of JEPA prediction losses: V-JEPA's `p` and `loss-jepa`, V-JEPA 2-AC's `[j, s]` (`jloss`, `sloss`)
 /// (teacher-forcing and rollout terms), eb_jepa's `pred_loss`.
 const JEPA: &[&str] = &[
     "p",
     "j",
     "s",
     "jloss",
+    "sloss",
     "jepa",
     "pred_loss",
     "prediction_loss",
