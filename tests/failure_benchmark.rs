@@ -86,15 +86,19 @@ fn right(i: &Instance, d: &Diagnosis) -> Result<(), String> {
             want(
                 verdict == Verdict::Collapse
                     && f.evidence["kind"] == "pinned"
-                    && f.message.contains("prediction std ≈"),
-                "collapse, pinned, naming the implied std",
+                    && (f.message.contains("prediction std ≈")
+                        || f.message.contains("of its early")),
+                "collapse, pinned, naming the level and the implied std",
             )
         }
         Class::SlowCollapse => {
             let f = finding(Code::Collapse).ok_or("a collapse finding")?;
+            let alone = f.evidence["monitor"].is_null();
             want(
-                verdict == Verdict::Collapse && f.message.contains("inferred from the loss alone"),
-                "collapse inferred from the loss alone",
+                verdict == Verdict::Collapse
+                    && f.evidence["kind"] == "loss-level"
+                    && alone == f.message.contains("inferred from the loss alone"),
+                "collapse by the loss level (inferred from the loss alone without a monitor)",
             )
         }
         Class::TransientCollapse => {

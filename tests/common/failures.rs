@@ -152,6 +152,7 @@ pub fn generate(class: Class, seed: u64) -> Instance {
     let mut period_steps = None;
     let mut uniform_k = None;
     let mut extra: Vec<Series> = Vec::new();
+    let mut spread_monitor: Option<Vec<f64>> = None;
     let (jepa, reg): (Vec<f64>, Option<Vec<f64>>) = match class {
         Class::Healthy => {
             let floor = start * rng.random_range(0.15..0.30);
@@ -178,10 +179,15 @@ pub fn generate(class: Class, seed: u64) -> Instance {
             let floor = start * rng.random_range(0.04..0.08);
             let tau = rng.random_range(0.08..0.2);
             let level = rng.random_range(0.01..0.06);
-            (
-                ts.iter().map(|t| descent(*t, start, floor, tau)).collect(),
-                Some(ts.iter().map(|t| reg_low(*t, level)).collect()),
-            )
+            let j = ts.iter().map(|t| descent(*t, start, floor, tau)).collect();
+            if rng.random_bool(0.33) {
+                // A prediction-std monitor that stays near its early level.
+                let early = rng.random_range(0.3..1.0);
+                spread_monitor = Some(ts.iter().map(|t| early * (1.0 - 0.2 * t)).collect());
+                (j, None)
+            } else {
+                (j, Some(ts.iter().map(|t| reg_low(*t, level)).collect()))
+            }
         }
         Class::BenignRebound => {
             let floor = start * rng.random_range(0.2..0.35);
@@ -211,6 +217,24 @@ pub fn generate(class: Class, seed: u64) -> Instance {
                 Some(ts.iter().map(|t| reg_low(*t, level)).collect())
             };
             (j, reg)
+        }
+        Class::PinnedCollapse if rng.random_bool(0.33) => {
+            // A prediction-std monitor (higher = more spread) that falls to ≤ 3% of its early
+            // level within the first fifth of the run and stays there.
+            let floor = start * rng.random_range(0.03..0.08);
+            let tau = rng.random_range(0.05..0.2);
+            let early = rng.random_range(0.3..1.0);
+            let t_c = rng.random_range(0.05..0.2);
+            let low = early * rng.random_range(0.005..0.03);
+            let std: Vec<f64> = ts
+                .iter()
+                .map(|t| low + (early - low) / (1.0 + ((t - t_c) / 0.01).exp()))
+                .collect();
+            spread_monitor = Some(std);
+            (
+                ts.iter().map(|t| descent(*t, start, floor, tau)).collect(),
+                None,
+            )
         }
         Class::PinnedCollapse => {
             let floor = start * rng.random_range(0.03..0.08);
@@ -245,7 +269,13 @@ pub fn generate(class: Class, seed: u64) -> Instance {
                     }
                 })
                 .collect();
-            (j, None)
+            // A third log a reg-loss at the reg_coeff-0 level (≈ 0.87): it does not show spread,
+            // so the loss level still decides.
+            let reg = rng.random_bool(0.33).then(|| {
+                let level = rng.random_range(0.84..0.9);
+                ts.iter().map(|_| level).collect()
+            });
+            (j, reg)
         }
         Class::TransientCollapse => {
             let floor = start * rng.random_range(0.2..0.3);
@@ -387,6 +417,15 @@ pub fn generate(class: Class, seed: u64) -> Instance {
             .map(|(a, b)| (a + b).clamp(0.0, 1.0))
             .collect()
     });
+    if let Some(std) = spread_monitor {
+        let e = noise(&mut rng, n, 0.01);
+        let std: Vec<f64> = std
+            .iter()
+            .zip(&e)
+            .map(|(a, b)| (a * (1.0 + b)).max(1e-6))
+            .collect();
+        extra.push(series("pred_std", Role::Reg, &std));
+    }
     let steps: Vec<u64> = (0..n as u64).collect();
     finish(
         class,
