@@ -315,7 +315,7 @@ pub fn verdict_of(findings: &[Finding]) -> Verdict {
             .any(|f| f.code == Code::Spikes && f.severity == Severity::Warning)
     {
         Verdict::Unstable
-    } else if has(Code::Rebound) {
+    } else if has(Code::Rebound) || has(Code::ComponentDivergence) {
         Verdict::Rebound
     } else if has(Code::LrTooLow) && (has(Code::Plateau) || has(Code::SlowDescent)) {
         Verdict::Stalled
@@ -353,7 +353,7 @@ fn headline(
         }
         Verdict::Rebound => format!(
             "{}; check the checkpoints around the minimum downstream",
-            message(&[Code::Rebound])
+            message(&[Code::Rebound, Code::ComponentDivergence])
         ),
         Verdict::Stalled => match first(&[Code::NoDescent]) {
             Some(f) => f.message.clone(),
