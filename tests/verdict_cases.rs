@@ -260,7 +260,10 @@ fn generated_pinned_collapse_and_component_divergence_through_the_binary() {
         assert_eq!(code, 1);
         let f = findings(&v, "collapse");
         let message = f[0]["message"].as_str().unwrap();
-        assert!(message.contains("prediction std ≈ 0.0"), "{message}");
+        assert!(
+            message.contains("prediction std ≈ 0.0") || message.contains("of its early"),
+            "{message}"
+        );
         assert_eq!(f[0]["evidence"]["kind"], "pinned");
     }
     for seed in [21, 22] {

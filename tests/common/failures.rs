@@ -454,16 +454,10 @@ fn finish(
     uniform_k: Option<u64>,
     extra: Vec<Series>,
 ) -> Instance {
-    let loss_role = if extra.is_empty() {
-        Role::Jepa
-    } else {
-        Role::Total
-    };
-    let loss_name = if extra.is_empty() {
-        "loss-jepa"
-    } else {
-        "loss"
-    };
+    // With loss terms the logged loss is their total; else it is the JEPA loss.
+    let components = extra.iter().any(|s| s.role == Role::Jepa);
+    let loss_role = if components { Role::Total } else { Role::Jepa };
+    let loss_name = if components { "loss" } else { "loss-jepa" };
     let mut all = vec![series(loss_name, loss_role, &jepa)];
     all.extend(extra);
     if let Some(r) = reg {
