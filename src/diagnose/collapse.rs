@@ -324,9 +324,14 @@ fn by_monitor_level(ctx: &Context, jepa: &Series, p: &Prepared, m: &Monitor) -> 
     };
     let message = if pinned {
         format!(
-            "{} sits at the collapse level from {} to the end ({} of the run at c ≥ {PINNED}): {} — the predictions have no spread; {} falling from {} to {} (smoothed) is the collapsed predictor matching the targets trivially — collapse",
+            "{} sits at the collapse level from {} to the end ({} on {} of the run): {} — the predictions have no spread; {} falling from {} to {} (smoothed) is the collapsed predictor matching the targets trivially — collapse",
             m.series.name,
             ctx.when(m.step(first_high)),
+            if m.spread_sense {
+                "≤ 5% of its early level".to_string()
+            } else {
+                format!("≥ {PINNED}")
+            },
             fmt::percent(pinned_share),
             m.describe(end),
             jepa.name,
