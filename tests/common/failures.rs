@@ -25,7 +25,8 @@ pub enum Class {
     BenignRebound,
     /// reg-loss pinned at 0.985–0.995 from the first few dozen steps; the loss falls to 3–8%.
     PinnedCollapse,
-    /// No monitor; the loss eases down, then falls to 2–8% of its level over 2–25% of the run.
+    /// The loss eases down, then falls to 2–8% of its level over 2–40% of the run (no monitor, or
+    /// a reg-loss at the reg_coeff-0 level that does not show spread).
     SlowCollapse,
     /// reg-loss low, bursts to 0.93–0.99 for 5–12% of the run, then back; the loss is healthy.
     TransientCollapse,
@@ -252,8 +253,9 @@ pub fn generate(class: Class, seed: u64) -> Instance {
         }
         Class::SlowCollapse => {
             let eased = start * rng.random_range(0.85..0.97);
-            let t_fall = rng.random_range(0.3..0.6);
-            let duration = rng.random_range(0.02..0.25);
+            let t_fall = rng.random_range(0.2..0.5);
+            // From a few dozen steps to 40% of the run; the low level holds ≥ 15% of the run.
+            let duration = rng.random_range(0.02..0.4f64).min(0.85 - t_fall);
             let low = eased * rng.random_range(0.02..0.08);
             let j = ts
                 .iter()
