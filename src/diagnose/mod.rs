@@ -7,6 +7,7 @@ pub mod components;
 pub mod descent;
 pub mod finding;
 pub mod loss_findings;
+pub mod loss_level;
 pub mod playbook;
 pub mod rebound;
 pub mod schedule;
