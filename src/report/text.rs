@@ -106,6 +106,8 @@ fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis) -> io::Result<()
         if let (Some(end), Some(last)) = (r.end_value, r.last_step) {
             write!(out, " → {} at the end (step {last})", fmt::value(end))?;
         }
+        // Which numbers these are, as the headline says (one story, one set of numbers).
+        write!(out, " · smoothed; the end is the median of the last window")?;
         writeln!(out)?;
         let mut facts = Vec::new();
         if r.detected {
