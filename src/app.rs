@@ -52,6 +52,7 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
     clock.lap("read");
     let run = clean::clean(loaded, &settings.clean)?;
     clock.lap("clean");
+    diagnose::require_loss(&run)?;
     let diagnosis = diagnose::diagnose(&run, &settings.analysis);
     clock.lap("analyse");
     let outputs = &settings.outputs;
@@ -121,7 +122,9 @@ impl PhaseClock {
 
 /// 1 when a finding trips the `--fail-on` gate, else 0.
 pub fn exit_code(diagnosis: &Diagnosis, fail_on: FailOn) -> u8 {
-    if diagnosis.findings.iter().any(|f| fail_on.trips(f)) {
+    if diagnosis.findings.iter().any(|f| fail_on.trips(f))
+        || fail_on.trips_verdict(diagnosis.verdict)
+    {
         EXIT_FINDING
     } else {
         EXIT_OK

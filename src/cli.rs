@@ -284,7 +284,9 @@ pub struct OutputArgs {
     #[arg(long)]
     pub github: bool,
 
-    /// Exit 1 when a finding at or above this level fires.
+    /// Exit 1 when a finding at or above this level fires, or the verdict carries it (collapse
+    /// and diverged are errors; unstable, rebound and stalled warnings; `rebound` trips on a
+    /// rebound or anything worse).
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
 

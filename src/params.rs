@@ -26,6 +26,10 @@ pub struct RunParams {
     pub ipe: Option<u64>,
     /// Stretch of the cosine schedule beyond `epochs` (`optimization.ipe_scale`).
     pub ipe_scale: Option<f64>,
+    /// `optimization.is_anneal`: a V-JEPA 2 cooldown run (linear LR decay, no warmup by design).
+    pub is_anneal: Option<bool>,
+    /// `optimization.anneal`: epochs of the final linear decay of a warmup-stable-decay schedule.
+    pub anneal_epochs: Option<f64>,
     /// EMA momentum start and end (`optimization.ema`).
     pub ema: Option<(f64, f64)>,
     pub weight_decay: Option<f64>,
@@ -90,6 +94,8 @@ impl RunParams {
             epochs: opt("epochs").and_then(number),
             ipe: opt("ipe").and_then(number).and_then(whole),
             ipe_scale: opt("ipe_scale").and_then(number),
+            is_anneal: opt("is_anneal").and_then(|v| v.as_bool()),
+            anneal_epochs: opt("anneal").and_then(number),
             ema,
             weight_decay: opt("weight_decay").and_then(number),
             final_weight_decay: opt("final_weight_decay").and_then(number),

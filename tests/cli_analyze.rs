@@ -246,12 +246,30 @@ fn help_and_version_exit_0() {
 }
 
 #[test]
+fn an_unrecognised_loss_column_is_a_usage_error_naming_the_columns() {
+    doctor()
+        .args(["analyze", &fixture("csv/generic_custom_names.tsv")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no loss column recognised; columns are pred_l2, std_penalty, learning_rate; name one with --jepa-col / --loss-col",
+        ));
+    let v = json_of(&[
+        "analyze",
+        &fixture("csv/generic_custom_names.tsv"),
+        "--jepa-col",
+        "pred_l2",
+    ]);
+    assert_eq!(v["input"]["format"], "csv");
+    assert_eq!(v["rebound"]["series"], "pred_l2");
+}
+
+#[test]
 fn every_format_reports_its_input_and_series() {
     let cases = [
         ("samples/recipe/jepa_r0.csv", "vjepa-csv", "loss-jepa"),
         ("csv/vjepa2_log_r0.csv", "vjepa2-csv", "loss"),
         ("csv/ijepa.csv", "ijepa-csv", "time (ms)"),
-        ("csv/generic_custom_names.tsv", "csv", "pred_l2"),
         ("json/train_eval_mixed.jsonl", "jsonl", "eval/knn_top1"),
         ("json/trainer_state.json", "json", "eval_loss"),
         ("samples/recipe/stdout.log", "console-log", "reg-loss"),

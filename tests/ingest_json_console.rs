@@ -271,7 +271,8 @@ fn torchrun_rank_prefixes_keep_one_rank() {
 fn vjepa2_ac_components() {
     let run = run_of(&[&fixture("console/vjepa2_ac.log")]);
     assert_eq!(series(&run, "jloss").role, Role::Jepa);
-    assert_eq!(series(&run, "sloss").role, Role::Other);
+    // Both V-JEPA 2-AC terms (teacher forcing, rollout) are JEPA components (issue 11).
+    assert_eq!(series(&run, "sloss").role, Role::Jepa);
     assert_eq!(series(&run, "loss").role, Role::Total);
 }
 

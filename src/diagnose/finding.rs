@@ -40,6 +40,8 @@ pub enum Code {
     NoDecay,
     ConfigSmell,
     InsufficientData,
+    NoDescent,
+    ComponentDivergence,
 }
 
 impl Code {
@@ -58,6 +60,8 @@ impl Code {
             Code::NoDecay => "no-decay",
             Code::ConfigSmell => "config-smell",
             Code::InsufficientData => "insufficient-data",
+            Code::NoDescent => "no-descent",
+            Code::ComponentDivergence => "component-divergence",
         }
     }
 }
@@ -137,6 +141,17 @@ impl Verdict {
             Verdict::Diverged => "diverged",
         }
     }
+
+    /// The severity the verdict's story carries into the gate (DESIGN §6: a verdict is never
+    /// less severe than its worst finding, and `--fail-on` sees it): diverged and collapse are
+    /// errors; unstable, rebound and stalled warnings; healthy and insufficient data nothing.
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            Verdict::Diverged | Verdict::Collapse => Some(Severity::Error),
+            Verdict::Unstable | Verdict::Rebound | Verdict::Stalled => Some(Severity::Warning),
+            Verdict::Healthy | Verdict::InsufficientData => None,
+        }
+    }
 }
 
 /// `--fail-on`: the least that makes the exit status 1.
@@ -173,6 +188,18 @@ impl FailOn {
             }
         }
     }
+
+    /// Whether the verdict itself trips the gate: `error` on diverged / collapse, `warning` on
+    /// any verdict carrying a warning, `rebound` on a rebound or anything worse than one
+    /// (unstable, collapse, diverged).
+    pub fn trips_verdict(self, verdict: Verdict) -> bool {
+        match self {
+            FailOn::Never => false,
+            FailOn::Error => verdict.severity() == Some(Severity::Error),
+            FailOn::Warning => verdict.severity() >= Some(Severity::Warning),
+            FailOn::Rebound => verdict >= Verdict::Rebound,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +219,22 @@ mod tests {
         assert!(FailOn::Rebound.trips(&collapse));
         assert!(FailOn::Warning.trips(&spikes) && !FailOn::Warning.trips(&plateau));
         assert!(FailOn::Error.trips(&collapse) && !FailOn::Error.trips(&rebound));
+    }
+
+    #[test]
+    fn the_gate_follows_the_verdict() {
+        assert!(FailOn::Rebound.trips_verdict(Verdict::Unstable));
+        assert!(FailOn::Rebound.trips_verdict(Verdict::Rebound));
+        assert!(!FailOn::Rebound.trips_verdict(Verdict::Stalled));
+        assert!(FailOn::Warning.trips_verdict(Verdict::Unstable));
+        assert!(FailOn::Warning.trips_verdict(Verdict::Stalled));
+        assert!(!FailOn::Warning.trips_verdict(Verdict::Healthy));
+        assert!(FailOn::Error.trips_verdict(Verdict::Collapse));
+        assert!(FailOn::Error.trips_verdict(Verdict::Diverged));
+        assert!(!FailOn::Error.trips_verdict(Verdict::Unstable));
+        for v in [Verdict::Collapse, Verdict::Diverged, Verdict::Unstable] {
+            assert!(!FailOn::Never.trips_verdict(v));
+        }
     }
 
     #[test]

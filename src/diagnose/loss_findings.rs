@@ -5,8 +5,10 @@
 use serde_json::json;
 
 use crate::fmt;
+use crate::ingest::roles::higher_means_spread;
 use crate::model::{Role, Series};
 
+use super::collapse::Episode;
 use super::finding::{Code, Finding, Severity};
 use super::playbook::{self, Context};
 use super::rebound::{Power, Prepared, Rebound, RegTrend};
@@ -18,7 +20,7 @@ use super::spikes::Spikes;
 pub const MIN_POINTS_FOR_TESTS: usize = 20;
 
 /// The rebound, read jointly with the regularization monitor and any downstream metric.
-pub fn rebound(ctx: &Context, r: &Rebound) -> Option<Finding> {
+pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Finding> {
     if !r.detected {
         return None;
     }
@@ -32,7 +34,14 @@ pub fn rebound(ctx: &Context, r: &Rebound) -> Option<Finding> {
         .as_ref()
         .map(|d| d.series.clone())
         .unwrap_or_else(|| "reg-loss".into());
-    let collapse_by_reg = r.reg_trend_after_min == RegTrend::Rising;
+    // A spread monitor (pred_var, pred_std) collapses by falling; a hinge monitor by rising.
+    let spread = higher_means_spread(&reg_name);
+    let collapsing = if spread {
+        RegTrend::Falling
+    } else {
+        RegTrend::Rising
+    };
+    let collapse_by_reg = r.reg_trend_after_min == collapsing;
     let collapse_by_eval = eval.as_ref().is_some_and(|e| e.worse);
     let (code, severity, message) = if collapse_by_reg {
         (
@@ -59,8 +68,22 @@ pub fn rebound(ctx: &Context, r: &Rebound) -> Option<Finding> {
         )
     } else {
         let reading = match r.reg_trend_after_min {
-            RegTrend::Falling => format!(
-                "while {reg_name} keeps falling — shifting EMA targets, the model is still learning"
+            RegTrend::Burst => {
+                let recovered = transient
+                    .last()
+                    .and_then(|e| e.recovered_step)
+                    .map_or(String::new(), |s| format!(", recovering at step {s}"));
+                format!(
+                    "while {reg_name} burst to collapse and back{recovered} (a transient collapse: no single trend)"
+                )
+            }
+            RegTrend::Falling | RegTrend::Rising => format!(
+                "while {reg_name} keeps {} — shifting EMA targets, the model is still learning",
+                if spread {
+                    "rising (more spread)"
+                } else {
+                    "falling"
+                }
             ),
             RegTrend::Flat => format!(
                 "while {reg_name} stays flat — the EMA targets getting harder to predict, not collapse by itself"
@@ -183,90 +206,6 @@ fn downstream_after(ctx: &Context, min_step: u64) -> Option<Downstream> {
     })
 }
 
-/// Collapse: the monitor near 1, or a sudden drop of the loss to near zero.
-pub fn collapse(
-    ctx: &Context,
-    jepa: &Series,
-    p: &Prepared,
-    reg: Option<(&Series, &Prepared)>,
-    drops: &[shape::Drop],
-) -> Option<Finding> {
-    let start = p.smoothed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let end = shape::reg_end(p, false)?.end;
-    if let Some((reg_series, reg_p)) = reg {
-        let unit = reg_series
-            .finite_points(&ctx.run.steps)
-            .all(|(_, v)| (0.0..=1.0).contains(&v));
-        if let Some(r) = shape::reg_end(reg_p, unit).filter(shape::reg_says_collapse) {
-            let mut f = Finding::new(
-                Code::Collapse,
-                Severity::Error,
-                format!(
-                    "{} ended at {} after a low of {}: the predictions' spread is gone (std → 0) — collapse; {} went from {} to {}",
-                    reg_series.name,
-                    fmt::value(r.end),
-                    fmt::value(r.lowest),
-                    jepa.name,
-                    fmt::value(start),
-                    fmt::value(end)
-                ),
-            )
-            .series(&reg_series.name)
-            .steps(shape::reg_rise_step(reg_p, &r), reg_p.blocks.last_step.last().copied())
-            .evidence(json!({
-                "reg_end": crate::model::round_reported(r.end),
-                "reg_lowest": crate::model::round_reported(r.lowest),
-                "loss_start": crate::model::round_reported(start),
-                "loss_end": crate::model::round_reported(end),
-            }))
-            .because(format!(
-                "{} = mean(relu(1 − std)) lives in [0, 1]; it ends at {} (≥ 0.9) having risen {} from its lowest (≥ 0.3)",
-                reg_series.name,
-                fmt::value(r.end),
-                fmt::value(r.end - r.lowest)
-            ));
-            f.recommendations = collapse_recommendations(ctx);
-            return Some(f);
-        }
-    }
-    let drop = drops
-        .iter()
-        .find(|d| d.after <= 0.1 * start && end <= 0.15 * start)?;
-    let mut f = Finding::new(
-        Code::Collapse,
-        Severity::Error,
-        format!(
-            "{} dropped suddenly at {} from {} to {} ({} of its start) and stayed there: the prediction task became trivial — collapse",
-            jepa.name,
-            ctx.when(drop.step),
-            fmt::value(drop.before),
-            fmt::value(drop.after),
-            fmt::percent(drop.after / start)
-        ),
-    )
-    .series(&jepa.name)
-    .steps(Some(drop.step), p.blocks.last_step.last().copied())
-    .evidence(json!({
-        "step": drop.step,
-        "before": crate::model::round_reported(drop.before),
-        "after": crate::model::round_reported(drop.after),
-        "loss_start": crate::model::round_reported(start),
-        "loss_end": crate::model::round_reported(end),
-    }))
-    .because("a sudden level drop to under 10% of the starting loss that lasts to the end of the run");
-    f.recommendations = collapse_recommendations(ctx);
-    Some(f)
-}
-
-fn collapse_recommendations(ctx: &Context) -> Vec<String> {
-    vec![
-        playbook::watch_features(),
-        playbook::architecture(ctx),
-        playbook::explore_lr(ctx),
-        playbook::explore_ema(ctx),
-    ]
-}
-
 /// Sudden drops that are not the collapse itself; periodic crashes when regular.
 pub fn sudden_drops(
     ctx: &Context,
@@ -283,11 +222,17 @@ pub fn sudden_drops(
         .min_step
         .filter(|_| rebound.detected)
         .is_some_and(|m| first.step > m);
+    let largest = drops
+        .iter()
+        .max_by(|a, b| a.share_of_descent.total_cmp(&b.share_of_descent))
+        .map_or(first.step, |d| d.step);
     let message = match period {
         Some(p) => format!(
-            "{} crashed {} times, every ~{} steps: periodic partial collapses",
+            "{} crashed {} times from {} (the largest at step {largest}; {} more after the first), every ~{} steps, each followed by a recovery: periodic partial collapses",
             jepa.name,
             drops.len(),
+            ctx.when(first.step),
+            drops.len() - 1,
             fmt::value(p)
         ),
         None => {
@@ -315,12 +260,14 @@ pub fn sudden_drops(
         .steps(Some(first.step), drops.last().map(|d| d.step))
         .evidence(json!({
             "count": drops.len(),
+            "count_after_first": drops.len() - 1,
             "steps": steps,
+            "largest_step": largest,
             "period_steps": period,
             "largest_share_of_descent": drops.iter().map(|d| d.share_of_descent).fold(0.0, f64::max),
             "after_rebound": after_rebound,
         }))
-        .because("PELT (mean-shift cost) level changes whose level falls below the preceding trend by ≥ 20% of the descent and ≥ 6 noise σ");
+        .because("falls within 1% of the run to below the preceding trend by ≥ 10% of the descent and ≥ 6 noise σ, from a level held for several windows; a period when ≥ 4 drops come at intervals within ±40% of their median");
     f.recommendations.push(playbook::explore_lr(ctx));
     f.recommendations.push(playbook::explore_ema(ctx));
     f.recommendations.push(playbook::watch_features());
@@ -373,29 +320,61 @@ pub fn spikes(ctx: &Context, series: &Series, s: &Spikes) -> Option<Finding> {
 }
 
 /// How the run ends: plateau or still descending (skipped when a rebound or collapse explains
-/// the end).
-pub fn ending(ctx: &Context, jepa: &Series, p: &Prepared) -> Option<Finding> {
+/// the end, and no plateau over a stretch that holds sudden drops).
+pub fn ending(
+    ctx: &Context,
+    jepa: &Series,
+    p: &Prepared,
+    drops: &[shape::Drop],
+) -> Option<Finding> {
     let (e, from, to, descent) = shape::ending(p)?;
     let level = p.smoothed.last().copied().unwrap_or(f64::NAN);
+    let min = p.smoothed.iter().copied().fold(f64::INFINITY, f64::min);
     let f = match e {
         Ending::Plateau { p: pv, change } => {
+            if drops.iter().any(|d| d.step >= from && d.step <= to) {
+                return None;
+            }
+            // "No trend" only when the test says so; a significant but negligible change is
+            // called what it is.
+            let trend = if pv >= 0.05 {
+                format!("no significant trend ({})", fmt::p_eq(pv))
+            } else {
+                format!(
+                    "a significant but negligible change ({}, {} of the descent)",
+                    fmt::p_eq(pv),
+                    fmt::percent(change.abs() / descent)
+                )
+            };
+            let above = (level - min) / descent;
+            let at_minimum = above <= 0.1;
+            let whereabouts = if at_minimum {
+                "at its minimum level".to_string()
+            } else {
+                format!(
+                    "{} of the descent above its minimum {}",
+                    fmt::percent(above),
+                    fmt::value(min)
+                )
+            };
             let mut f = Finding::new(
                 Code::Plateau,
                 Severity::Info,
                 format!(
-                    "no significant trend over the last quarter of the run (steps {from}–{to}): {} has flattened at {}",
+                    "{trend} over the last quarter of the run (steps {from}–{to}): {} has flattened at {} (smoothed), {whereabouts}",
                     jepa.name,
                     fmt::value(level)
                 ),
             )
-            .evidence(json!({"p_value": crate::model::round_reported(pv), "change": crate::model::round_reported(change), "share_of_descent": crate::model::round_reported(change / descent), "level": crate::model::round_reported(level)}))
+            .evidence(json!({"p_value": crate::model::round_reported(pv), "change": crate::model::round_reported(change), "share_of_descent": crate::model::round_reported(change / descent), "level": crate::model::round_reported(level), "minimum": crate::model::round_reported(min), "above_minimum_share_of_descent": crate::model::round_reported(above)}))
             .because(format!(
                 "Mann–Kendall (Hamed–Rao) {} over the last 25% of the steps; change {} = {} of the descent",
                 fmt::p_eq(pv),
                 fmt::signed(change),
                 fmt::percent(change / descent)
             ));
-            f.recommendations.push(playbook::validate_plateau(ctx, from, to));
+            f.recommendations
+                .push(playbook::validate_plateau(ctx, from, to, at_minimum));
             f
         }
         Ending::SlowDescent { p: pv, change } => Finding::new(

@@ -2,8 +2,12 @@
 //! rebound decision, changepoints, every finding of DESIGN §6 with evidence and recommendations,
 //! and the one-sentence verdict. Renderers only describe this.
 
+pub mod collapse;
+pub mod components;
+pub mod descent;
 pub mod finding;
 pub mod loss_findings;
+pub mod loss_level;
 pub mod playbook;
 pub mod rebound;
 pub mod schedule;
@@ -13,12 +17,14 @@ pub mod spikes;
 
 use serde::Serialize;
 
+use crate::error::IngestError;
 use crate::fmt;
 use crate::model::{Role, Run, Series, SeriesSummary};
 use crate::stats::changepoint::{LinearTrend, changepoints};
+use collapse::Episode;
 use finding::{Code, Finding, Severity, Verdict};
 use playbook::Context;
-use rebound::{Prepared, Rebound, ReboundSettings, Warmup, WarmupSource};
+use rebound::{Prepared, Rebound, ReboundSettings, RegTrend, Warmup, WarmupSource};
 use schedule::{Schedule, logged_peak};
 use spikes::Spikes;
 
@@ -55,18 +61,59 @@ pub struct Diagnosis {
     pub schedule: Option<Schedule>,
     /// Points, non-finite values and step range of each series (in `run.series` order).
     pub summaries: Vec<SeriesSummary>,
+    /// Stretches where the collapse monitor collapsed and recovered (drawn in the figure).
+    pub transient_collapses: Vec<Episode>,
+    /// The rebound decision on each JEPA component of a multi-term loss.
+    pub components: Vec<(String, Rebound)>,
 }
 
-/// The series analysed as the JEPA loss: the `jepa` role, else the total loss.
+/// The series analysed as the JEPA loss: the `jepa` role, else the total loss; with several
+/// `jepa` components (a multi-term loss) their logged total when there is one.
 pub fn jepa_series(run: &Run) -> Option<&Series> {
+    let components = run.series.iter().filter(|s| s.role == Role::Jepa).count();
+    if components >= 2
+        && let Some(total) = run.first_with_role(Role::Total)
+    {
+        return Some(total);
+    }
     run.first_with_role(Role::Jepa)
         .or_else(|| run.first_with_role(Role::Total))
+}
+
+/// The collapse monitor read with the JEPA loss: a hinge monitor (`reg-loss`, `std_loss`) first,
+/// else a spread monitor of the predictions (`pred_var`, `pred_std`), else any `reg` series.
+pub fn reg_series(run: &Run) -> Option<&Series> {
+    let regs = || run.series.iter().filter(|s| s.role == Role::Reg);
+    let spread = |s: &&Series| crate::ingest::roles::higher_means_spread(&s.name);
+    regs()
+        .find(|s| !spread(s))
+        .or_else(|| regs().find(|s| spread(s) && s.name.to_lowercase().contains("pred")))
+        .or_else(|| regs().next())
+}
+
+/// An error (exit 2) when no column can be analysed as the loss.
+pub fn require_loss(run: &Run) -> Result<(), IngestError> {
+    if jepa_series(run).is_some() {
+        return Ok(());
+    }
+    let columns: Vec<&str> = run.series.iter().map(|s| s.name.as_str()).collect();
+    Err(IngestError::unusable(
+        &run.input.sources.join(", "),
+        format!(
+            "no loss column recognised; columns are {}; name one with --jepa-col / --loss-col",
+            if columns.is_empty() {
+                "(none)".to_string()
+            } else {
+                columns.join(", ")
+            }
+        ),
+    ))
 }
 
 /// Analyses a run.
 pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
     let jepa = jepa_series(run);
-    let reg = run.first_with_role(Role::Reg);
+    let reg = reg_series(run);
     let warmup = warmup(run, settings);
     let params = run.params.as_ref();
     let schedule = params.and_then(|p| Schedule::from_params(p, run.ipe().or(p.ipe)?));
@@ -93,13 +140,22 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
             detected,
         )
     });
-    let (rebound, prepared, reg_prepared) = match detected {
+    let (mut rebound, prepared, reg_prepared) = match detected {
         Some((rebound, prepared, reg_prepared)) => (rebound, Some(prepared), reg_prepared),
         None => (Rebound::nothing_found(), None, None),
     };
+    // One set of numbers: the end level (a median of the last window) can sit below the smoothed
+    // minimum; then the minimum is that low.
+    if let (Some(min), Some(end)) = (rebound.min_value, rebound.end_value)
+        && end < min
+    {
+        rebound.min_value = Some(end);
+        rebound.magnitude = rebound.magnitude.map(|m| m.max(0.0));
+    }
+    let components = components::detect_each(run, warmup, &settings.rebound);
     // The changepoint searches (the costliest part on short runs) on one core, the findings on
     // the other.
-    let (changepoints, (findings, spikes)) = std::thread::scope(|scope| {
+    let (changepoints, (findings, spikes, transient)) = std::thread::scope(|scope| {
         let search = || {
             let mut found = Vec::new();
             if let (Some(j), Some(p)) = (jepa, &prepared) {
@@ -115,12 +171,22 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
             &ctx,
             &summaries,
             &rebound,
+            &components,
+            &settings.rebound,
             jepa,
             prepared.as_ref(),
             reg.zip(reg_prepared.as_ref()),
         );
         (changepoints.join().unwrap_or_else(|_| search()), findings)
     });
+    // A reg-loss that burst to collapse and recovered has no single trend over the span.
+    if transient.iter().any(|e| {
+        rebound
+            .min_step
+            .is_some_and(|m| e.last_step >= m && rebound.reg.is_some())
+    }) {
+        rebound.reg_trend_after_min = RegTrend::Burst;
+    }
     let verdict = verdict_of(&findings);
     let headline = headline(verdict, &findings, &rebound, prepared.as_ref());
     Diagnosis {
@@ -134,28 +200,38 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
         spikes,
         schedule,
         summaries,
+        transient_collapses: transient,
+        components,
     }
 }
 
-/// Every finding, most severe first, and the spikes found on the JEPA loss.
+/// Every finding, most severe first, the spikes found on the JEPA loss and the transient
+/// collapses of the monitor.
+#[allow(clippy::too_many_arguments)]
 fn findings_of(
     ctx: &Context,
     summaries: &[SeriesSummary],
     rebound: &Rebound,
+    components: &[(String, Rebound)],
+    settings: &ReboundSettings,
     jepa: Option<&Series>,
     prepared: Option<&Prepared>,
     reg: Option<(&Series, &Prepared)>,
-) -> (Vec<Finding>, Option<Spikes>) {
+) -> (Vec<Finding>, Option<Spikes>, Vec<Episode>) {
     let run = ctx.run;
     let mut findings = setup_findings::non_finite(ctx, run, summaries);
+    let mut transient = Vec::new();
     let spikes = match (jepa, prepared) {
         (Some(jepa), Some(prepared)) => {
             let spikes = spikes::detect(jepa, &run.steps, prepared);
-            findings.extend(curve_findings(ctx, jepa, reg, rebound, prepared, &spikes));
+            let (curve, episodes) = curve_findings(ctx, jepa, reg, rebound, prepared, &spikes);
+            findings.extend(curve);
+            transient = episodes;
             Some(spikes)
         }
         _ => None,
     };
+    findings.extend(components::divergence(ctx, components, settings));
     let points = prepared.map_or(0, |p| p.blocks.points);
     findings.extend(loss_findings::insufficient(jepa, points, rebound));
     findings.extend(setup_findings::learning_rate(ctx, run));
@@ -170,7 +246,7 @@ fn findings_of(
             )
             .then(a.code.cmp(&b.code))
     });
-    (findings, spikes)
+    (findings, spikes, transient)
 }
 
 fn summarise(run: &Run) -> Vec<SeriesSummary> {
@@ -185,22 +261,36 @@ fn curve_findings(
     rebound: &Rebound,
     prepared: &Prepared,
     spikes: &Spikes,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, Vec<Episode>) {
     let mut out = Vec::new();
     let after = ctx.warmup.map_or(0, |w| w.end_step);
     let drops = shape::sudden_drops(prepared, after);
-    let collapse = loss_findings::collapse(ctx, jepa, prepared, reg, &drops);
-    let collapsed = collapse.is_some();
-    out.extend(collapse);
-    out.extend(loss_findings::rebound(ctx, rebound));
-    out.extend(loss_findings::sudden_drops(
-        ctx, jepa, &drops, rebound, collapsed,
-    ));
-    out.extend(loss_findings::spikes(ctx, jepa, spikes));
-    if !collapsed && !rebound.detected {
-        out.extend(loss_findings::ending(ctx, jepa, prepared));
+    let reading = collapse::collapse(ctx, jepa, prepared, reg, &drops);
+    let collapsed = reading
+        .finding
+        .as_ref()
+        .is_some_and(|f| f.severity == Severity::Error);
+    let no_descent = if collapsed {
+        None
+    } else {
+        descent::no_descent(ctx, jepa, prepared)
+    };
+    let stalled = no_descent.is_some();
+    out.extend(reading.finding);
+    out.extend(no_descent);
+    if !collapsed && !stalled {
+        out.extend(loss_findings::rebound(ctx, rebound, &reading.transient));
     }
-    out
+    if !stalled {
+        out.extend(loss_findings::sudden_drops(
+            ctx, jepa, &drops, rebound, collapsed,
+        ));
+    }
+    out.extend(loss_findings::spikes(ctx, jepa, spikes));
+    if !collapsed && !stalled && !rebound.detected {
+        out.extend(loss_findings::ending(ctx, jepa, prepared, &drops));
+    }
+    (out, reading.transient)
 }
 
 /// The most severe story the findings tell.
@@ -211,15 +301,22 @@ pub fn verdict_of(findings: &[Finding]) -> Verdict {
         .any(|f| f.code == Code::NonFinite && f.severity == Severity::Error);
     if loss_nonfinite {
         Verdict::Diverged
-    } else if has(Code::Collapse) || has(Code::ReboundWithCollapse) {
+    } else if findings
+        .iter()
+        .any(|f| f.code == Code::Collapse && f.severity == Severity::Error)
+        || has(Code::ReboundWithCollapse)
+    {
         Verdict::Collapse
+    } else if has(Code::NoDescent) {
+        Verdict::Stalled
     } else if has(Code::SuddenDrop)
+        || has(Code::Collapse)
         || findings
             .iter()
             .any(|f| f.code == Code::Spikes && f.severity == Severity::Warning)
     {
         Verdict::Unstable
-    } else if has(Code::Rebound) {
+    } else if has(Code::Rebound) || has(Code::ComponentDivergence) {
         Verdict::Rebound
     } else if has(Code::LrTooLow) && (has(Code::Plateau) || has(Code::SlowDescent)) {
         Verdict::Stalled
@@ -243,7 +340,13 @@ fn headline(
         Verdict::Diverged => message(&[Code::NonFinite]),
         Verdict::Collapse => message(&[Code::Collapse, Code::ReboundWithCollapse]),
         Verdict::Unstable => {
-            let mut parts = vec![message(&[Code::SuddenDrop, Code::Spikes])];
+            // The gravest story first: a transient collapse, then drops, then spikes.
+            let lead = [Code::Collapse, Code::SuddenDrop, Code::Spikes]
+                .iter()
+                .find_map(|c| first(&[*c]))
+                .map(|f| f.message.clone())
+                .unwrap_or_default();
+            let mut parts = vec![lead];
             if let Some(nf) = first(&[Code::NonFinite]) {
                 parts.push(nf.message.clone());
             }
@@ -251,23 +354,19 @@ fn headline(
         }
         Verdict::Rebound => format!(
             "{}; check the checkpoints around the minimum downstream",
-            message(&[Code::Rebound])
+            message(&[Code::Rebound, Code::ComponentDivergence])
         ),
-        Verdict::Stalled => format!(
-            "{}; {}",
-            message(&[Code::LrTooLow]),
-            message(&[Code::Plateau, Code::SlowDescent])
-        ),
+        Verdict::Stalled => match first(&[Code::NoDescent]) {
+            Some(f) => f.message.clone(),
+            None => format!(
+                "{}; {}",
+                message(&[Code::LrTooLow]),
+                message(&[Code::Plateau, Code::SlowDescent])
+            ),
+        },
         Verdict::InsufficientData => message(&[Code::InsufficientData]),
         Verdict::Healthy => match (p, rebound.series.as_deref()) {
             (Some(p), Some(series)) if !p.smoothed.is_empty() => {
-                let start = p
-                    .smoothed
-                    .iter()
-                    .chain(p.cleaned.first())
-                    .copied()
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let end = p.smoothed.last().copied().unwrap_or(f64::NAN);
                 let how = if first(&[Code::SlowDescent]).is_some() {
                     "and is still descending"
                 } else if first(&[Code::Plateau]).is_some() {
@@ -280,11 +379,25 @@ fn headline(
                 } else {
                     "nothing calls for action"
                 };
-                format!(
-                    "{series} descended from {} to {} {how}; {action}",
-                    fmt::value(start),
-                    fmt::value(end)
-                )
+                // The same numbers as the rebound line of the body: smoothed start and minimum,
+                // the end as the median of the last smoothing window.
+                match (
+                    rebound.start_value,
+                    rebound.min_value,
+                    rebound.min_step,
+                    rebound.end_value,
+                ) {
+                    (Some(start), Some(min), Some(at), Some(end)) => format!(
+                        "{series} descended from {} to {} (smoothed; minimum at step {at}, {} at the end) {how}; {action}",
+                        fmt::value(start),
+                        fmt::value(min),
+                        fmt::value(end)
+                    ),
+                    _ => format!(
+                        "{series} ends at {} (smoothed) {how}; {action}",
+                        fmt::value(p.smoothed.last().copied().unwrap_or(f64::NAN))
+                    ),
+                }
             }
             _ => "nothing calls for action".into(),
         },

@@ -78,12 +78,10 @@ fn schedule_clause(ctx: &Context) -> Option<String> {
                 s.warmup_steps
             ));
         }
-        if let (Some(f), Some(s)) = (p.final_lr, &ctx.schedule) {
-            parts.push(format!(
-                "cosine to {} over {} steps",
-                fmt::sci(f),
-                s.cosine_steps
-            ));
+        if let Some(s) = &ctx.schedule
+            && p.final_lr.is_some()
+        {
+            parts.push(s.describe());
         }
     }
     Some(parts.join(", "))
@@ -97,17 +95,29 @@ pub fn raise_lr(ctx: &Context) -> String {
     )
 }
 
-/// Learning rate, for instability or collapse: explore lower peaks and longer warmup.
+/// Learning rate, for instability or collapse: explore lower peaks and longer warmup (a cooldown
+/// run, which has no warmup by design, keeps its linear decay).
 pub fn explore_lr(ctx: &Context) -> String {
+    let cooldown = ctx
+        .schedule
+        .as_ref()
+        .is_some_and(|s| s.kind == super::schedule::ScheduleKind::LinearDecay);
+    let now = ctx
+        .schedule
+        .as_ref()
+        .filter(|_| ctx.params.and_then(|p| p.final_lr).is_some())
+        .map(|s| format!(" (now {}):", s.describe()))
+        .unwrap_or_else(|| ":".into());
     match ctx.peak_lr {
         Some((peak, _)) => {
             let warm = ctx
                 .params
                 .and_then(|p| p.warmup_epochs)
+                .filter(|_| !cooldown)
                 .map(|w| format!(" and a longer warmup than {} epochs", fmt::value(w)))
                 .unwrap_or_default();
             format!(
-                "Learning rate: explore a lower peak than {} (try {} and {}){warm}; keep the cosine decay.",
+                "Learning rate{now} explore a lower peak than {} (try {} and {}){warm}; keep the decay.",
                 fmt::sci(peak),
                 fmt::sci(peak / 2.0),
                 fmt::sci(peak / 4.0)
@@ -142,13 +152,22 @@ pub fn validate_downstream(ctx: &Context, min_step: u64, last_step: u64) -> Stri
     )
 }
 
-/// Downstream validation along a plateau.
-pub fn validate_plateau(ctx: &Context, from: u64, to: u64) -> String {
-    format!(
-        "The loss no longer tells you much here: compare downstream probes of the checkpoints nearest to {} and {} — if they still improve, training is useful; if not, this LR has converged.",
-        ctx.when(from),
-        ctx.when(to)
-    )
+/// Downstream validation along a plateau; "converged" only when the plateau is at the run's
+/// minimum level.
+pub fn validate_plateau(ctx: &Context, from: u64, to: u64, at_minimum: bool) -> String {
+    if at_minimum {
+        format!(
+            "The loss no longer tells you much here: compare downstream probes of the checkpoints nearest to {} and {} — if they still improve, training is useful; if not, this LR has converged.",
+            ctx.when(from),
+            ctx.when(to)
+        )
+    } else {
+        format!(
+            "The loss flattened above its minimum: compare downstream probes of the checkpoints nearest to {} and {} with the one at the minimum — the flat stretch is not convergence.",
+            ctx.when(from),
+            ctx.when(to)
+        )
+    }
 }
 
 /// Monitor several components.

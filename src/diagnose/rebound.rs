@@ -68,6 +68,9 @@ pub enum RegTrend {
     Flat,
     Rising,
     Absent,
+    /// The monitor burst to collapse and recovered inside the span (set by the diagnosis from
+    /// [`crate::diagnose::collapse`]): no single trend describes it.
+    Burst,
 }
 
 impl RegTrend {
@@ -77,6 +80,7 @@ impl RegTrend {
             RegTrend::Flat => "flat",
             RegTrend::Rising => "rising",
             RegTrend::Absent => "absent",
+            RegTrend::Burst => "burst",
         }
     }
 }

@@ -7,13 +7,34 @@
 //! `lr = max(final_lr, final_lr + (lr − final_lr)·½(1 + cos(π·(k − W)/(T − W))))`.
 //! The EMA momentum rises linearly: `m = ema₀ + step·(ema₁ − ema₀)/T`. With `ipe_scale > 1` the
 //! run ends before the cosine reaches `final_lr`.
+//!
+//! The other schedules the upstream configs describe ([`ScheduleKind`]): a V-JEPA 2 cooldown
+//! (`is_anneal: true`) decays linearly from `lr` to `final_lr` over the planned run,
+//! `lr = lr₀ + (k/P)·(final_lr − lr₀)` with `P = epochs·ipe`, and has no warmup by design; a
+//! config whose `final_lr` equals `lr` after a warmup is warmup-then-constant, the stable phase of
+//! a warmup-stable-decay (WSD) schedule whose decay is a separate cooldown run (V-JEPA 2's
+//! pretraining); with `optimization.anneal` epochs the decay is linear over the last `anneal`
+//! epochs of the run.
 
 use crate::model::{Role, Run};
 use crate::params::RunParams;
 
+/// The shape of the LR schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleKind {
+    /// Linear warmup, then cosine to `final_lr` (V-JEPA, I-JEPA).
+    WarmupCosine,
+    /// Linear decay from the peak to `final_lr`, no warmup (a V-JEPA 2 cooldown, `is_anneal`).
+    LinearDecay,
+    /// Warmup, constant, then a linear decay over the last `anneal_steps` (0: the decay is a
+    /// separate cooldown run).
+    WarmupStableDecay { anneal_steps: u64 },
+}
+
 /// The schedules of a run whose params give at least the peak LR, epochs and ipe.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Schedule {
+    pub kind: ScheduleKind,
     pub ipe: u64,
     pub warmup_steps: u64,
     /// Steps of the cosine (`ipe_scale·epochs·ipe`), beyond the planned end when `ipe_scale > 1`.
@@ -36,14 +57,27 @@ impl Schedule {
         }
         let ipe_scale = params.ipe_scale.unwrap_or(1.0).max(1e-9);
         let warmup_steps = (params.warmup_epochs.unwrap_or(0.0).max(0.0) * ipe as f64) as u64;
+        let final_lr = params.final_lr.unwrap_or(0.0);
+        let kind = if params.is_anneal == Some(true) {
+            ScheduleKind::LinearDecay
+        } else if let Some(a) = params.anneal_epochs.filter(|a| *a > 0.0) {
+            ScheduleKind::WarmupStableDecay {
+                anneal_steps: (a * ipe as f64) as u64,
+            }
+        } else if final_lr >= peak_lr && warmup_steps > 0 {
+            ScheduleKind::WarmupStableDecay { anneal_steps: 0 }
+        } else {
+            ScheduleKind::WarmupCosine
+        };
         Some(Schedule {
+            kind,
             ipe,
             warmup_steps,
             cosine_steps: (ipe_scale * epochs * ipe as f64) as u64,
             planned_steps: (epochs * ipe as f64) as u64,
             peak_lr,
             start_lr: params.start_lr.unwrap_or(peak_lr),
-            final_lr: params.final_lr.unwrap_or(0.0),
+            final_lr,
             ema: params.ema,
         })
     }
@@ -52,6 +86,22 @@ impl Schedule {
     pub fn lr_at(&self, step: u64) -> f64 {
         let k = (step + 1) as f64;
         let w = self.warmup_steps as f64;
+        let planned = (self.planned_steps as f64).max(1.0);
+        match self.kind {
+            ScheduleKind::LinearDecay => {
+                let progress = (step as f64 / planned).min(1.0);
+                return self.peak_lr + progress * (self.final_lr - self.peak_lr);
+            }
+            ScheduleKind::WarmupStableDecay { anneal_steps } if k >= w => {
+                let decay_from = planned - anneal_steps as f64;
+                if anneal_steps == 0 || (step as f64) < decay_from {
+                    return self.peak_lr;
+                }
+                let progress = ((step as f64 - decay_from) / anneal_steps as f64).min(1.0);
+                return self.peak_lr + progress * (self.final_lr - self.peak_lr);
+            }
+            _ => {}
+        }
         if k < w {
             return self.start_lr + (k / w.max(1.0)) * (self.peak_lr - self.start_lr);
         }
@@ -69,6 +119,45 @@ impl Schedule {
         let (m0, m1) = self.ema?;
         let t = (self.cosine_steps as f64).max(1.0);
         Some(m0 + (step as f64).min(t) * (m1 - m0) / t)
+    }
+
+    /// The schedule in one clause, e.g. "linear decay from 5.25e-4 to 1e-6 over 24000 steps
+    /// (a cooldown run: no warmup by design)".
+    pub fn describe(&self) -> String {
+        let sci = crate::fmt::sci;
+        match self.kind {
+            ScheduleKind::WarmupCosine => format!(
+                "cosine to {} over {} steps",
+                sci(self.final_lr),
+                self.cosine_steps
+            ),
+            ScheduleKind::LinearDecay => format!(
+                "linear decay from {} to {} over {} steps, a cooldown run with no warmup by design",
+                sci(self.peak_lr),
+                sci(self.final_lr),
+                self.planned_steps
+            ),
+            ScheduleKind::WarmupStableDecay { anneal_steps: 0 } => format!(
+                "warmup over {} steps, then constant at {}: the stable phase of a warmup-stable-decay schedule, whose decay is a separate cooldown run",
+                self.warmup_steps,
+                sci(self.peak_lr)
+            ),
+            ScheduleKind::WarmupStableDecay { anneal_steps } => format!(
+                "warmup over {} steps, constant at {}, then linear decay to {} over the last {anneal_steps} steps (warmup-stable-decay)",
+                self.warmup_steps,
+                sci(self.peak_lr),
+                sci(self.final_lr)
+            ),
+        }
+    }
+
+    /// Whether the schedule decays the LR within this run or in its planned cooldown.
+    pub fn decays(&self) -> bool {
+        match self.kind {
+            ScheduleKind::WarmupCosine => self.final_lr < self.peak_lr,
+            // A WSD stable phase decays in its cooldown run.
+            ScheduleKind::LinearDecay | ScheduleKind::WarmupStableDecay { .. } => true,
+        }
     }
 
     /// Share of the cosine decay done at `step` (0 before and at the end of warmup).
@@ -177,6 +266,55 @@ mod tests {
         assert_eq!(s.ema_at(0), Some(0.998));
         assert!(s.ema_at(7500).is_some_and(|m| (m - 1.0).abs() < 1e-12));
         assert_eq!(s.decay_progress(0), 0.0);
+        assert_eq!(s.kind, ScheduleKind::WarmupCosine);
+        Ok(())
+    }
+
+    #[test]
+    fn cooldown_and_warmup_stable_decay() -> Result<(), Box<dyn std::error::Error>> {
+        let anneal = RunParams {
+            lr: Some(5.25e-4),
+            start_lr: Some(1e-4),
+            final_lr: Some(1e-6),
+            warmup_epochs: Some(0.0),
+            epochs: Some(80.0),
+            is_anneal: Some(true),
+            ..RunParams::default()
+        };
+        let s = Schedule::from_params(&anneal, 300).ok_or("no schedule")?;
+        assert_eq!(s.kind, ScheduleKind::LinearDecay);
+        assert!((s.lr_at(0) - 5.25e-4).abs() < 1e-12);
+        assert!((s.lr_at(12_000) - (5.25e-4 + 0.5 * (1e-6 - 5.25e-4))).abs() < 1e-12);
+        assert!((s.lr_at(24_000) - 1e-6).abs() < 1e-12);
+        assert!(
+            s.describe()
+                .starts_with("linear decay from 5.25e-4 to 1e-6")
+        );
+        let stable = RunParams {
+            final_lr: Some(5.25e-4),
+            warmup_epochs: Some(40.0),
+            is_anneal: None,
+            epochs: Some(800.0),
+            ..anneal.clone()
+        };
+        let s = Schedule::from_params(&stable, 300).ok_or("no schedule")?;
+        assert_eq!(s.kind, ScheduleKind::WarmupStableDecay { anneal_steps: 0 });
+        assert!(s.decays());
+        assert!((s.lr_at(6_000) - (1e-4 + 0.5 * 4.25e-4)).abs() < 1e-7);
+        assert_eq!(s.lr_at(100_000), 5.25e-4);
+        let wsd = RunParams {
+            final_lr: Some(1e-6),
+            anneal_epochs: Some(10.0),
+            epochs: Some(100.0),
+            ..stable
+        };
+        let s = Schedule::from_params(&wsd, 100).ok_or("no schedule")?;
+        assert_eq!(
+            s.kind,
+            ScheduleKind::WarmupStableDecay { anneal_steps: 1000 }
+        );
+        assert_eq!(s.lr_at(8_999), 5.25e-4);
+        assert!((s.lr_at(9_500) - (5.25e-4 + 0.5 * (1e-6 - 5.25e-4))).abs() < 1e-12);
         Ok(())
     }
 }

@@ -140,15 +140,20 @@ pub fn learning_rate(ctx: &Context, run: &Run) -> Vec<Finding> {
     }
     let params = ctx.params;
     let config_lr = params.and_then(|p| p.lr);
-    let no_warmup_config = params.is_some_and(|p| {
-        p.warmup_epochs == Some(0.0) || matches!((p.start_lr, p.lr), (Some(s), Some(l)) if s >= l)
-    });
+    // A cooldown run (V-JEPA 2 `is_anneal: true`) has no warmup by design.
+    let cooldown = params.is_some_and(|p| p.is_anneal == Some(true));
+    let no_warmup_config = !cooldown
+        && params.is_some_and(|p| {
+            p.warmup_epochs == Some(0.0)
+                || matches!((p.start_lr, p.lr), (Some(s), Some(l)) if s >= l)
+        });
     let lr_series = run.first_with_role(Role::Lr);
     let logged: Vec<(u64, f64)> = lr_series
         .map(|s| s.finite_points(&run.steps).collect())
         .unwrap_or_default();
     let logged_peak_lr = logged_peak(run, Role::Lr);
-    let no_warmup_logged = config_lr.is_none()
+    let no_warmup_logged = !cooldown
+        && config_lr.is_none()
         && logged.len() >= 10
         && logged_peak_lr.is_some_and(|p| logged[0].1 >= 0.9 * p);
     if no_warmup_config || no_warmup_logged {
@@ -176,11 +181,16 @@ pub fn learning_rate(ctx: &Context, run: &Run) -> Vec<Finding> {
         f.recommendations.push(playbook::raise_lr(ctx));
         out.push(f);
     }
-    let no_decay_config =
-        params.is_some_and(|p| matches!((p.final_lr, p.lr), (Some(f), Some(l)) if f >= l));
+    // final_lr not below the peak is no decay, unless it is the stable phase of a
+    // warmup-stable-decay schedule (a warmup, then constant: the decay is a separate cooldown).
+    let no_decay_config = params.is_some_and(|p| {
+        matches!((p.final_lr, p.lr), (Some(f), Some(l)) if f >= l)
+            && !ctx.schedule.as_ref().is_some_and(|s| s.decays())
+    });
+    // A logged LR that has started to come down (a long cosine the run ended early in) decays.
     let no_decay_logged = config_lr.is_none()
         && logged.len() >= 20
-        && logged_peak_lr.is_some_and(|p| logged[logged.len() - 1].1 >= 0.95 * p)
+        && logged_peak_lr.is_some_and(|p| logged[logged.len() - 1].1 >= 0.999 * p)
         && logged[0].1 < logged_peak_lr.unwrap_or(0.0);
     if no_decay_config || no_decay_logged {
         let mut f = Finding::new(
@@ -189,7 +199,7 @@ pub fn learning_rate(ctx: &Context, run: &Run) -> Vec<Finding> {
             if no_decay_config {
                 "no learning-rate decay: final_lr is not below the peak".to_string()
             } else {
-                "no learning-rate decay: the logged LR is still at its peak at the end".to_string()
+                "no learning-rate decay in this run: the logged LR is still at its peak at the end (fine if this is the stable phase of a warmup-stable-decay schedule with a separate cooldown run)".to_string()
             },
         )
         .because("the reference recipes decay the LR with a cosine after warmup");

@@ -1,19 +1,16 @@
 //! The shape of the loss beyond the rebound: collapse, sudden drops (and periodic crashes), and how
 //! the run ends (plateau or still descending). All on the detector's de-spiked block series.
 //!
-//! - **Sudden drop**: PELT with the mean-shift cost (see [`crate::stats::changepoint`]) proposes
-//!   level changes; one counts as a sudden drop when the level right after it lies below what the
-//!   trend just before it predicts by at least 20% of the run's descent and 6 noise σ (σ from
-//!   second differences), from a level held for several windows (the end of a short burst is not a
-//!   drop). Four or more with regular intervals (CV < 0.25) are periodic crashes.
-//! - **Collapse**: the regularization monitor ends near 1 (≥ 0.9, having risen by ≥ 0.3 — V-JEPA's
-//!   reg-loss is `mean(relu(1 − std))`, 1 when predictions are constant); or a sudden drop takes
-//!   the loss below 10% of its start and it stays below 15%.
+//! - **Sudden drop**: a scan for places where the loss falls, within a window of 1% of the run,
+//!   below what the trend just before predicts by at least 10% of the run's descent and 6 noise σ
+//!   (σ from second differences), from a level held for several windows (the end of a short burst
+//!   is not a drop). Four or more at regular intervals are periodic crashes (see [`drop_period`]).
+//!   Collapse is read in [`super::collapse`].
 //! - **End of the run** (last 25% of the steps): Mann–Kendall (Hamed–Rao) and Sen's slope. No
 //!   significant trend (p ≥ 0.05) or a change under 2% of the descent is a plateau; a significant
 //!   fall of at least 10% of the descent is a slow descent (more steps would still pay).
 
-use crate::stats::changepoint::{MeanShift, changepoints, noise_variance};
+use crate::stats::changepoint::noise_variance;
 use crate::stats::smooth::median;
 use crate::stats::trend::{hamed_rao_conservative, sens_slope_xy};
 
@@ -29,7 +26,14 @@ pub struct Drop {
     pub share_of_descent: f64,
 }
 
-/// Sudden drops of the prepared loss after `after_step`.
+/// Sudden drops of the prepared loss after `after_step`: a scan over the de-spiked block medians.
+/// At each block `k` (window `w` = 1% of the blocks, at least 3) the level before is the median
+/// of the `w` blocks before `k`, extrapolated along their Sen slope when it falls; the low after
+/// is the lowest 3-block running median of the `w` blocks from `k`. A drop is a low at least 10%
+/// of the run's descent and 6 noise σ below that prediction, from a level the loss held for a
+/// while (the median 1–4 windows before `k` also sits that far above the low, so the end of a
+/// short upward burst is not a drop). The scan resumes one window after each drop's low, so every
+/// crash of a sawtooth is counted once.
 pub fn sudden_drops(p: &Prepared, after_step: u64) -> Vec<Drop> {
     let c = &p.cleaned;
     let b = c.len();
@@ -44,36 +48,45 @@ pub fn sudden_drops(p: &Prepared, after_step: u64) -> Vec<Drop> {
         return Vec::new();
     }
     let w = (b / 100).max(3);
+    let r3: Vec<f64> = (0..b)
+        .map(|k| median(&c[k.saturating_sub(1)..(k + 2).min(b)]))
+        .collect();
+    let threshold = (0.1 * descent).max(6.0 * sigma);
     let mut drops = Vec::new();
-    for k in changepoints(c, MeanShift::new, w, 0.01) {
-        if k < 2 * w || k + w > b || p.blocks.first_step[k] < after_step {
+    let mut k = 2 * w;
+    while k + w <= b {
+        if p.blocks.first_step[k] < after_step {
+            k += 1;
             continue;
         }
         let before = median(&c[k - w..k]);
-        let after = median(&c[k..k + w]);
-        // A crash leaves a level the loss held for a while; the end of a short burst (the loss
-        // jumped up for less than a few windows and came back) is part of the instability, not a
-        // drop: require the level 1–4 windows before to sit above `after` as well.
-        if k >= 4 * w && median(&c[k - 4 * w..k - w]) - after < 0.2 * descent {
-            continue;
-        }
+        let (bottom, low) = (k..k + w)
+            .map(|j| (j, r3[j]))
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+            .unwrap_or((k, r3[k]));
         let slope = sens_slope_xy(&p.blocks.steps[k - 2 * w..k], &c[k - 2 * w..k]);
-        let gap = p.blocks.steps[k + w / 2] - p.blocks.steps[k - 1 - w / 2];
+        let gap = p.blocks.steps[bottom] - p.blocks.steps[k - 1 - w / 2];
         let predicted = before + slope.min(0.0) * gap;
-        let below = predicted - after;
-        if below >= 0.2 * descent && below >= 6.0 * sigma {
+        let below = predicted - low;
+        let held = k < 4 * w || median(&c[k - 4 * w..k - w]) - low >= threshold;
+        // The drop happens at `k` itself: the block there is already well below the level.
+        if below >= threshold && held && before - c[k] >= 0.5 * below {
             drops.push(Drop {
                 step: p.blocks.first_step[k],
                 before,
-                after,
+                after: low,
                 share_of_descent: below / descent,
             });
+            k = bottom + w;
+        } else {
+            k += 1;
         }
     }
     drops
 }
 
-/// Median interval of regular drops (≥ 4 drops, CV of the intervals < 0.25).
+/// Median interval of regular drops: at least 4 drops, and at least 70% of the intervals within
+/// ±40% of their median (a late first drop or one missed crash does not hide the period).
 pub fn drop_period(drops: &[Drop]) -> Option<f64> {
     if drops.len() < 4 {
         return None;
@@ -82,46 +95,12 @@ pub fn drop_period(drops: &[Drop]) -> Option<f64> {
         .windows(2)
         .map(|w| (w[1].step - w[0].step) as f64)
         .collect();
-    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
-    let sd = (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64).sqrt();
-    (mean > 0.0 && sd / mean < 0.25).then(|| median(&gaps))
-}
-
-/// How the regularization monitor ends.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RegEnd {
-    pub end: f64,
-    pub lowest: f64,
-    /// Whether the series lives in [0, 1] (V-JEPA's reg-loss).
-    pub unit_range: bool,
-}
-
-/// The end level (median of the last 5% of blocks) and the lowest smoothed level of `reg`.
-pub fn reg_end(reg: &Prepared, unit_range: bool) -> Option<RegEnd> {
-    let b = reg.cleaned.len();
-    if b < 5 {
-        return None;
-    }
-    let tail = (b / 20).max(3).min(b);
-    Some(RegEnd {
-        end: median(&reg.cleaned[b - tail..]),
-        lowest: reg.smoothed.iter().copied().fold(f64::INFINITY, f64::min),
-        unit_range,
-    })
-}
-
-/// The first step, after its lowest point, where the monitor is past halfway to its end level.
-pub fn reg_rise_step(reg: &Prepared, r: &RegEnd) -> Option<u64> {
-    let lowest_at =
-        (0..reg.smoothed.len()).min_by(|a, b| reg.smoothed[*a].total_cmp(&reg.smoothed[*b]))?;
-    let half = r.lowest + 0.5 * (r.end - r.lowest);
-    let k = (lowest_at..reg.cleaned.len()).find(|k| reg.smoothed[*k] >= half)?;
-    Some(reg.blocks.first_step[k])
-}
-
-/// Collapse by the monitor: it ends at ≥ 0.9 after rising by ≥ 0.3 (unit-range monitors only).
-pub fn reg_says_collapse(r: &RegEnd) -> bool {
-    r.unit_range && r.end >= 0.9 && r.end - r.lowest >= 0.3
+    let typical = median(&gaps);
+    let regular = gaps
+        .iter()
+        .filter(|g| (*g - typical).abs() <= 0.4 * typical)
+        .count();
+    (typical > 0.0 && regular as f64 >= 0.7 * gaps.len() as f64).then_some(typical)
 }
 
 /// How the last quarter of the run behaves.

@@ -51,31 +51,28 @@ pub fn role_from_name(name: &str) -> Role {
     }
     // DINO / MAE / iBOT log `train_lr`, `train_wd`.
     let bare = leaf.strip_prefix("train_").unwrap_or(&leaf);
-    if bare == "lr" || leaf.starts_with("lr_") || has("learning_rate") {
+    if bare == "lr" || leaf.starts_with("lr_") || leaf.ends_with("_lr") || has("learning_rate") {
         return Role::Lr;
     }
-    if bare == "wd" || has("weight_decay") {
+    if bare == "wd" || leaf.ends_with("_wd") || has("weight_decay") {
         return Role::Wd;
     }
-    if has("grad_norm") || has("gradnorm") {
+    if has("grad_norm") || has("gradnorm") || leaf == "gnorm" {
         return Role::GradNorm;
     }
     if leaf == "ema" || leaf.starts_with("ema_") || has("momentum") {
         return Role::Ema;
     }
-    const JEPA: &[&str] = &[
-        "p",
-        "j",
-        "jloss",
-        "jepa",
-        "pred_loss",
-        "prediction_loss",
-        "loss_pred",
-        "a2v",
-        "v2a",
-    ];
-    if JEPA.contains(&leaf.as_str()) || leaf.contains("jepa") {
+    // The term a multi-term loss logs under, without a `loss_` / `_loss` wrapper (`loss_a2v`).
+    let term = leaf
+        .strip_prefix("loss_")
+        .or_else(|| leaf.strip_suffix("_loss"))
+        .unwrap_or(&leaf);
+    if JEPA.contains(&leaf.as_str()) || PAIR_TERMS.contains(&term) || leaf.contains("jepa") {
         return Role::Jepa;
+    }
+    if higher_means_spread(name) {
+        return Role::Reg;
     }
     const REG: &[&str] = &[
         "r",
@@ -100,6 +97,44 @@ pub fn role_from_name(name: &str) -> Role {
         return Role::Total;
     }
     Role::Other
+}
+
+/// Names of JEPA prediction losses: V-JEPA's `p` and `loss-jepa`, V-JEPA 2-AC's `[j, s]` (`jloss`, `sloss`)
+/// (teacher-forcing and rollout terms), eb_jepa's `pred_loss`.
+const JEPA: &[&str] = &[
+    "p",
+    "j",
+    "s",
+    "jloss",
+    "sloss",
+    "jepa",
+    "pred_loss",
+    "prediction_loss",
+    "loss_pred",
+];
+
+/// Prediction pairs of audio-visual JEPAs (source 2 target, `a` audio, `v` video, `av` both):
+/// each is one JEPA loss component.
+const PAIR_TERMS: &[&str] = &[
+    "a2a", "v2v", "av2av", "a2v", "v2a", "av2a", "av2v", "a2av", "v2av",
+];
+
+/// Whether `name` is a collapse monitor where a *higher* value means *more* spread: the std or
+/// variance of predictions / targets (data2vec's `pred_var`, `target_var`; `pred_std`), or an
+/// effective rank (RankMe). The opposite sense of V-JEPA's `reg-loss = mean(relu(1 − std))` and
+/// of VICReg's `std_loss` / `var_loss`, which are hinge losses (higher = less spread).
+pub fn higher_means_spread(name: &str) -> bool {
+    let full = normalize(name);
+    let leaf = full.rsplit('/').next().unwrap_or(&full);
+    if leaf.contains("loss") {
+        return false;
+    }
+    matches!(leaf, "std" | "var" | "variance" | "rankme" | "erank")
+        || ["_std", "_var", "_variance"]
+            .iter()
+            .any(|s| leaf.ends_with(s))
+        || ["std_", "var_"].iter().any(|p| leaf.starts_with(p))
+        || leaf.contains("effective_rank")
 }
 
 /// True for names that hold the global step (or the iteration within an epoch, `itr`).
@@ -153,6 +188,45 @@ mod tests {
         assert_eq!(role_from_name("iter-time(ms)"), Role::Timing);
         assert_eq!(role_from_name("dataload-time(ms)"), Role::Timing);
         assert_eq!(role_from_name("mask-A"), Role::Other);
+    }
+
+    #[test]
+    fn multi_term_losses_and_spread_monitors() {
+        for term in [
+            "a2a", "v2v", "av2av", "a2v", "v2a", "av2a", "av2v", "a2av", "v2av",
+        ] {
+            assert_eq!(role_from_name(term), Role::Jepa, "{term}");
+            assert_eq!(
+                role_from_name(&format!("loss_{term}")),
+                Role::Jepa,
+                "{term}"
+            );
+            assert_eq!(
+                role_from_name(&format!("train/{term}_loss")),
+                Role::Jepa,
+                "{term}"
+            );
+        }
+        assert_eq!(role_from_name("j"), Role::Jepa);
+        assert_eq!(role_from_name("s"), Role::Jepa);
+        assert_eq!(role_from_name("pred_loss"), Role::Jepa);
+        assert_eq!(role_from_name("vc_loss"), Role::Reg);
+        for monitor in [
+            "target_var",
+            "pred_var",
+            "pred_std",
+            "train/target_std",
+            "effective_rank",
+        ] {
+            assert_eq!(role_from_name(monitor), Role::Reg, "{monitor}");
+            assert!(higher_means_spread(monitor), "{monitor}");
+        }
+        for hinge in ["reg-loss", "std_loss", "var_loss", "vc_loss", "r"] {
+            assert!(!higher_means_spread(hinge), "{hinge}");
+        }
+        assert_eq!(role_from_name("train_lr"), Role::Lr);
+        assert_eq!(role_from_name("train_wd"), Role::Wd);
+        assert_eq!(role_from_name("train_loss"), Role::Total);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use crate::diagnose::Diagnosis;
 use crate::diagnose::rebound::Prepared;
 use crate::fmt;
-use crate::model::{Role, Run};
+use crate::model::Run;
 
 /// How the chart is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub fn write(out: &mut dyn Write, run: &Run, d: &Diagnosis, opts: ChartOptions) 
     axis(out, d, x, opts, label_width)?;
     if let (Some(reg), Some(series)) = (
         d.reg.as_ref().filter(|p| p.smoothed.len() >= 2),
-        run.first_with_role(Role::Reg),
+        crate::diagnose::reg_series(run),
     ) {
         draw_curve(out, &series.name, reg, x, 3, opts, label_width)?;
     }

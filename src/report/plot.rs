@@ -166,6 +166,7 @@ const BLUE: RGBColor = RGBColor(25, 70, 160);
 const GREEN_RAW: RGBColor = RGBColor(160, 205, 170);
 const GREEN: RGBColor = RGBColor(30, 120, 60);
 const ORANGE: RGBColor = RGBColor(230, 120, 20);
+const CRIMSON: RGBColor = RGBColor(200, 30, 40);
 const PURPLE: RGBColor = RGBColor(110, 60, 160);
 const BROWN: RGBColor = RGBColor(150, 110, 80);
 pub(crate) const GREY: RGBColor = RGBColor(120, 120, 120);
@@ -340,7 +341,7 @@ fn draw<DB: DrawingBackend>(
             .or_else(|| curve(series, run, x, columns, opts.smoothing))
     };
     let jepa = analysed(crate::diagnose::jepa_series(run), d.jepa.as_ref());
-    let reg = analysed(run.first_with_role(Role::Reg), d.reg.as_ref());
+    let reg = analysed(crate::diagnose::reg_series(run), d.reg.as_ref());
     let has_lr_panel = run.first_with_role(Role::Lr).is_some()
         || run.first_with_role(Role::GradNorm).is_some()
         || d.schedule.is_some();
@@ -513,6 +514,7 @@ fn draw_loss<DB: DrawingBackend>(
                 Rectangle::new([(a, b - 5), (a + 16, b + 5)], ORANGE.mix(0.4).filled())
             });
     }
+    shade_transient_collapses(&mut chart, d, &y)?;
     // Changepoints.
     let mut labelled = false;
     for cp in d.changepoints.iter().filter(|cp| cp.series == c.name) {
@@ -639,6 +641,34 @@ fn draw_curve_lines<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Each transient collapse of the monitor, shaded from its first step to its recovery.
+fn shade_transient_collapses<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    d: &Diagnosis,
+    y: &YAxis,
+) -> DrawResult<DB> {
+    for (i, e) in d.transient_collapses.iter().enumerate() {
+        let to = e.recovered_step.unwrap_or(e.last_step) as f64;
+        let series = chart.draw_series(std::iter::once(Rectangle::new(
+            [(e.first_step as f64, y.lo), (to, y.hi)],
+            CRIMSON.mix(0.12).filled(),
+        )))?;
+        if i == 0 {
+            series
+                .label(format!(
+                    "transient collapse (peak {} at step {}), recovered at step {}",
+                    fmt::value(e.peak_value),
+                    e.peak_step,
+                    to
+                ))
+                .legend(|(a, b)| {
+                    Rectangle::new([(a, b - 5), (a + 16, b + 5)], CRIMSON.mix(0.4).filled())
+                });
+        }
+    }
+    Ok(())
+}
+
 fn draw_reg<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     _run: &Run,
@@ -672,10 +702,14 @@ fn draw_reg<DB: DrawingBackend>(
             GREY.mix(0.6).stroke_width(1),
         ))?;
     }
+    shade_transient_collapses(&mut chart, d, &y)?;
     draw_curve_lines(&mut chart, c, &y, GREEN_RAW, GREEN)?;
-    // Its trend over the span after the JEPA minimum (Sen's slope through the median point).
+    // Its trend over the span after the JEPA minimum (Sen's slope through the median point); no
+    // line across a burst to collapse and back, which no single trend describes.
     let r = &d.rebound;
-    if let (Some(detail), Some(from), Some(to)) = (&r.reg, r.min_step, r.last_step) {
+    if let (Some(detail), Some(from), Some(to)) = (&r.reg, r.min_step, r.last_step)
+        && r.reg_trend_after_min != crate::diagnose::rebound::RegTrend::Burst
+    {
         let span: Vec<&(f64, f64)> = c
             .smooth
             .iter()

@@ -106,6 +106,8 @@ fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis) -> io::Result<()
         if let (Some(end), Some(last)) = (r.end_value, r.last_step) {
             write!(out, " → {} at the end (step {last})", fmt::value(end))?;
         }
+        // Which numbers these are, as the headline says (one story, one set of numbers).
+        write!(out, " · smoothed; the end is the median of the last window")?;
         writeln!(out)?;
         let mut facts = Vec::new();
         if r.detected {
@@ -126,6 +128,24 @@ fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis) -> io::Result<()
             facts.push(format!("warmup ends at step {} ({source})", w.end_step));
         }
         match &r.reg {
+            Some(reg) if r.reg_trend_after_min == crate::diagnose::rebound::RegTrend::Burst => {
+                let spans: Vec<String> = d
+                    .transient_collapses
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}–{}",
+                            e.first_step,
+                            e.recovered_step.unwrap_or(e.last_step)
+                        )
+                    })
+                    .collect();
+                facts.push(format!(
+                    "{} after the minimum: burst to collapse and back at steps {} (no single trend)",
+                    reg.series,
+                    spans.join(", ")
+                ))
+            }
             Some(reg) => facts.push(format!(
                 "{} after the minimum: {} ({}, {})",
                 reg.series,

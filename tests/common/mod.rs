@@ -56,3 +56,4 @@ pub mod synth;
 pub fn steps(run: &Run) -> Vec<u64> {
     run.steps.iter().collect()
 }
+pub mod failures;
