@@ -48,7 +48,9 @@ pub fn run(cli: Cli) -> Result<u8> {
 /// `jepa-doctor analyze`.
 pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
     let mut clock = PhaseClock::from_env();
-    let loaded = ingest::load(&settings.inputs, &settings.ingest)?;
+    let plan = ingest::plan(&settings.inputs, &settings.ingest)?;
+    output::refuse_overwriting_inputs(&plan.files(), &settings.outputs.paths())?;
+    let loaded = ingest::load_plan(plan, &settings.ingest)?;
     clock.lap("read");
     let run = clean::clean(loaded, &settings.clean)?;
     clock.lap("clean");

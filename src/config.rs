@@ -1,7 +1,8 @@
 //! What was decided: the command line turned into settings for each stage, with the checks that
-//! need more than one flag (one output on standard output at most; never write over an input).
+//! need more than one flag (one output on standard output at most). That no output overwrites an
+//! input is checked once the inputs are discovered ([`crate::report::output`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::clean::CleanOptions;
 use std::io::IsTerminal;
@@ -13,6 +14,7 @@ use crate::diagnose::rebound::ReboundSettings;
 use crate::error::IngestError;
 use crate::ingest::IngestOptions;
 use crate::ingest::table::ValuePolicy;
+use crate::report::output::OutputPath;
 use crate::report::plot::{PlotFormat, PlotOptions};
 
 /// Where an output goes.
@@ -53,6 +55,31 @@ pub struct Outputs {
     pub fail_on: FailOn,
 }
 
+impl Outputs {
+    /// The files the outputs go to, with their flags (for [`crate::report::output::refuse_overwriting_inputs`]).
+    pub fn paths(&self) -> Vec<OutputPath<'_>> {
+        let files = [
+            ("--json", &self.json),
+            ("--markdown", &self.markdown),
+            ("--export", &self.export),
+        ];
+        let mut paths: Vec<OutputPath<'_>> = files
+            .into_iter()
+            .filter_map(|(flag, target)| match target {
+                Some(Target::File(path)) => Some(OutputPath { flag, path }),
+                _ => None,
+            })
+            .collect();
+        if let Some((path, _)) = &self.plot {
+            paths.push(OutputPath {
+                flag: "--plot",
+                path,
+            });
+        }
+        paths
+    }
+}
+
 /// Everything `analyze` needs to know.
 #[derive(Clone, Debug)]
 pub struct AnalyzeSettings {
@@ -89,11 +116,6 @@ impl AnalyzeSettings {
                 on_stdout.join(" and ")
             )));
         }
-        for (flag, target) in machine {
-            if let Some(Target::File(path)) = target {
-                refuse_overwriting_inputs(flag, path, &args.inputs)?;
-            }
-        }
         if let Some(plot) = &out.plot {
             if PlotFormat::from_path(plot).is_none() {
                 return Err(IngestError::Usage(format!(
@@ -101,7 +123,6 @@ impl AnalyzeSettings {
                     plot.display()
                 )));
             }
-            refuse_overwriting_inputs("--plot", plot, &args.inputs)?;
         }
         Ok(AnalyzeSettings {
             inputs: args.inputs.clone(),
@@ -173,26 +194,4 @@ fn use_color(choice: ColorChoice) -> bool {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     }
-}
-
-/// An output file must not be one of the inputs (`--json run.csv` would destroy the log).
-fn refuse_overwriting_inputs(
-    flag: &str,
-    output: &Path,
-    inputs: &[String],
-) -> Result<(), IngestError> {
-    let Ok(out) = output.canonicalize() else {
-        return Ok(()); // does not exist yet: cannot be an input
-    };
-    for input in inputs {
-        if let Ok(inp) = Path::new(input).canonicalize()
-            && out == inp
-        {
-            return Err(IngestError::Usage(format!(
-                "{flag} {} would overwrite an input; choose another file",
-                output.display()
-            )));
-        }
-    }
-    Ok(())
 }

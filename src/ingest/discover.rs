@@ -16,6 +16,19 @@ pub struct Plan {
     pub sources: Vec<Source>,
     pub params: Option<PathBuf>,
     pub notes: Vec<String>,
+    /// Files looked at in run directories besides the sources (other logs, params files).
+    pub discovered: Vec<PathBuf>,
+}
+
+impl Plan {
+    /// Every file this plan reads or looked at: what outputs must never overwrite.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let sources = self.sources.iter().filter_map(|s| s.path.clone());
+        sources
+            .chain(self.params.clone())
+            .chain(self.discovered.iter().cloned())
+            .collect()
+    }
 }
 
 /// What a file in a run directory looks like from its name.
@@ -53,11 +66,14 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
             let dir = scan_dir(path)?;
             plan.sources.extend(dir.sources);
             plan.notes.extend(dir.notes);
+            plan.discovered.extend(dir.discovered);
             if found_params.is_none() {
                 found_params = dir.params;
             }
         } else if is_yaml(path) {
-            explicit_params = Some(path.to_path_buf());
+            if let Some(previous) = explicit_params.replace(path.to_path_buf()) {
+                plan.discovered.push(previous);
+            }
         } else {
             plan.sources.push(Source::file(path));
             if found_params.is_none() {
@@ -79,6 +95,7 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
             "no log among the inputs (only a params YAML was given)".into(),
         ));
     }
+    plan.discovered.extend(explicit_params.iter().chain(&found_params).cloned());
     plan.params = config
         .map(Path::to_path_buf)
         .or(explicit_params)
@@ -90,6 +107,8 @@ struct DirScan {
     sources: Vec<Source>,
     params: Option<PathBuf>,
     notes: Vec<String>,
+    /// Every log-like or params file seen, read or not.
+    discovered: Vec<PathBuf>,
 }
 
 fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
@@ -100,6 +119,7 @@ fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
         .collect();
     entries.sort();
     let mut notes = Vec::new();
+    let mut discovered = Vec::new();
     let mut candidates: Vec<(Kind, PathBuf)> = Vec::new();
     for path in entries {
         match fs::metadata(&path) {
@@ -109,6 +129,9 @@ fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
                 notes.push(format!("skipped {}: {e}", path.display()));
                 continue;
             }
+        }
+        if kind_of(&path).is_some() || is_yaml(&path) {
+            discovered.push(path.clone());
         }
         match kind_of(&path) {
             // `.txt`/`.log`/`.out` files are often notes or other programs' output: only those
@@ -152,6 +175,7 @@ fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
         sources: chosen.iter().map(|(_, p)| Source::file(p)).collect(),
         params: params_in(dir),
         notes,
+        discovered,
     })
 }
 

@@ -110,14 +110,27 @@ pub(crate) const SNIFF_BYTES: usize = 64 * 1024;
 
 /// Reads every input (files, run directories, `-`) and the run's params YAML.
 pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestError> {
-    let plan = discover::plan(inputs, opts.config.as_deref())?;
+    load_plan(plan(inputs, opts)?, opts)
+}
+
+/// Decides what [`load_plan`] will read, reading nothing yet: the outputs can be checked
+/// against [`discover::Plan::files`] first.
+pub fn plan(inputs: &[String], opts: &IngestOptions) -> Result<discover::Plan, IngestError> {
+    discover::plan(inputs, opts.config.as_deref())
+}
+
+/// The params YAML is read whole; a larger file is not a params file (`--config /dev/zero`).
+pub const MAX_PARAMS_BYTES: u64 = 16 << 20;
+
+/// Reads what [`plan`] decided.
+pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, IngestError> {
     let mut loaded = Loaded {
         notes: plan.notes,
         ..Loaded::default()
     };
     if let Some(path) = &plan.params {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| IngestError::io(&name, e))?;
+        let text = read_params_text(path, &name)?;
         loaded.params = Some(RunParams::from_yaml(&text, &name)?);
     }
     let total_bytes = plan
@@ -211,6 +224,27 @@ pub fn read_source(
         Format::Json => json::parse_document(reader, source, &json_options(opts)),
         Format::ConsoleLog => console::parse(reader, source, &opts.values),
     }
+}
+
+/// The params YAML as text, refusing more than [`MAX_PARAMS_BYTES`] while reading.
+fn read_params_text(path: &Path, name: &str) -> Result<String, IngestError> {
+    let file = File::open(path).map_err(|e| IngestError::io(name, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PARAMS_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| IngestError::io(name, e))?;
+    if bytes.len() as u64 > MAX_PARAMS_BYTES {
+        return Err(IngestError::unusable(
+            name,
+            format!(
+                "larger than {} MiB: not a params YAML",
+                MAX_PARAMS_BYTES >> 20
+            ),
+        ));
+    }
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    String::from_utf8(bytes.to_vec())
+        .map_err(|e| IngestError::unusable(name, format!("not valid UTF-8 text ({e})")))
 }
 
 fn json_options(opts: &IngestOptions) -> json::JsonOptions {
