@@ -89,7 +89,7 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
         let summaries = scope.spawn(|| summarise(run));
         let detected = jepa.map(|j| rebound::detect(j, reg, &run.steps, warmup, &settings.rebound));
         (
-            summaries.join().unwrap_or_else(|_| summarise(run)),
+            summaries.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             detected,
         )
     });
@@ -119,7 +119,12 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
             prepared.as_ref(),
             reg.zip(reg_prepared.as_ref()),
         );
-        (changepoints.join().unwrap_or_else(|_| search()), findings)
+        (
+            changepoints
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            findings,
+        )
     });
     let verdict = verdict_of(&findings);
     let headline = headline(verdict, &findings, &rebound, prepared.as_ref());

@@ -55,6 +55,16 @@ pub fn parse(
             .map_err(|e| IngestError::io(path, e))?;
         match line {
             Line::End => break,
+            Line::Endless => {
+                return Err(IngestError::at(
+                    path,
+                    line_no + 1,
+                    format!(
+                        "line longer than {} MiB: not a console log",
+                        super::lines::MAX_LINE_BYTES >> 20
+                    ),
+                ));
+            }
             Line::TooLong { .. } => {
                 line_no += 1;
                 state.ignored += 1;

@@ -268,12 +268,28 @@ pub fn parse_file_fast(
     chunk_bytes: usize,
     progress: &Progress,
 ) -> Result<Option<Parsed>, IngestError> {
+    let file = std::fs::File::open(path).map_err(|e| IngestError::io(&source.name, e))?;
+    parse_open_file_fast(&file, source, opts, chunk_bytes, progress)
+}
+
+/// [`parse_file_fast`] on a regular file already open (read from its start, whatever its
+/// position): an input is opened once.
+pub fn parse_open_file_fast(
+    mut file: &std::fs::File,
+    source: &Source,
+    opts: &CsvOptions,
+    chunk_bytes: usize,
+    progress: &Progress,
+) -> Result<Option<Parsed>, IngestError> {
+    use std::io::{Seek, SeekFrom};
     let name = source.name.as_str();
     // The header line, parsed as the general parser would.
-    let mut file = std::fs::File::open(path).map_err(|e| IngestError::io(name, e))?;
-    let mut head = vec![0u8; 64 * 1024];
-    let n = file.read(&mut head).map_err(|e| IngestError::io(name, e))?;
-    head.truncate(n);
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| IngestError::io(name, e))?;
+    let mut head = Vec::with_capacity(64 * 1024);
+    file.take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(|e| IngestError::io(name, e))?;
     let Some(newline) = memchr::memchr(b'\n', &head) else {
         return Ok(None);
     };
@@ -329,7 +345,7 @@ pub fn parse_file_fast(
             .collect(),
     };
     match csv_fast::parse(
-        path,
+        file,
         newline as u64 + 1,
         &fast,
         &mut builder,

@@ -10,8 +10,7 @@
 //! is valid and on every message. Equivalence is tested on every fixture.
 
 use std::fs::File;
-use std::io::Read;
-use std::path::Path;
+use std::io::{Read, Seek, SeekFrom};
 
 use super::progress::Progress;
 use super::table::{Chunk, TableBuilder, epoch_itr_key};
@@ -54,21 +53,20 @@ pub struct FastOutcome {
 #[derive(Debug)]
 pub struct GiveUp;
 
-/// Reads the data lines of `path` after the header (which ends at byte `data_start`, on line 1)
+/// Reads the data lines of the open `file` after the header (which ends at byte `data_start`, on line 1)
 /// into `builder`, `chunk_bytes` per worker at a time.
 pub fn parse(
-    path: &Path,
+    mut file: &File,
     data_start: u64,
     schema: &FastSchema,
     builder: &mut TableBuilder,
     chunk_bytes: usize,
     progress: &Progress,
 ) -> Result<FastOutcome, GiveUp> {
-    let mut file = File::open(path).map_err(|_| GiveUp)?;
-    let mut skipped_head = vec![0u8; data_start as usize];
-    file.read_exact(&mut skipped_head).map_err(|_| GiveUp)?;
+    file.seek(SeekFrom::Start(data_start)).map_err(|_| GiveUp)?;
     if let Ok(meta) = file.metadata() {
-        // ~57 bytes a row for V-JEPA logs; reserving avoids regrowing the columns.
+        // ~57 bytes a row for V-JEPA logs; reserving avoids regrowing the columns. Only the
+        // columns that keep values take room per row, and only up to what the file can hold.
         builder.reserve((meta.len().saturating_sub(data_start) / 48) as usize);
     }
     let columns = builder.names().len();
@@ -93,7 +91,7 @@ pub fn parse(
         if buf.len() < want {
             // read_to_end fills the spare capacity without zeroing it first.
             let asked = (want - buf.len()) as u64;
-            let got = (&mut file)
+            let got = file
                 .take(asked)
                 .read_to_end(&mut buf)
                 .map_err(|_| GiveUp)?;
@@ -119,7 +117,11 @@ pub fn parse(
         let (ra, rb) = std::thread::scope(|scope| {
             let hb = scope.spawn(|| parse_chunk(b, schema, last_part, &mut part_b));
             let ra = parse_chunk(a, schema, last_part && b.is_empty(), &mut part_a);
-            (ra, hb.join().unwrap_or(Err(GiveUp)))
+            // A worker's panic is a panic here too (the fuzzers must see it), never a give-up.
+            let rb = hb
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (ra, rb)
         });
         ra?;
         rb?;

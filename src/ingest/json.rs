@@ -22,9 +22,12 @@ use crate::error::IngestError;
 use crate::model::{Format, MISSING};
 
 /// A JSON line longer than this is rejected: no metrics record is that long.
-pub const MAX_LINE_BYTES: usize = 16 << 20;
+pub const MAX_LINE_BYTES: usize = super::lines::MAX_LINE_BYTES as usize;
 /// A JSON document larger than this is rejected before it is parsed into memory.
 pub const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
+
+/// The UTF-8 byte-order mark, accepted (and ignored) at the start of any input.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Keys that hold the global step, most specific first.
 const STEP_KEYS: &[&str] = &[
@@ -64,18 +67,23 @@ pub fn parse_lines(
         {
             Line::End => break,
             Line::Complete => line_no += 1,
-            Line::TooLong { bytes } => {
+            Line::TooLong { .. } | Line::Endless => {
                 return Err(IngestError::at(
                     path,
                     line_no + 1,
                     format!(
-                        "line of {bytes} bytes, over the {} MiB limit for one JSON record",
+                        "line longer than {} MiB, the limit for one JSON record",
                         MAX_LINE_BYTES >> 20
                     ),
                 ));
             }
         }
         let text = line.trim_ascii();
+        // A byte-order mark starts the first line of files written by some Windows tools.
+        let text = match text.strip_prefix(UTF8_BOM) {
+            Some(rest) if line_no == 1 => rest.trim_ascii_start(),
+            _ => text,
+        };
         if text.is_empty() {
             continue;
         }
@@ -108,11 +116,34 @@ pub fn parse_document(
     opts: &JsonOptions,
 ) -> Result<Parsed, IngestError> {
     let path = source.name.as_str();
+    let mut reader = reader.take(MAX_DOCUMENT_BYTES + 1);
     let mut bytes = Vec::new();
-    reader
-        .take(MAX_DOCUMENT_BYTES + 1)
+    // A document starts with `[` or `{`: anything else is refused before it is read whole
+    // (`--format json` on /dev/zero or a binary).
+    (&mut reader)
+        .take(4096)
         .read_to_end(&mut bytes)
         .map_err(|e| IngestError::io(path, e))?;
+    let start = bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes);
+    if let Some(first) = start.iter().find(|b| !b.is_ascii_whitespace())
+        && !matches!(first, b'[' | b'{')
+    {
+        let line = 1 + start.iter().take_while(|b| **b != *first).filter(|b| **b == b'\n').count();
+        return Err(IngestError::at(
+            path,
+            line as u64,
+            format!(
+                "not a JSON document: it starts with {} instead of '[' or '{{'",
+                super::values::show_cell(&[*first])
+            ),
+        ));
+    }
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| IngestError::io(path, e))?;
+    if bytes.starts_with(UTF8_BOM) {
+        bytes.drain(..UTF8_BOM.len());
+    }
     if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
         return Err(IngestError::unusable(
             path,

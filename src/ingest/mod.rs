@@ -16,7 +16,7 @@ pub mod table;
 pub mod values;
 
 use std::fs::File;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::IngestError;
@@ -158,7 +158,10 @@ pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, I
     result.map(|()| loaded)
 }
 
-/// Opens one source, sniffs its format unless forced, and parses it.
+/// Opens one source once, sniffs its format unless forced, and parses it. A regular file is
+/// read from its start again after sniffing (and may take the CSV fast path); anything else —
+/// standard input, a FIFO, `<(cmd)`, `/dev/stdin`, a device — is streamed once, the sniffed
+/// head followed by the rest.
 pub fn read_source(
     source: &Source,
     opts: &IngestOptions,
@@ -166,18 +169,59 @@ pub fn read_source(
     progress: &Progress,
 ) -> Result<Parsed, IngestError> {
     let _ = params;
-    let start = progress.position();
-    let reader: Box<dyn Read> = match &source.path {
-        Some(path) => {
-            if path.is_dir() {
-                return Err(IngestError::unusable(&source.name, "is a directory"));
-            }
-            let file = File::open(path).map_err(|e| IngestError::io(&source.name, e))?;
-            Box::new(progress.counting(file))
-        }
-        None => Box::new(std::io::stdin().lock()),
+    let name = source.name.as_str();
+    let Some(path) = &source.path else {
+        let (head, reader) = split_head(Box::new(std::io::stdin().lock()), name)?;
+        return parse_stream(head, reader, source, opts);
     };
-    let (head, reader) = split_head(reader, &source.name)?;
+    let file = File::open(path).map_err(|e| IngestError::io(name, e))?;
+    let meta = file.metadata().map_err(|e| IngestError::io(name, e))?;
+    if meta.is_dir() {
+        return Err(IngestError::unusable(name, "is a directory"));
+    }
+    if !meta.is_file() {
+        let (head, reader) = split_head(Box::new(progress.counting(file)), name)?;
+        return parse_stream(head, reader, source, opts);
+    }
+    let mut file = file;
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    (&mut file)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| IngestError::io(name, e))?;
+    let format = format_of(&head, source, opts)?;
+    let is_csv = matches!(
+        format,
+        Format::VjepaCsv | Format::Vjepa2Csv | Format::IjepaCsv | Format::Csv
+    );
+    if is_csv && !opts.general_csv_only {
+        let start = progress.position();
+        let csv_opts = csv_options(format, &head, opts);
+        if let Some(parsed) =
+            csv::parse_open_file_fast(&file, source, &csv_opts, csv_fast::CHUNK_BYTES, progress)?
+        {
+            return Ok(parsed);
+        }
+        progress.rewind_to(start);
+    }
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| IngestError::io(name, e))?;
+    parse_as(format, &head, progress.counting(file), source, opts)
+}
+
+/// Parses a non-seekable input whose first bytes were read into `head`.
+fn parse_stream(
+    head: Vec<u8>,
+    reader: impl Read,
+    source: &Source,
+    opts: &IngestOptions,
+) -> Result<Parsed, IngestError> {
+    let format = format_of(&head, source, opts)?;
+    parse_as(format, &head, reader, source, opts)
+}
+
+/// The format of a source from its first bytes (or `--format`), refusing what is not a log.
+fn format_of(head: &[u8], source: &Source, opts: &IngestOptions) -> Result<Format, IngestError> {
     if head.is_empty() {
         return Err(IngestError::Empty {
             path: source.name.clone(),
@@ -189,36 +233,37 @@ pub fn read_source(
             "the file is UTF-16 text; jepa-doctor reads UTF-8 (convert it: iconv -f UTF-16 -t UTF-8)",
         ));
     }
-    let format = match opts.format {
-        Some(f) => f,
-        None => sniff::sniff(&head, source.path.as_deref()).ok_or_else(|| {
+    match opts.format {
+        Some(f) => Ok(f),
+        None => sniff::sniff(head, source.path.as_deref()).ok_or_else(|| {
             IngestError::unusable(
                 &source.name,
                 "not a log format jepa-doctor recognises (CSV/TSV with a header, JSON lines, a JSON document, or JEPA console output); force one with --format",
             )
-        })?,
-    };
+        }),
+    }
+}
+
+fn csv_options(format: Format, head: &[u8], opts: &IngestOptions) -> csv::CsvOptions {
+    csv::CsvOptions {
+        format,
+        delimiter: sniff::delimiter(head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head)),
+        step_col: opts.step_col.clone(),
+        values: opts.values.clone(),
+    }
+}
+
+/// The general parser of `format` on `reader`, which yields the whole input from its start.
+fn parse_as(
+    format: Format,
+    head: &[u8],
+    reader: impl Read,
+    source: &Source,
+    opts: &IngestOptions,
+) -> Result<Parsed, IngestError> {
     match format {
         Format::VjepaCsv | Format::Vjepa2Csv | Format::IjepaCsv | Format::Csv => {
-            let csv_opts = csv::CsvOptions {
-                format,
-                delimiter: sniff::delimiter(&head),
-                step_col: opts.step_col.clone(),
-                values: opts.values.clone(),
-            };
-            if let Some(path) = source.path.as_deref().filter(|_| !opts.general_csv_only) {
-                let fast =
-                    csv::parse_file_fast(path, source, &csv_opts, csv_fast::CHUNK_BYTES, progress);
-                // The fast path read the file from its start: count it once.
-                let read_again_from = start + head.len() as u64;
-                if let Some(parsed) = fast? {
-                    let len = std::fs::metadata(path).map_or(0, |m| m.len());
-                    progress.rewind_to(start + len);
-                    return Ok(parsed);
-                }
-                progress.rewind_to(read_again_from);
-            }
-            csv::parse(reader, source, &csv_opts)
+            csv::parse(reader, source, &csv_options(format, head, opts))
         }
         Format::Jsonl => json::parse_lines(reader, source, &json_options(opts)),
         Format::Json => json::parse_document(reader, source, &json_options(opts)),
