@@ -29,7 +29,8 @@ pub fn names<S: AsRef<str>>(names: &[S]) -> String {
 /// sequence in a column name must not recolour or move the terminal's cursor, a newline in a file
 /// name must not split a message over two lines. Borrowed when there is nothing to escape.
 pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
-    let needs = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let needs =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if !text.chars().any(needs) {
         return std::borrow::Cow::Borrowed(text);
     }

@@ -619,3 +619,132 @@ fn huge_lines_loops_permissions_and_growing_logs() {
     std::fs::write(&growing, &text).unwrap();
     check(&growing, &[], &clean(81)).unwrap();
 }
+
+/// Non-seekable inputs (a FIFO, `/dev/stdin`, `<(cmd)`, `-`) are read once and streamed, exactly
+/// like the same bytes in a file, beyond the 64 KiB that are sniffed; endless inputs stop at the
+/// documented limits while reading.
+#[cfg(unix)]
+#[test]
+fn streams_read_like_files_and_endless_inputs_stop() {
+    use std::process::{Command as StdCommand, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("metrics.csv");
+    let text: String = std::iter::once("step,loss,lr\n".to_string())
+        .chain((0..6000).map(|k| format!("{k},{:.5},0.001\n", 0.9 * 0.999f64.powi(k))))
+        .collect();
+    assert!(text.len() > 100 * 1024);
+    std::fs::write(&log, &text).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("jepa-doctor");
+    let report = |out: std::process::Output| -> Value {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["input"]["sources"] = Value::Null;
+        v
+    };
+    let from_file = report(
+        StdCommand::new(&bin)
+            .arg("analyze")
+            .arg(&log)
+            .arg("--json=-")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(from_file["input"]["rows_read"], 6000);
+    let mut ways = vec![];
+    // `-` and /dev/stdin from a pipe.
+    for name in ["-", "/dev/stdin"] {
+        let mut child = StdCommand::new(&bin)
+            .args(["analyze", name, "--json=-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = text.clone();
+        let feeder = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(bytes.as_bytes());
+        });
+        let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        ways.push((name.to_string(), report(out)));
+    }
+    // A named FIFO (opened once: opening it twice would hang).
+    let fifo = dir.path().join("metrics.fifo");
+    if StdCommand::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let writer = {
+            let (fifo, text) = (fifo.clone(), text.clone());
+            std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
+        };
+        let out = doctor()
+            .arg("analyze")
+            .arg(&fifo)
+            .arg("--json=-")
+            .output()
+            .unwrap();
+        writer.join().unwrap();
+        ways.push(("fifo".into(), report(out)));
+    } else {
+        println!("skipped the FIFO case: mkfifo not available");
+    }
+    // Process substitution, when bash is there.
+    if let Ok(out) = StdCommand::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' analyze <(cat '{}') --json=-",
+            bin.display(),
+            log.display()
+        ))
+        .output()
+    {
+        ways.push(("<(cmd)".into(), report(out)));
+    } else {
+        println!("skipped the <(cmd) case: no bash");
+    }
+    for (name, got) in &ways {
+        assert_eq!(got, &from_file, "{name} differs from the file");
+    }
+    println!("{} streamed ways read like the file", ways.len());
+
+    // Endless inputs stop at the limits, with the reason.
+    if std::path::Path::new("/dev/zero").exists() {
+        for (args, cause) in [
+            (vec!["--format=jsonl"], "line longer than 16 MiB"),
+            (vec!["--format=console-log"], "line longer than 16 MiB"),
+            (vec!["--format=csv"], "longer than 16 MiB"),
+            (vec!["--format=json"], "not a JSON document"),
+        ] {
+            let out = doctor()
+                .args(["analyze", "/dev/zero"])
+                .args(&args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains("/dev/zero:1:") && stderr.contains(cause),
+                "{args:?}: {stderr}"
+            );
+        }
+        let out = doctor()
+            .arg("analyze")
+            .arg(&log)
+            .args(["--config", "/dev/zero"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("larger than 16 MiB"), "{stderr}");
+    } else {
+        println!("skipped the /dev/zero cases: no /dev/zero");
+    }
+}

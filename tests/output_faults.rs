@@ -89,7 +89,10 @@ fn an_output_that_is_an_input_is_refused_before_anything_is_written() {
     let mut cases: Vec<Vec<String>> = vec![
         // A file the tool found itself in the run directory.
         vec![run_s.clone(), format!("--export={}", r("jepa_r0.csv"))],
-        vec![run_s.clone(), format!("--json={}", r("params-pretrain.yaml"))],
+        vec![
+            run_s.clone(),
+            format!("--json={}", r("params-pretrain.yaml")),
+        ],
         // The config named on the command line.
         vec![
             r("jepa_r0.csv"),
@@ -279,7 +282,10 @@ fn a_signal_during_a_write_leaves_no_temporary_file() {
             "SIG{name} left {:?}",
             temp_files(&out_dir)
         );
-        assert!(!export.exists(), "SIG{name}: a partial export was renamed into place");
+        assert!(
+            !export.exists(),
+            "SIG{name}: a partial export was renamed into place"
+        );
         println!("SIG{name}: killed during the write, nothing left behind");
     }
 }

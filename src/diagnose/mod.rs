@@ -89,7 +89,9 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
         let summaries = scope.spawn(|| summarise(run));
         let detected = jepa.map(|j| rebound::detect(j, reg, &run.steps, warmup, &settings.rebound));
         (
-            summaries.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            summaries
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             detected,
         )
     });

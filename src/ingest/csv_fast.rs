@@ -91,10 +91,7 @@ pub fn parse(
         if buf.len() < want {
             // read_to_end fills the spare capacity without zeroing it first.
             let asked = (want - buf.len()) as u64;
-            let got = file
-                .take(asked)
-                .read_to_end(&mut buf)
-                .map_err(|_| GiveUp)?;
+            let got = file.take(asked).read_to_end(&mut buf).map_err(|_| GiveUp)?;
             eof = (got as u64) < asked;
             progress.advance(got as u64);
         }

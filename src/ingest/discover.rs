@@ -95,7 +95,8 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
             "no log among the inputs (only a params YAML was given)".into(),
         ));
     }
-    plan.discovered.extend(explicit_params.iter().chain(&found_params).cloned());
+    plan.discovered
+        .extend(explicit_params.iter().chain(&found_params).cloned());
     plan.params = config
         .map(Path::to_path_buf)
         .or(explicit_params)

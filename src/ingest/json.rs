@@ -128,7 +128,11 @@ pub fn parse_document(
     if let Some(first) = start.iter().find(|b| !b.is_ascii_whitespace())
         && !matches!(first, b'[' | b'{')
     {
-        let line = 1 + start.iter().take_while(|b| **b != *first).filter(|b| **b == b'\n').count();
+        let line = 1 + start
+            .iter()
+            .take_while(|b| **b != *first)
+            .filter(|b| **b == b'\n')
+            .count();
         return Err(IngestError::at(
             path,
             line as u64,

@@ -377,7 +377,10 @@ mod tests {
             let err = refuse_overwriting_inputs(std::slice::from_ref(&log), &out)
                 .err()
                 .ok_or("not refused")?;
-            assert!(err.to_string().contains("would overwrite the input"), "{err}");
+            assert!(
+                err.to_string().contains("would overwrite the input"),
+                "{err}"
+            );
         }
         let fresh = dir.path().join("report.json");
         let out = [OutputPath {
@@ -386,10 +389,13 @@ mod tests {
         }];
         refuse_overwriting_inputs(std::slice::from_ref(&log), &out)?;
         fs::write(&fresh, "{}")?;
-        let twice = [out[0], OutputPath {
-            flag: "--markdown",
-            path: &fresh,
-        }];
+        let twice = [
+            out[0],
+            OutputPath {
+                flag: "--markdown",
+                path: &fresh,
+            },
+        ];
         let err = refuse_overwriting_inputs(&[], &twice)
             .err()
             .ok_or("two outputs on one file not refused")?;
