@@ -116,13 +116,13 @@ impl AnalyzeSettings {
                 on_stdout.join(" and ")
             )));
         }
-        if let Some(plot) = &out.plot {
-            if PlotFormat::from_path(plot).is_none() {
-                return Err(IngestError::Usage(format!(
-                    "--plot {}: the file must end in .png or .svg",
-                    plot.display()
-                )));
-            }
+        if let Some(plot) = &out.plot
+            && PlotFormat::from_path(plot).is_none()
+        {
+            return Err(IngestError::Usage(format!(
+                "--plot {}: the file must end in .png or .svg",
+                plot.display()
+            )));
         }
         Ok(AnalyzeSettings {
             inputs: args.inputs.clone(),
