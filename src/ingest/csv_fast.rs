@@ -65,9 +65,11 @@ pub fn parse(
 ) -> Result<FastOutcome, GiveUp> {
     file.seek(SeekFrom::Start(data_start)).map_err(|_| GiveUp)?;
     if let Ok(meta) = file.metadata() {
-        // ~57 bytes a row for V-JEPA logs; reserving avoids regrowing the columns. Only the
-        // columns that keep values take room per row, and only up to what the file can hold.
-        builder.reserve((meta.len().saturating_sub(data_start) / 48) as usize);
+        // ~57 bytes a row for V-JEPA logs; reserving avoids regrowing the columns. A row takes
+        // at least one byte per field, so a wide table (10,000 columns) reserves no more rows
+        // than the file can hold: about 4 bytes of memory per byte of file at most.
+        let row_bytes = bytes_per_row_at_least(schema.fields);
+        builder.reserve((meta.len().saturating_sub(data_start) / row_bytes) as usize);
     }
     let columns = builder.names().len();
     let mut outcome = FastOutcome {
@@ -159,6 +161,12 @@ pub fn parse(
     Ok(outcome)
 }
 
+/// The fewest bytes a data row of `fields` fields is assumed to take, for reservations: 48 (a
+/// short V-JEPA row) or one per field (a delimiter or newline each), whichever is more.
+fn bytes_per_row_at_least(fields: usize) -> u64 {
+    (fields as u64).max(48)
+}
+
 fn cut_short_before_restart(fields: usize, expected: usize) -> String {
     format!("row cut short by the restart that follows it ({fields} of {expected} fields)")
 }
@@ -212,7 +220,7 @@ fn parse_chunk(
     r.restarts = 0;
     r.zeros.iter_mut().for_each(|z| *z = 0);
     let columns = r.chunk.columns.len();
-    let rows_hint = data.len() / 48 + 1;
+    let rows_hint = data.len() / bytes_per_row_at_least(schema.fields) as usize + 1;
     for c in &mut r.chunk.columns {
         c.reserve(rows_hint);
     }
@@ -317,6 +325,15 @@ fn parse_line(
                         (v, len) if len > 0 => (v, len),
                         _ => fast_float2::parse_partial::<f32, _>(rest).map_err(|_| GiveUp)?,
                     };
+                    let unsigned = rest.strip_prefix(b"-").unwrap_or(rest);
+                    if v.is_infinite()
+                        && unsigned
+                            .first()
+                            .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+                    {
+                        // Digits beyond f32 (1e39 is finite): the general parser's rule.
+                        return Err(GiveUp);
+                    }
                     if schema.zero_is_missing[field] && v == 0.0 {
                         zeros[field] += 1;
                         row[column] = MISSING;
@@ -481,12 +498,13 @@ fn digits(s: &[u8]) -> Option<(u64, usize)> {
             break;
         }
         if len == 16 {
-            return None; // maybe beyond MAX_STEP (16 digits): the general parser decides
+            return None; // beyond MAX_STEP (16 digits): the general parser decides
         }
         n = n * 10 + u64::from(d);
         len += 1;
     }
-    (len > 0).then_some((n, len))
+    // One step rule for every reader: whole numbers from 0 to 2^53 (`values::parse_whole`).
+    (len > 0 && n <= crate::model::MAX_STEP).then_some((n, len))
 }
 
 fn count_fields(line: &[u8], d: u8) -> usize {
