@@ -38,6 +38,8 @@ impl Target {
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
     /// The human report on standard output (off with --quiet or when a machine output uses it).
+    /// With --quiet nothing is written to standard output: `json`, `markdown` and `export` are
+    /// `None` when they would have gone there.
     pub text: bool,
     pub json: Option<Target>,
     pub markdown: Option<Target>,
@@ -94,9 +96,17 @@ impl AnalyzeSettings {
     pub fn from_args(args: &AnalyzeArgs) -> Result<AnalyzeSettings, IngestError> {
         let read = &args.read;
         let out = &args.output;
-        let json = out.json.as_deref().map(Target::parse);
-        let markdown = out.markdown.as_deref().map(Target::parse);
-        let export = out.export.as_deref().map(Target::parse);
+        // --quiet, as ripgrep's: nothing at all on standard output; files named are still
+        // written, errors still go to standard error.
+        let target = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(Target::parse)
+                .filter(|t| !(out.quiet && *t == Target::Stdout))
+        };
+        let json = target(&out.json);
+        let markdown = target(&out.markdown);
+        let export = target(&out.export);
         let machine = [
             ("--json", &json),
             ("--markdown", &markdown),
@@ -136,7 +146,7 @@ impl AnalyzeSettings {
                 // Columns the diagnosis does not read keep only the kind of each value, unless
                 // the cleaned series are exported.
                 values: ValuePolicy {
-                    keep_all: out.export.is_some(),
+                    keep_all: export.is_some(),
                     keep_names: [&read.jepa_col, &read.reg_col, &read.loss_col]
                         .into_iter()
                         .flatten()

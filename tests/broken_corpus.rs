@@ -509,7 +509,6 @@ fn duplicate_json_keys_keep_the_last_value() {
             &fixture("broken/json_duplicate_keys.jsonl"),
             "--export",
             "-",
-            "-q",
         ])
         .output()
         .unwrap();

@@ -153,7 +153,7 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
                     schema.undecided[field] = false;
                     builder.warn(format!(
                         "{path}:{line}: column '{}' holds text ({}); ignored",
-                        String::from_utf8_lossy(&schema.header[field]),
+                        crate::fmt::escape_control(&String::from_utf8_lossy(&schema.header[field])),
                         show_cell(cell)
                     ));
                     continue;
@@ -407,7 +407,7 @@ fn schema_for(
     {
         first.drain(..3);
     }
-    let mut names = Vec::with_capacity(header.len());
+    let mut names: Vec<String> = Vec::with_capacity(header.len());
     for field in &header {
         let name = std::str::from_utf8(field).map_err(|_| {
             IngestError::at(
@@ -487,6 +487,19 @@ fn schema_for(
             targets.push(Some(builder.column(name)));
             zero_is_missing.push(opts.format == Format::VjepaCsv && name.ends_with("grad-norm"));
         }
+    }
+    let mut twice: Vec<&str> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| !n.is_empty() && names[..*i].contains(n))
+        .map(|(_, n)| n.as_str())
+        .collect();
+    twice.dedup();
+    if !twice.is_empty() {
+        builder.warn(format!(
+            "{path}:{line}: columns named twice (the later field's value is used): {}",
+            crate::fmt::escape_control(&crate::fmt::names(&twice))
+        ));
     }
     if targets.iter().all(Option::is_none) {
         return Err(IngestError::NoNumericColumn {

@@ -37,9 +37,11 @@ pub struct Source {
 }
 
 impl Source {
+    /// A file; its shown name has control characters escaped (a newline or an escape sequence
+    /// in a file name must not reach the terminal raw).
     pub fn file(path: &Path) -> Source {
         Source {
-            name: path.display().to_string(),
+            name: crate::fmt::escape_control(&path.display().to_string()).into_owned(),
             rank: discover::rank_from_name(path),
             path: Some(path.to_path_buf()),
         }
@@ -124,8 +126,14 @@ pub const MAX_PARAMS_BYTES: u64 = 16 << 20;
 
 /// Reads what [`plan`] decided.
 pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, IngestError> {
+    let mut notes: Vec<String> = plan
+        .notes
+        .iter()
+        .map(|n| crate::fmt::escape_control(n).into_owned())
+        .collect();
+    notes.extend(rank_collisions(&plan.sources));
     let mut loaded = Loaded {
-        notes: plan.notes,
+        notes,
         ..Loaded::default()
     };
     if let Some(path) = &plan.params {
@@ -156,6 +164,34 @@ pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, I
     let result = read_all(&mut loaded);
     progress.finish();
     result.map(|()| loaded)
+}
+
+/// Notes for files whose names give the same rank in different spellings (`jepa_r0.csv` and
+/// `jepa_r00.csv`): they are read as parts of one rank, which may not be what was meant.
+fn rank_collisions(sources: &[Source]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (i, a) in sources.iter().enumerate() {
+        let Some(rank) = a.rank else { continue };
+        let stem = |s: &Source| {
+            s.path
+                .as_deref()
+                .and_then(Path::file_stem)
+                .map(|f| f.to_string_lossy().into_owned())
+        };
+        for b in &sources[..i] {
+            if b.rank == Some(rank)
+                && stem(a) != stem(b)
+                && b.path.as_deref().and_then(Path::parent)
+                    == a.path.as_deref().and_then(Path::parent)
+            {
+                notes.push(format!(
+                    "{} and {} both name rank {rank}: read as parts of one rank",
+                    b.name, a.name
+                ));
+            }
+        }
+    }
+    notes
 }
 
 /// Opens one source once, sniffs its format unless forced, and parses it. A regular file is
