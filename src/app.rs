@@ -30,11 +30,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Analyze(args) => analyze(&AnalyzeSettings::from_args(&args)?),
         Command::Compare(args) => compare::run(&args),
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            output::write_to(&Target::Stdout, "completions", |w| {
-                clap_complete::generate(shell, &mut cmd, "jepa-doctor", w);
-                Ok(())
-            })?;
+            // clap_complete panics when its writer fails: render to memory, then write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "jepa-doctor", &mut script);
+            output::write_to(&Target::Stdout, "completions", |w| w.write_all(&script))?;
             Ok(EXIT_OK)
         }
         Command::Man => {
@@ -48,7 +47,9 @@ pub fn run(cli: Cli) -> Result<u8> {
 /// `jepa-doctor analyze`.
 pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
     let mut clock = PhaseClock::from_env();
-    let loaded = ingest::load(&settings.inputs, &settings.ingest)?;
+    let plan = ingest::plan(&settings.inputs, &settings.ingest)?;
+    output::refuse_overwriting_inputs(&plan.files(), &settings.outputs.paths())?;
+    let loaded = ingest::load_plan(plan, &settings.ingest)?;
     clock.lap("read");
     let run = clean::clean(loaded, &settings.clean)?;
     clock.lap("clean");
@@ -111,7 +112,8 @@ impl PhaseClock {
     fn lap(&mut self, phase: &str) {
         if let Some(last) = self.last {
             let now = std::time::Instant::now();
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "jepa-doctor: timing: {phase} {:.3} s",
                 (now - last).as_secs_f64()
             );

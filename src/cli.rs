@@ -298,7 +298,9 @@ pub struct OutputArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
-    /// Print nothing; only the exit status tells the outcome.
+    /// Write nothing to standard output (no report, no --github annotations, no --json=- /
+    /// --markdown=- / --export=-); outputs sent to files are still written and errors still go
+    /// to standard error. The exit status tells the outcome.
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -1,7 +1,8 @@
 //! What was decided: the command line turned into settings for each stage, with the checks that
-//! need more than one flag (one output on standard output at most; never write over an input).
+//! need more than one flag (one output on standard output at most). That no output overwrites an
+//! input is checked once the inputs are discovered ([`crate::report::output`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::clean::CleanOptions;
 use std::io::IsTerminal;
@@ -13,6 +14,7 @@ use crate::diagnose::rebound::ReboundSettings;
 use crate::error::IngestError;
 use crate::ingest::IngestOptions;
 use crate::ingest::table::ValuePolicy;
+use crate::report::output::OutputPath;
 use crate::report::plot::{PlotFormat, PlotOptions};
 
 /// Where an output goes.
@@ -36,6 +38,8 @@ impl Target {
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
     /// The human report on standard output (off with --quiet or when a machine output uses it).
+    /// With --quiet nothing is written to standard output: `json`, `markdown` and `export` are
+    /// `None` when they would have gone there.
     pub text: bool,
     pub json: Option<Target>,
     pub markdown: Option<Target>,
@@ -53,6 +57,31 @@ pub struct Outputs {
     pub fail_on: FailOn,
 }
 
+impl Outputs {
+    /// The files the outputs go to, with their flags (for [`crate::report::output::refuse_overwriting_inputs`]).
+    pub fn paths(&self) -> Vec<OutputPath<'_>> {
+        let files = [
+            ("--json", &self.json),
+            ("--markdown", &self.markdown),
+            ("--export", &self.export),
+        ];
+        let mut paths: Vec<OutputPath<'_>> = files
+            .into_iter()
+            .filter_map(|(flag, target)| match target {
+                Some(Target::File(path)) => Some(OutputPath { flag, path }),
+                _ => None,
+            })
+            .collect();
+        if let Some((path, _)) = &self.plot {
+            paths.push(OutputPath {
+                flag: "--plot",
+                path,
+            });
+        }
+        paths
+    }
+}
+
 /// Everything `analyze` needs to know.
 #[derive(Clone, Debug)]
 pub struct AnalyzeSettings {
@@ -67,9 +96,17 @@ impl AnalyzeSettings {
     pub fn from_args(args: &AnalyzeArgs) -> Result<AnalyzeSettings, IngestError> {
         let read = &args.read;
         let out = &args.output;
-        let json = out.json.as_deref().map(Target::parse);
-        let markdown = out.markdown.as_deref().map(Target::parse);
-        let export = out.export.as_deref().map(Target::parse);
+        // --quiet, as ripgrep's: nothing at all on standard output; files named are still
+        // written, errors still go to standard error.
+        let target = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(Target::parse)
+                .filter(|t| !(out.quiet && *t == Target::Stdout))
+        };
+        let json = target(&out.json);
+        let markdown = target(&out.markdown);
+        let export = target(&out.export);
         let machine = [
             ("--json", &json),
             ("--markdown", &markdown),
@@ -89,19 +126,13 @@ impl AnalyzeSettings {
                 on_stdout.join(" and ")
             )));
         }
-        for (flag, target) in machine {
-            if let Some(Target::File(path)) = target {
-                refuse_overwriting_inputs(flag, path, &args.inputs)?;
-            }
-        }
-        if let Some(plot) = &out.plot {
-            if PlotFormat::from_path(plot).is_none() {
-                return Err(IngestError::Usage(format!(
-                    "--plot {}: the file must end in .png or .svg",
-                    plot.display()
-                )));
-            }
-            refuse_overwriting_inputs("--plot", plot, &args.inputs)?;
+        if let Some(plot) = &out.plot
+            && PlotFormat::from_path(plot).is_none()
+        {
+            return Err(IngestError::Usage(format!(
+                "--plot {}: the file must end in .png or .svg",
+                plot.display()
+            )));
         }
         Ok(AnalyzeSettings {
             inputs: args.inputs.clone(),
@@ -116,7 +147,7 @@ impl AnalyzeSettings {
                 // Columns the diagnosis does not read keep only the kind of each value, unless
                 // the cleaned series are exported.
                 values: ValuePolicy {
-                    keep_all: out.export.is_some(),
+                    keep_all: export.is_some(),
                     keep_names: [&read.jepa_col, &read.reg_col, &read.loss_col]
                         .into_iter()
                         .flatten()
@@ -174,26 +205,4 @@ fn use_color(choice: ColorChoice) -> bool {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     }
-}
-
-/// An output file must not be one of the inputs (`--json run.csv` would destroy the log).
-fn refuse_overwriting_inputs(
-    flag: &str,
-    output: &Path,
-    inputs: &[String],
-) -> Result<(), IngestError> {
-    let Ok(out) = output.canonicalize() else {
-        return Ok(()); // does not exist yet: cannot be an input
-    };
-    for input in inputs {
-        if let Ok(inp) = Path::new(input).canonicalize()
-            && out == inp
-        {
-            return Err(IngestError::Usage(format!(
-                "{flag} {} would overwrite an input; choose another file",
-                output.display()
-            )));
-        }
-    }
-    Ok(())
 }

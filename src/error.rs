@@ -6,12 +6,10 @@ use std::fmt;
 /// Why an input could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The OS's reason is part of this message and deliberately not a `source`, so that a
+    /// cause chain (`{:#}`) prints it once.
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("{path}: the file is empty")]
     Empty { path: String },
     #[error("{path}: only a header, no data rows")]
@@ -57,10 +55,10 @@ impl IngestError {
             message: message.into(),
         }
     }
-    pub fn io(path: &str, source: std::io::Error) -> IngestError {
+    pub fn io(path: &str, cause: std::io::Error) -> IngestError {
         IngestError::Io {
             path: path.to_string(),
-            source,
+            cause,
         }
     }
     pub fn unusable(path: &str, message: impl Into<String>) -> IngestError {

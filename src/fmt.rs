@@ -1,6 +1,7 @@
 //! Number formatting shared by messages and the human-readable renderers: a few significant digits, scientific
 //! notation for very small or large magnitudes, thousands kept plain for steps. Also lists of
-//! names for messages, bounded so that a damaged header cannot flood the terminal.
+//! names for messages, bounded so that a damaged header cannot flood the terminal, with control
+//! characters escaped so that a hostile name cannot drive the terminal.
 
 /// Names as `a, b, c` for a message: each cut to 40 characters, at most 16 of them.
 pub fn names<S: AsRef<str>>(names: &[S]) -> String {
@@ -21,6 +22,29 @@ pub fn names<S: AsRef<str>>(names: &[S]) -> String {
         parts.push(format!("… {} more", names.len() - SHOWN));
     }
     parts.join(", ")
+}
+
+/// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`, ...), for any name that
+/// came from outside (file names, column names, keys) before it reaches a terminal: an escape
+/// sequence in a column name must not recolour or move the terminal's cursor, a newline in a file
+/// name must not split a message over two lines. Borrowed when there is nothing to escape.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    let needs =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(needs) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `x` with about four significant digits (`0.2263`, `6.25e-4`, `1.2e+06`).

@@ -509,7 +509,6 @@ fn duplicate_json_keys_keep_the_last_value() {
             &fixture("broken/json_duplicate_keys.jsonl"),
             "--export",
             "-",
-            "-q",
         ])
         .output()
         .unwrap();
@@ -618,4 +617,427 @@ fn huge_lines_loops_permissions_and_growing_logs() {
     text.push_str(&full[full.len() / 2..]);
     std::fs::write(&growing, &text).unwrap();
     check(&growing, &[], &clean(81)).unwrap();
+}
+
+/// Non-seekable inputs (a FIFO, `/dev/stdin`, `<(cmd)`, `-`) are read once and streamed, exactly
+/// like the same bytes in a file, beyond the 64 KiB that are sniffed; endless inputs stop at the
+/// documented limits while reading.
+#[cfg(unix)]
+#[test]
+fn streams_read_like_files_and_endless_inputs_stop() {
+    use std::process::{Command as StdCommand, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("metrics.csv");
+    let text: String = std::iter::once("step,loss,lr\n".to_string())
+        .chain((0..6000).map(|k| format!("{k},{:.5},0.001\n", 0.9 * 0.999f64.powi(k))))
+        .collect();
+    assert!(text.len() > 100 * 1024);
+    std::fs::write(&log, &text).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("jepa-doctor");
+    let report = |out: std::process::Output| -> Value {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["input"]["sources"] = Value::Null;
+        v
+    };
+    let from_file = report(
+        StdCommand::new(&bin)
+            .arg("analyze")
+            .arg(&log)
+            .arg("--json=-")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(from_file["input"]["rows_read"], 6000);
+    let mut ways = vec![];
+    // `-` and /dev/stdin from a pipe.
+    for name in ["-", "/dev/stdin"] {
+        let mut child = StdCommand::new(&bin)
+            .args(["analyze", name, "--json=-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = text.clone();
+        let feeder = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(bytes.as_bytes());
+        });
+        let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        ways.push((name.to_string(), report(out)));
+    }
+    // A named FIFO (opened once: opening it twice would hang).
+    let fifo = dir.path().join("metrics.fifo");
+    if StdCommand::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let writer = {
+            let (fifo, text) = (fifo.clone(), text.clone());
+            std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
+        };
+        let out = doctor()
+            .arg("analyze")
+            .arg(&fifo)
+            .arg("--json=-")
+            .output()
+            .unwrap();
+        writer.join().unwrap();
+        ways.push(("fifo".into(), report(out)));
+    } else {
+        println!("skipped the FIFO case: mkfifo not available");
+    }
+    // Process substitution, when bash is there.
+    if let Ok(out) = StdCommand::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' analyze <(cat '{}') --json=-",
+            bin.display(),
+            log.display()
+        ))
+        .output()
+    {
+        ways.push(("<(cmd)".into(), report(out)));
+    } else {
+        println!("skipped the <(cmd) case: no bash");
+    }
+    for (name, got) in &ways {
+        assert_eq!(got, &from_file, "{name} differs from the file");
+    }
+    println!("{} streamed ways read like the file", ways.len());
+
+    // Endless inputs stop at the limits, with the reason.
+    if std::path::Path::new("/dev/zero").exists() {
+        for (args, cause) in [
+            (vec!["--format=jsonl"], "line longer than 16 MiB"),
+            (vec!["--format=console-log"], "line longer than 16 MiB"),
+            (vec!["--format=csv"], "longer than 16 MiB"),
+            (vec!["--format=json"], "not a JSON document"),
+        ] {
+            let out = doctor()
+                .args(["analyze", "/dev/zero"])
+                .args(&args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains("/dev/zero:1:") && stderr.contains(cause),
+                "{args:?}: {stderr}"
+            );
+        }
+        let out = doctor()
+            .arg("analyze")
+            .arg(&log)
+            .args(["--config", "/dev/zero"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("larger than 16 MiB"), "{stderr}");
+    } else {
+        println!("skipped the /dev/zero cases: no /dev/zero");
+    }
+}
+
+/// Runs `analyze` with `args`, returning (exit code, stdout, stderr).
+fn run(args: &[&std::ffi::OsStr], stdin: Option<&Path>) -> (Option<i32>, String, String) {
+    let mut cmd = doctor();
+    cmd.arg("analyze").args(args);
+    if let Some(path) = stdin {
+        cmd.pipe_stdin(path).unwrap();
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(s)
+}
+
+/// Values and steps at the edges of what the readers store, and the bytes around them (BOM,
+/// CRLF, blank lines): the same rule and the same line numbers whichever way the input comes.
+#[test]
+fn wrong_values_steps_boms_and_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    let decay = |k: usize| 0.9 * 0.99f64.powi(k as i32);
+
+    // A finite loss beyond f32 (1e39) is a huge value, not an infinity: never "diverged".
+    let text: String = std::iter::once("step,loss\n".to_string())
+        .chain((0..200).map(|k| {
+            let v = if k == 150 { 1e39 } else { decay(k) };
+            format!("{k},{v}\n")
+        }))
+        .collect();
+    std::fs::write(at("huge.csv"), &text).unwrap();
+    for stdin in [false, true] {
+        let path = at("huge.csv");
+        let (code, out, err) = if stdin {
+            run(&[os("-"), os("--json=-")], Some(&path))
+        } else {
+            run(&[path.as_os_str(), os("--json=-")], None)
+        };
+        assert!(matches!(code, Some(0 | 1)), "{err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        assert_ne!(report["verdict"], "diverged");
+        assert_eq!(report["series"][0]["non_finite"], 0, "stdin {stdin}");
+    }
+    let jsonl: String = (0..200)
+        .map(|k| {
+            let v = if k == 150 { 1e39 } else { decay(k) };
+            format!("{{\"step\": {k}, \"loss\": {v:e}}}\n")
+        })
+        .collect();
+    std::fs::write(at("huge.jsonl"), jsonl).unwrap();
+    let (_, out, err) = run(&[at("huge.jsonl").as_os_str(), os("--json=-")], None);
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!(report["series"][0]["non_finite"], 0);
+    assert_ne!(report["verdict"], "diverged");
+
+    // One step rule: 2^53 + 1 is refused by the fast path, the stdin path and JSON lines alike.
+    let csv = format!("step,loss\n0,0.9\n{},0.5\n", (1u64 << 53) + 1);
+    std::fs::write(at("step53.csv"), csv).unwrap();
+    for stdin in [false, true] {
+        let path = at("step53.csv");
+        let (code, _, err) = if stdin {
+            run(&[os("-")], Some(&path))
+        } else {
+            run(&[path.as_os_str()], None)
+        };
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(":3: step \"9007199254740993\""), "{err}");
+    }
+    // JSON lines skip a record whose step is unusable, with its line and reason.
+    let mut lines: Vec<String> = (0..60)
+        .map(|k| format!("{{\"step\": {k}, \"loss\": {}}}", decay(k)))
+        .collect();
+    for bad in ["true", "\"x\"", "[1]", "9007199254740993", "1.5"] {
+        lines.push(format!("{{\"step\": {bad}, \"loss\": 5.0}}"));
+    }
+    std::fs::write(at("steps.jsonl"), lines.join("\n")).unwrap();
+    let (_, out, _) = run(&[at("steps.jsonl").as_os_str(), os("--json=-")], None);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["input"]["rows_skipped"], 5);
+    assert_eq!(report["input"]["rows_used"], 60);
+    let skipped = report["input"]["skipped"].as_array().unwrap();
+    for (i, bad) in ["true", "\"x\"", "[1]", "9007199254740993", "1.5"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(skipped[i]["line"], 61 + i as u64);
+        let reason = skipped[i]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(bad) && reason.contains("not a whole number"),
+            "{reason}"
+        );
+    }
+    // The 59th step kept its own value: no record overwrote it.
+    let (_, out, _) = run(&[at("steps.jsonl").as_os_str(), os("--export=-")], None);
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("59,") && !last.ends_with(",5"), "{last}");
+
+    // A UTF-8 BOM is accepted by every reader.
+    let bom = "\u{feff}";
+    let records: Vec<String> = (0..60)
+        .map(|k| format!("{{\"step\": {k}, \"loss\": {}}}", decay(k)))
+        .collect();
+    let inputs = [
+        ("bom.jsonl", format!("{bom}{}\n", records.join("\n"))),
+        (
+            "trainer_state.json",
+            format!("{bom}{{\"log_history\": [{}]}}", records.join(",")),
+        ),
+        (
+            "bom.csv",
+            format!(
+                "{bom}step,loss\n{}",
+                (0..60)
+                    .map(|k| format!("{k},{}\n", decay(k)))
+                    .collect::<String>()
+            ),
+        ),
+    ];
+    for (name, text) in inputs {
+        std::fs::write(at(name), text).unwrap();
+        let (code, out, err) = run(&[at(name).as_os_str(), os("--json=-")], None);
+        assert!(matches!(code, Some(0 | 1)), "{name}: {err}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["input"]["rows_used"], 60, "{name}");
+        assert_eq!(report["input"]["rows_skipped"], 0, "{name}");
+    }
+
+    // CRLF, blank lines: the line named is the physical line, from a path and from stdin.
+    let csv = "step,loss\r\n0,1\r\n\r\n1,0.9\r\n\r\n\r\n2,abc\r\n3,0.5\r\n";
+    std::fs::write(at("crlf.csv"), csv).unwrap();
+    std::fs::write(at("lf.csv"), csv.replace("\r\n", "\n")).unwrap();
+    for name in ["crlf.csv", "lf.csv"] {
+        let path = at(name);
+        let (_, _, from_path) = run(&[path.as_os_str()], None);
+        let (_, _, from_stdin) = run(&[os("-")], Some(&path));
+        assert!(
+            from_path.contains(&format!("{name}:7: column 'loss'")),
+            "{from_path}"
+        );
+        assert!(
+            from_stdin.contains("<stdin>:7: column 'loss'"),
+            "{from_stdin}"
+        );
+    }
+
+    // Control characters in file and column names are escaped; an error stays on one line.
+    let odd = at("a\nb\u{1b}[2J.csv");
+    std::fs::write(
+        &odd,
+        "step,loss,\"ev\u{1b}[31mil\",loss\n0,1,2,1\n1,0.9,2,0.9\n2,0.8,2,0.8\n",
+    )
+    .unwrap();
+    let (_, out, err) = run(&[odd.as_os_str(), os("--no-chart")], None);
+    assert!(
+        !out.contains('\u{1b}') && !err.contains('\u{1b}'),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains("ev\\u{1b}[31mil") && out.contains("a\\nb"),
+        "{out}"
+    );
+    assert!(
+        out.contains("columns named twice") && out.contains("loss"),
+        "{out}"
+    );
+    let (code, _, err) = run(&[odd.as_os_str(), os("--step-col=nope")], None);
+    assert_eq!(code, Some(2));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains('\u{1b}'), "{err}");
+
+    // The OS's reason once.
+    let (code, _, err) = run(&[at("missing.csv").as_os_str()], None);
+    assert_eq!(code, Some(2));
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+
+    // -q: nothing on standard output, even what was asked for with =-; files still written.
+    let md = at("summary.md");
+    let (code, out, err) = run(
+        &[
+            at("bom.csv").as_os_str(),
+            os("-q"),
+            os("--json=-"),
+            os(&format!("--markdown={}", md.display())),
+        ],
+        None,
+    );
+    assert!(matches!(code, Some(0 | 1)), "{err}");
+    assert!(out.is_empty() && err.is_empty(), "{out}{err}");
+    assert!(
+        std::fs::read_to_string(&md)
+            .unwrap()
+            .contains("jepa-doctor")
+    );
+}
+
+/// Console running means that imply a negative window mean are read as 0 when the rounding of
+/// the printed digits explains it, left out otherwise, and counted in a note.
+#[test]
+fn negative_console_window_means_are_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("train.log");
+    let mut text = String::new();
+    // Running means of a loss near 0.002 printed with 3 decimals: some windows dip below 0
+    // by less than the rounding bound. Then a mean that falls far: a window of -5.6.
+    let means = [
+        0.010, 0.004, 0.003, 0.002, 0.002, 0.001, 0.001, 0.001, 0.001, 0.001,
+    ];
+    for (i, m) in means.iter().enumerate() {
+        text.push_str(&format!(
+            "INFO:root:[1, {:5}] loss: {m:.3} | p{m:.3} r0.500\n",
+            i * 10
+        ));
+    }
+    text.push_str("INFO:root:[1,   100] loss: 0.500 | p0.500 r0.500\n");
+    text.push_str("INFO:root:[1,   110] loss: 0.001 | p0.001 r0.500\n");
+    std::fs::write(&log, text).unwrap();
+    let out = doctor()
+        .arg("analyze")
+        .arg(&log)
+        .arg("--export=-")
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let loss = header.iter().position(|h| *h == "loss").unwrap();
+    for row in csv.lines().skip(1) {
+        let cell = row.split(',').nth(loss).unwrap_or("");
+        if let Ok(v) = cell.parse::<f64>() {
+            assert!(v >= 0.0, "negative window mean exported: {row}");
+        }
+    }
+    let out = doctor()
+        .arg("analyze")
+        .arg(&log)
+        .arg("--json=-")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings = report["input"]["warnings"].to_string();
+    assert!(
+        warnings.contains("came out negative")
+            && warnings.contains("within the rounding bound")
+            && warnings.contains("beyond it (left out)")
+            && !warnings.contains(": 0 within")
+            && !warnings.contains(", 0 beyond"),
+        "{warnings}"
+    );
+}
+
+/// A 12 MB CSV with 10,000 columns: reservations follow what the file can hold, so it is read
+/// under a 3 GiB address-space limit (it reserved ~10 GB before).
+#[cfg(unix)]
+#[test]
+fn a_wide_csv_reads_within_a_small_address_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = dir.path().join("wide.csv");
+    let columns = 10_000;
+    let mut text = String::from("step");
+    for c in 0..columns {
+        text.push_str(&format!(",m{c}"));
+    }
+    text.push('\n');
+    for k in 0..300 {
+        text.push_str(&k.to_string());
+        text.push_str(&",0.5".repeat(columns));
+        text.push('\n');
+    }
+    assert!(text.len() > 12_000_000);
+    std::fs::write(&wide, text).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("jepa-doctor");
+    let script = format!(
+        "ulimit -v 3145728 && exec '{}' analyze '{}' -q --export=/dev/null",
+        bin.display(),
+        wide.display()
+    );
+    match std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+    {
+        Ok(out) => assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => println!("skipped: no sh to set ulimit ({e})"),
+    }
 }

@@ -196,7 +196,7 @@ fn an_output_never_overwrites_an_input() {
         .arg(&log)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("would overwrite an input"));
+        .stderr(predicate::str::contains("would overwrite the input"));
     assert_eq!(std::fs::read(&log).unwrap(), before);
 }
 

@@ -136,7 +136,9 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
         let summaries = scope.spawn(|| summarise(run));
         let detected = jepa.map(|j| rebound::detect(j, reg, &run.steps, warmup, &settings.rebound));
         (
-            summaries.join().unwrap_or_else(|_| summarise(run)),
+            summaries
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             detected,
         )
     });
@@ -177,7 +179,12 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
             prepared.as_ref(),
             reg.zip(reg_prepared.as_ref()),
         );
-        (changepoints.join().unwrap_or_else(|_| search()), findings)
+        (
+            changepoints
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            findings,
+        )
     });
     // A reg-loss that burst to collapse and recovered has no single trend over the span.
     if transient.iter().any(|e| {

@@ -271,7 +271,10 @@ pub fn detect(
     let (prepared, reg_prepared) = std::thread::scope(|scope| {
         let reg_job = reg.map(|r| scope.spawn(move || prepare(r, axis, settings)));
         let prepared = prepare(jepa, axis, settings);
-        let reg_prepared = reg_job.map(|job| job.join().unwrap_or_default());
+        let reg_prepared = reg_job.map(|job| {
+            job.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
         (prepared, reg_prepared)
     });
     let reg_pair = reg.zip(reg_prepared.as_ref());

@@ -21,9 +21,10 @@ use std::io::{BufReader, Read};
 
 use super::lines::{Line, read_line_capped};
 use super::table::{KeyKind, TableBuilder, ValuePolicy, epoch_itr_key};
+use super::values::narrow;
 use super::{Parsed, Source};
 use crate::error::IngestError;
-use crate::model::Format;
+use crate::model::{Format, MISSING};
 
 /// Longer lines are not log lines (a printed tensor, a progress bar): ignored.
 const MAX_CONSOLE_LINE: usize = 64 * 1024;
@@ -55,6 +56,16 @@ pub fn parse(
             .map_err(|e| IngestError::io(path, e))?;
         match line {
             Line::End => break,
+            Line::Endless => {
+                return Err(IngestError::at(
+                    path,
+                    line_no + 1,
+                    format!(
+                        "line longer than {} MiB: not a console log",
+                        super::lines::MAX_LINE_BYTES >> 20
+                    ),
+                ));
+            }
             Line::TooLong { .. } => {
                 line_no += 1;
                 state.ignored += 1;
@@ -82,6 +93,12 @@ struct ConsoleState {
     previous_means: Vec<Option<f64>>,
     /// Largest rounding error bound of a recovered window mean of `loss`.
     loss_rounding: f64,
+    /// Recovered window means of non-negative meters that came out negative: within the
+    /// rounding bound of their window (set to 0), and beyond it (left out).
+    negative_within_rounding: u64,
+    negative_beyond_rounding: u64,
+    /// The first window mean left out: (line, meter, value, bound).
+    first_negative: Option<(u64, String, f64, f64)>,
     restarts: u64,
     fields: Vec<Field>,
 }
@@ -98,6 +115,9 @@ impl ConsoleState {
             previous: None,
             previous_means: Vec::new(),
             loss_rounding: 0.0,
+            negative_within_rounding: 0,
+            negative_beyond_rounding: 0,
+            first_negative: None,
             restarts: 0,
             fields: Vec::new(),
         }
@@ -170,21 +190,27 @@ impl ConsoleState {
                 let window = match (self.previous, self.previous_means[column]) {
                     (Some((_, a)), Some(avg_a)) if a < itr => {
                         let (a1, b1, width) = ((a + 1) as f64, (itr + 1) as f64, (itr - a) as f64);
+                        let half_unit = 0.5 * 10f64.powi(-(field.decimals as i32));
+                        let bound = half_unit * (a1 + b1) / width;
                         if field.name == "loss" && field.value.is_finite() && avg_a.is_finite() {
-                            let half_unit = 0.5 * 10f64.powi(-(field.decimals as i32));
-                            self.loss_rounding =
-                                self.loss_rounding.max(half_unit * (a1 + b1) / width);
+                            self.loss_rounding = self.loss_rounding.max(bound);
                         }
-                        (field.value * b1 - avg_a * a1) / width
+                        let window = (field.value * b1 - avg_a * a1) / width;
+                        if window < 0.0 && field.value >= 0.0 && avg_a >= 0.0 {
+                            // Means of non-negative values cannot imply a negative window.
+                            self.negative_window(line_no, &field.name, window, bound)
+                        } else {
+                            Some(window)
+                        }
                     }
-                    _ => field.value,
+                    _ => Some(field.value),
                 };
                 self.previous_means[column] = Some(field.value);
                 window
             } else {
-                field.value
+                Some(field.value)
             };
-            self.builder.set(row, column, value as f32);
+            self.builder.set(row, column, value.map_or(MISSING, narrow));
         }
         // Meters absent from this line must not pair with an older line later.
         for (column, mean) in self.previous_means.iter_mut().enumerate() {
@@ -196,6 +222,26 @@ impl ConsoleState {
         self.previous = Some((epoch, itr));
         self.last_row = Some((key, row));
         self.fields = fields;
+    }
+
+    /// A negative window mean of a non-negative meter: 0 when the rounding of the printed means
+    /// explains it, else left out (`None`); counted either way.
+    fn negative_window(
+        &mut self,
+        line_no: u64,
+        name: &str,
+        window: f64,
+        bound: f64,
+    ) -> Option<f64> {
+        if -window <= bound {
+            self.negative_within_rounding += 1;
+            Some(0.0)
+        } else {
+            self.negative_beyond_rounding += 1;
+            self.first_negative
+                .get_or_insert_with(|| (line_no, name.to_string(), window, bound));
+            None
+        }
     }
 
     fn grad_line(&mut self, epoch: u64, itr: u64, name: &str, body: &[u8]) {
@@ -226,7 +272,7 @@ impl ConsoleState {
                 row
             }
         };
-        self.builder.set(row, column, norm as f32);
+        self.builder.set(row, column, narrow(norm));
     }
 
     fn finish(mut self) -> Result<Parsed, IngestError> {
@@ -243,6 +289,20 @@ impl ConsoleState {
                 self.other_ranks,
                 self.rank.unwrap_or(0)
             ));
+        }
+        if self.negative_within_rounding + self.negative_beyond_rounding > 0 {
+            let mut message = format!(
+                "{path}: {} window means recovered from non-negative running means came out negative: {} within the rounding bound of the printed digits (read as 0), {} beyond it (left out)",
+                self.negative_within_rounding + self.negative_beyond_rounding,
+                self.negative_within_rounding,
+                self.negative_beyond_rounding
+            );
+            if let Some((line, name, value, bound)) = &self.first_negative {
+                message.push_str(&format!(
+                    "; first left out: line {line}, '{name}' {value:.4} (bound ±{bound:.2e}): the printed means are not running means of one epoch"
+                ));
+            }
+            self.builder.warn(message);
         }
         if self.loss_rounding > 0.0 {
             self.builder.warn(format!(

@@ -11,8 +11,11 @@
 //! Columns whose first value is not a number (run names, phases) are ignored with a warning;
 //! a non-number later in a numeric column is an error naming file and line.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
 use csv::{ByteRecord, ReaderBuilder};
 
@@ -59,7 +62,8 @@ enum KeySpec {
 /// Parses one CSV/TSV source into a table.
 pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Parsed, IngestError> {
     let path = source.name.as_str();
-    let mut tracked = TrackLastByte::new(reader);
+    let breaks = Rc::new(RefCell::new(LineBreaks::default()));
+    let mut tracked = TrackLastByte::new(reader, Rc::clone(&breaks));
     let mut rdr = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -68,14 +72,21 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
     let mut record = ByteRecord::new();
     let read = |rdr: &mut csv::Reader<_>, record: &mut ByteRecord| -> Result<bool, IngestError> {
         rdr.read_byte_record(record)
-            .map_err(|e| csv_error(path, &e))
+            .map_err(|e| csv_error(path, &e, &breaks))
+    };
+    // The physical line of the record just read (the csv reader counts records, not blank
+    // lines, and its record positions include the blank lines before a record): the line of
+    // the record's last byte, its terminator, which follows every blank line.
+    let line_of = |rdr: &csv::Reader<_>| {
+        let end = rdr.position().byte();
+        breaks.borrow_mut().line_at(end.saturating_sub(1))
     };
 
     if !read(&mut rdr, &mut record)? {
         return Err(IngestError::Empty { path: path.into() });
     }
     let mut builder = TableBuilder::with_policy(path, opts.values.clone());
-    let mut schema = schema_for(&record, &mut builder, opts)?;
+    let mut schema = schema_for(&record, line_of(&rdr), &mut builder, opts)?;
     let key_kind = match schema.key {
         KeySpec::Step(_) => KeyKind::Step,
         KeySpec::EpochItr { .. } => KeyKind::EpochItr,
@@ -93,7 +104,7 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
     let mut zeros_missing: Vec<u64> = Vec::new();
 
     while read(&mut rdr, &mut record)? {
-        let line = record.position().map_or(0, |p| p.line());
+        let line = line_of(&rdr);
         if is_header_like(&record, &schema) {
             if let Some((ragged_line, fields)) = pending_ragged.take() {
                 builder.skip(
@@ -107,7 +118,7 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
             // The row held back belongs to the segment before the restart (and to its columns).
             flush_pending(&mut builder, &mut pending_row, &pending_values);
             if record.iter().ne(schema.header.iter().map(Vec::as_slice)) {
-                schema = schema_for(&record, &mut builder, opts)?;
+                schema = schema_for(&record, line, &mut builder, opts)?;
             }
             restarts += 1;
             builder.restart();
@@ -142,7 +153,7 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
                     schema.undecided[field] = false;
                     builder.warn(format!(
                         "{path}:{line}: column '{}' holds text ({}); ignored",
-                        String::from_utf8_lossy(&schema.header[field]),
+                        crate::fmt::escape_control(&String::from_utf8_lossy(&schema.header[field])),
                         show_cell(cell)
                     ));
                     continue;
@@ -268,12 +279,28 @@ pub fn parse_file_fast(
     chunk_bytes: usize,
     progress: &Progress,
 ) -> Result<Option<Parsed>, IngestError> {
+    let file = std::fs::File::open(path).map_err(|e| IngestError::io(&source.name, e))?;
+    parse_open_file_fast(&file, source, opts, chunk_bytes, progress)
+}
+
+/// [`parse_file_fast`] on a regular file already open (read from its start, whatever its
+/// position): an input is opened once.
+pub fn parse_open_file_fast(
+    mut file: &std::fs::File,
+    source: &Source,
+    opts: &CsvOptions,
+    chunk_bytes: usize,
+    progress: &Progress,
+) -> Result<Option<Parsed>, IngestError> {
+    use std::io::{Seek, SeekFrom};
     let name = source.name.as_str();
     // The header line, parsed as the general parser would.
-    let mut file = std::fs::File::open(path).map_err(|e| IngestError::io(name, e))?;
-    let mut head = vec![0u8; 64 * 1024];
-    let n = file.read(&mut head).map_err(|e| IngestError::io(name, e))?;
-    head.truncate(n);
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| IngestError::io(name, e))?;
+    let mut head = Vec::with_capacity(64 * 1024);
+    file.take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(|e| IngestError::io(name, e))?;
     let Some(newline) = memchr::memchr(b'\n', &head) else {
         return Ok(None);
     };
@@ -291,7 +318,7 @@ pub fn parse_file_fast(
         return Ok(None);
     }
     let mut builder = TableBuilder::with_policy(name, opts.values.clone());
-    let schema = schema_for(&record, &mut builder, opts)?;
+    let schema = schema_for(&record, 1, &mut builder, opts)?;
     let (key, key_kind) = match schema.key {
         KeySpec::Step(i) => (FastKey::Step(i), KeyKind::Step),
         KeySpec::EpochItr { epoch, itr } => (FastKey::EpochItr { epoch, itr }, KeyKind::EpochItr),
@@ -329,7 +356,7 @@ pub fn parse_file_fast(
             .collect(),
     };
     match csv_fast::parse(
-        path,
+        file,
         newline as u64 + 1,
         &fast,
         &mut builder,
@@ -369,18 +396,18 @@ fn flush_pending(builder: &mut TableBuilder, pending: &mut Option<(u64, u64)>, v
 /// Builds the schema of a header record, registering its value columns with the builder.
 fn schema_for(
     record: &ByteRecord,
+    line: u64,
     builder: &mut TableBuilder,
     opts: &CsvOptions,
 ) -> Result<Schema, IngestError> {
     let path = builder.source().to_string();
-    let line = record.position().map_or(1, |p| p.line());
     let mut header: Vec<Vec<u8>> = record.iter().map(|f| f.trim_ascii().to_vec()).collect();
     if let Some(first) = header.first_mut()
         && first.starts_with(b"\xef\xbb\xbf")
     {
         first.drain(..3);
     }
-    let mut names = Vec::with_capacity(header.len());
+    let mut names: Vec<String> = Vec::with_capacity(header.len());
     for field in &header {
         let name = std::str::from_utf8(field).map_err(|_| {
             IngestError::at(
@@ -461,6 +488,19 @@ fn schema_for(
             zero_is_missing.push(opts.format == Format::VjepaCsv && name.ends_with("grad-norm"));
         }
     }
+    let mut twice: Vec<&str> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| !n.is_empty() && names[..*i].contains(n))
+        .map(|(_, n)| n.as_str())
+        .collect();
+    twice.dedup();
+    if !twice.is_empty() {
+        builder.warn(format!(
+            "{path}:{line}: columns named twice (the later field's value is used): {}",
+            crate::fmt::escape_control(&crate::fmt::names(&twice))
+        ));
+    }
     if targets.iter().all(Option::is_none) {
         return Err(IngestError::NoNumericColumn {
             path,
@@ -532,14 +572,16 @@ fn ragged_error(path: &str, line: u64, found: usize, expected: usize) -> IngestE
     )
 }
 
-fn csv_error(path: &str, err: &csv::Error) -> IngestError {
+fn csv_error(path: &str, err: &csv::Error, breaks: &RefCell<LineBreaks>) -> IngestError {
     match err.kind() {
         csv::ErrorKind::Io(e) => match e.get_ref().and_then(|i| i.downcast_ref::<LineTooLong>()) {
             Some(too_long) => IngestError::at(path, too_long.line, too_long.to_string()),
             None => IngestError::io(path, std::io::Error::new(e.kind(), e.to_string())),
         },
         _ => {
-            let line = err.position().map_or(0, |p| p.line());
+            let line = err
+                .position()
+                .map_or(0, |p| breaks.borrow_mut().line_at(p.byte()));
             IngestError::at(path, line, err.to_string())
         }
     }
@@ -552,6 +594,52 @@ pub const MAX_NAME_BYTES: usize = 1024;
 /// a longer one is not a log (a binary, a minified dump) and would otherwise be buffered whole.
 pub const MAX_LINE_BYTES: u64 = 16 << 20;
 
+/// The line breaks (`\n`, `\r\n`, or a lone `\r`, as the csv reader counts them) of the bytes
+/// read so far and not yet asked about, so that a record's byte offset gives its physical line:
+/// blank lines and CRLF endings counted exactly, the same for a file and for a pipe. Offsets are
+/// asked in increasing order, so only the breaks the csv reader has buffered ahead are kept.
+#[derive(Debug, Default)]
+struct LineBreaks {
+    /// Offsets of breaks not yet passed.
+    ahead: VecDeque<u64>,
+    /// Breaks before the last offset asked about.
+    passed: u64,
+    /// Bytes scanned so far.
+    scanned: u64,
+    /// A `\r` ending the last chunk: a break unless a `\n` follows.
+    pending_cr: Option<u64>,
+}
+
+impl LineBreaks {
+    fn scan(&mut self, bytes: &[u8]) {
+        let base = self.scanned;
+        if let Some(cr) = self.pending_cr.take()
+            && bytes.first() != Some(&b'\n')
+        {
+            self.ahead.push_back(cr);
+        }
+        for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            if bytes[i] == b'\n' {
+                self.ahead.push_back(base + i as u64);
+            } else if i + 1 == bytes.len() {
+                self.pending_cr = Some(base + i as u64);
+            } else if bytes[i + 1] != b'\n' {
+                self.ahead.push_back(base + i as u64);
+            }
+        }
+        self.scanned += bytes.len() as u64;
+    }
+
+    /// The 1-based line of the byte at `offset`.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.ahead.front().is_some_and(|b| *b < offset) {
+            self.ahead.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
 /// A line over [`MAX_LINE_BYTES`], reported through the CSV reader as an I/O error.
 #[derive(Debug, thiserror::Error)]
 #[error("line {line} is longer than {} MiB: not a metrics log", MAX_LINE_BYTES >> 20)]
@@ -563,6 +651,7 @@ struct LineTooLong {
 /// and refusing lines over [`MAX_LINE_BYTES`].
 struct TrackLastByte<R> {
     inner: R,
+    breaks: Rc<RefCell<LineBreaks>>,
     last: Option<u8>,
     /// Newlines passed so far.
     newlines: u64,
@@ -571,9 +660,10 @@ struct TrackLastByte<R> {
 }
 
 impl<R> TrackLastByte<R> {
-    fn new(inner: R) -> Self {
+    fn new(inner: R, breaks: Rc<RefCell<LineBreaks>>) -> Self {
         TrackLastByte {
             inner,
+            breaks,
             last: None,
             newlines: 0,
             line_bytes: 0,
@@ -585,6 +675,7 @@ impl<R: Read> Read for TrackLastByte<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let read = &buf[..n];
+        self.breaks.borrow_mut().scan(read);
         if let Some(&last) = read.last() {
             self.last = Some(last);
         }

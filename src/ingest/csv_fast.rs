@@ -10,8 +10,7 @@
 //! is valid and on every message. Equivalence is tested on every fixture.
 
 use std::fs::File;
-use std::io::Read;
-use std::path::Path;
+use std::io::{Read, Seek, SeekFrom};
 
 use super::progress::Progress;
 use super::table::{Chunk, TableBuilder, epoch_itr_key};
@@ -54,22 +53,23 @@ pub struct FastOutcome {
 #[derive(Debug)]
 pub struct GiveUp;
 
-/// Reads the data lines of `path` after the header (which ends at byte `data_start`, on line 1)
+/// Reads the data lines of the open `file` after the header (which ends at byte `data_start`, on line 1)
 /// into `builder`, `chunk_bytes` per worker at a time.
 pub fn parse(
-    path: &Path,
+    mut file: &File,
     data_start: u64,
     schema: &FastSchema,
     builder: &mut TableBuilder,
     chunk_bytes: usize,
     progress: &Progress,
 ) -> Result<FastOutcome, GiveUp> {
-    let mut file = File::open(path).map_err(|_| GiveUp)?;
-    let mut skipped_head = vec![0u8; data_start as usize];
-    file.read_exact(&mut skipped_head).map_err(|_| GiveUp)?;
+    file.seek(SeekFrom::Start(data_start)).map_err(|_| GiveUp)?;
     if let Ok(meta) = file.metadata() {
-        // ~57 bytes a row for V-JEPA logs; reserving avoids regrowing the columns.
-        builder.reserve((meta.len().saturating_sub(data_start) / 48) as usize);
+        // ~57 bytes a row for V-JEPA logs; reserving avoids regrowing the columns. A row takes
+        // at least one byte per field, so a wide table (10,000 columns) reserves no more rows
+        // than the file can hold: about 4 bytes of memory per byte of file at most.
+        let row_bytes = bytes_per_row_at_least(schema.fields);
+        builder.reserve((meta.len().saturating_sub(data_start) / row_bytes) as usize);
     }
     let columns = builder.names().len();
     let mut outcome = FastOutcome {
@@ -93,10 +93,7 @@ pub fn parse(
         if buf.len() < want {
             // read_to_end fills the spare capacity without zeroing it first.
             let asked = (want - buf.len()) as u64;
-            let got = (&mut file)
-                .take(asked)
-                .read_to_end(&mut buf)
-                .map_err(|_| GiveUp)?;
+            let got = file.take(asked).read_to_end(&mut buf).map_err(|_| GiveUp)?;
             eof = (got as u64) < asked;
             progress.advance(got as u64);
         }
@@ -119,7 +116,11 @@ pub fn parse(
         let (ra, rb) = std::thread::scope(|scope| {
             let hb = scope.spawn(|| parse_chunk(b, schema, last_part, &mut part_b));
             let ra = parse_chunk(a, schema, last_part && b.is_empty(), &mut part_a);
-            (ra, hb.join().unwrap_or(Err(GiveUp)))
+            // A worker's panic is a panic here too (the fuzzers must see it), never a give-up.
+            let rb = hb
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (ra, rb)
         });
         ra?;
         rb?;
@@ -158,6 +159,12 @@ pub fn parse(
         );
     }
     Ok(outcome)
+}
+
+/// The fewest bytes a data row of `fields` fields is assumed to take, for reservations: 48 (a
+/// short V-JEPA row) or one per field (a delimiter or newline each), whichever is more.
+fn bytes_per_row_at_least(fields: usize) -> u64 {
+    (fields as u64).max(48)
 }
 
 fn cut_short_before_restart(fields: usize, expected: usize) -> String {
@@ -213,7 +220,7 @@ fn parse_chunk(
     r.restarts = 0;
     r.zeros.iter_mut().for_each(|z| *z = 0);
     let columns = r.chunk.columns.len();
-    let rows_hint = data.len() / 48 + 1;
+    let rows_hint = data.len() / bytes_per_row_at_least(schema.fields) as usize + 1;
     for c in &mut r.chunk.columns {
         c.reserve(rows_hint);
     }
@@ -318,6 +325,15 @@ fn parse_line(
                         (v, len) if len > 0 => (v, len),
                         _ => fast_float2::parse_partial::<f32, _>(rest).map_err(|_| GiveUp)?,
                     };
+                    let unsigned = rest.strip_prefix(b"-").unwrap_or(rest);
+                    if v.is_infinite()
+                        && unsigned
+                            .first()
+                            .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+                    {
+                        // Digits beyond f32 (1e39 is finite): the general parser's rule.
+                        return Err(GiveUp);
+                    }
                     if schema.zero_is_missing[field] && v == 0.0 {
                         zeros[field] += 1;
                         row[column] = MISSING;
@@ -482,12 +498,13 @@ fn digits(s: &[u8]) -> Option<(u64, usize)> {
             break;
         }
         if len == 16 {
-            return None; // maybe beyond MAX_STEP (16 digits): the general parser decides
+            return None; // beyond MAX_STEP (16 digits): the general parser decides
         }
         n = n * 10 + u64::from(d);
         len += 1;
     }
-    (len > 0).then_some((n, len))
+    // One step rule for every reader: whole numbers from 0 to 2^53 (`values::parse_whole`).
+    (len > 0 && n <= crate::model::MAX_STEP).then_some((n, len))
 }
 
 fn count_fields(line: &[u8], d: u8) -> usize {

@@ -16,6 +16,21 @@ pub struct Plan {
     pub sources: Vec<Source>,
     pub params: Option<PathBuf>,
     pub notes: Vec<String>,
+    /// Files looked at in run directories besides the sources (other logs, params files).
+    pub discovered: Vec<PathBuf>,
+    /// The inputs as given on the command line (to tell several runs from one run's parts).
+    pub inputs: Vec<String>,
+}
+
+impl Plan {
+    /// Every file this plan reads or looked at: what outputs must never overwrite.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let sources = self.sources.iter().filter_map(|s| s.path.clone());
+        sources
+            .chain(self.params.clone())
+            .chain(self.discovered.iter().cloned())
+            .collect()
+    }
 }
 
 /// What a file in a run directory looks like from its name.
@@ -32,7 +47,10 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
     if inputs.is_empty() {
         return Err(IngestError::Usage("no input given".into()));
     }
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        inputs: inputs.to_vec(),
+        ..Plan::default()
+    };
     let mut explicit_params: Option<PathBuf> = None;
     let mut found_params: Option<PathBuf> = None;
     let mut stdin_seen = false;
@@ -71,11 +89,14 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
             let dir = scan_dir(path)?;
             plan.sources.extend(dir.sources);
             plan.notes.extend(dir.notes);
+            plan.discovered.extend(dir.discovered);
             if found_params.is_none() {
                 found_params = dir.params;
             }
         } else if is_yaml(path) {
-            explicit_params = Some(path.to_path_buf());
+            if let Some(previous) = explicit_params.replace(path.to_path_buf()) {
+                plan.discovered.push(previous);
+            }
         } else {
             plan.sources.push(Source::file(path));
             if found_params.is_none() {
@@ -97,6 +118,8 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
             "no log among the inputs (only a params YAML was given)".into(),
         ));
     }
+    plan.discovered
+        .extend(explicit_params.iter().chain(&found_params).cloned());
     plan.params = config
         .map(Path::to_path_buf)
         .or(explicit_params)
@@ -121,16 +144,19 @@ struct DirScan {
     sources: Vec<Source>,
     params: Option<PathBuf>,
     notes: Vec<String>,
+    /// Every log-like or params file seen, read or not.
+    discovered: Vec<PathBuf>,
 }
 
 fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
-    let name = dir.display().to_string();
+    let name = crate::fmt::escape_control(&dir.display().to_string()).into_owned();
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|e| IngestError::io(&name, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
     let mut notes = Vec::new();
+    let mut discovered = Vec::new();
     let mut candidates: Vec<(Kind, PathBuf)> = Vec::new();
     for path in entries {
         match fs::metadata(&path) {
@@ -140,6 +166,9 @@ fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
                 notes.push(format!("skipped {}: {e}", path.display()));
                 continue;
             }
+        }
+        if kind_of(&path).is_some() || is_yaml(&path) {
+            discovered.push(path.clone());
         }
         match kind_of(&path) {
             // `.txt`/`.log`/`.out` files are often notes or other programs' output: only those
@@ -183,6 +212,7 @@ fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
         sources: chosen.iter().map(|(_, p)| Source::file(p)).collect(),
         params: params_in(dir),
         notes,
+        discovered,
     })
 }
 

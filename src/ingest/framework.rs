@@ -106,6 +106,12 @@ impl<R: Read> Read for TrainInnerLines<R> {
                     None => self.ignored.set(self.ignored.get() + 1),
                 },
                 Line::TooLong { .. } => self.ignored.set(self.ignored.get() + 1),
+                Line::Endless => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a line longer than 16 MiB: not a fairseq log",
+                    ));
+                }
             }
             self.out.push(b'\n');
         }

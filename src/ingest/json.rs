@@ -16,15 +16,18 @@ use serde_json::{Map, Value};
 
 use super::lines::{Line, read_line_capped};
 use super::table::{KeyKind, TableBuilder, ValuePolicy, epoch_itr_key};
-use super::values::{parse_value, whole_f64};
+use super::values::{narrow, parse_value, whole_f64};
 use super::{Parsed, Source};
 use crate::error::IngestError;
 use crate::model::{Format, MISSING};
 
 /// A JSON line longer than this is rejected: no metrics record is that long.
-pub const MAX_LINE_BYTES: usize = 16 << 20;
+pub const MAX_LINE_BYTES: usize = super::lines::MAX_LINE_BYTES as usize;
 /// A JSON document larger than this is rejected before it is parsed into memory.
 pub const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
+
+/// The UTF-8 byte-order mark, accepted (and ignored) at the start of any input.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Keys that hold the global step, most specific first.
 const STEP_KEYS: &[&str] = &[
@@ -64,18 +67,23 @@ pub fn parse_lines(
         {
             Line::End => break,
             Line::Complete => line_no += 1,
-            Line::TooLong { bytes } => {
+            Line::TooLong { .. } | Line::Endless => {
                 return Err(IngestError::at(
                     path,
                     line_no + 1,
                     format!(
-                        "line of {bytes} bytes, over the {} MiB limit for one JSON record",
+                        "line longer than {} MiB, the limit for one JSON record",
                         MAX_LINE_BYTES >> 20
                     ),
                 ));
             }
         }
         let text = line.trim_ascii();
+        // A byte-order mark starts the first line of files written by some Windows tools.
+        let text = match text.strip_prefix(UTF8_BOM) {
+            Some(rest) if line_no == 1 => rest.trim_ascii_start(),
+            _ => text,
+        };
         if text.is_empty() {
             continue;
         }
@@ -108,11 +116,38 @@ pub fn parse_document(
     opts: &JsonOptions,
 ) -> Result<Parsed, IngestError> {
     let path = source.name.as_str();
+    let mut reader = reader.take(MAX_DOCUMENT_BYTES + 1);
     let mut bytes = Vec::new();
-    reader
-        .take(MAX_DOCUMENT_BYTES + 1)
+    // A document starts with `[` or `{`: anything else is refused before it is read whole
+    // (`--format json` on /dev/zero or a binary).
+    (&mut reader)
+        .take(4096)
         .read_to_end(&mut bytes)
         .map_err(|e| IngestError::io(path, e))?;
+    let start = bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes);
+    if let Some(first) = start.iter().find(|b| !b.is_ascii_whitespace())
+        && !matches!(first, b'[' | b'{')
+    {
+        let line = 1 + start
+            .iter()
+            .take_while(|b| **b != *first)
+            .filter(|b| **b == b'\n')
+            .count();
+        return Err(IngestError::at(
+            path,
+            line as u64,
+            format!(
+                "not a JSON document: it starts with {} instead of '[' or '{{'",
+                super::values::show_cell(&[*first])
+            ),
+        ));
+    }
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| IngestError::io(path, e))?;
+    if bytes.starts_with(UTF8_BOM) {
+        bytes.drain(..UTF8_BOM.len());
+    }
     if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
         return Err(IngestError::unusable(
             path,
@@ -214,6 +249,8 @@ struct RecordSink<'a> {
     /// Some records had no step and none before them did: the record order is the step.
     by_order: bool,
     text_keys: Vec<String>,
+    /// Names that two keys of one record flatten to.
+    collisions: Vec<String>,
     flat: Vec<Leaf>,
 }
 
@@ -228,6 +265,7 @@ impl<'a> RecordSink<'a> {
             carried: 0,
             by_order: false,
             text_keys: Vec::new(),
+            collisions: Vec::new(),
             flat: Vec::new(),
         }
     }
@@ -235,7 +273,29 @@ impl<'a> RecordSink<'a> {
     fn add(&mut self, obj: &Map<String, Value>, at: Location) {
         let mut flat = std::mem::take(&mut self.flat);
         flat.clear();
-        flatten("", obj, &mut flat, &mut self.text_keys, 0);
+        let step_col = self.opts.step_col.as_deref();
+        let is_key_name = |name: &str| {
+            step_col.map_or_else(
+                || STEP_KEYS.contains(&name) || name == "epoch" || name == "itr",
+                |wanted| wanted == name,
+            )
+        };
+        let mut how = Flattening {
+            text: &mut self.text_keys,
+            is_key_name: &is_key_name,
+            nested: false,
+        };
+        flatten("", obj, &mut flat, &mut how, 0);
+        if how.nested && self.collisions.len() < 8 {
+            // `{"train/loss": 1, "train": {"loss": 2}}`: two keys, one name; the later wins.
+            let mut names: Vec<&str> = flat.iter().map(|l| l.name.as_str()).collect();
+            names.sort_unstable();
+            for pair in names.windows(2) {
+                if pair[0] == pair[1] && !self.collisions.iter().any(|c| c == pair[0]) {
+                    self.collisions.push(pair[0].to_string());
+                }
+            }
+        }
         self.add_flat(&flat, at);
         self.flat = flat;
     }
@@ -276,7 +336,7 @@ impl<'a> RecordSink<'a> {
         self.order += 1;
         let values: Vec<(usize, f32)> = flat
             .iter()
-            .filter(|leaf| !key_names.contains(&leaf.name.as_str()))
+            .filter(|leaf| leaf.numeric && !key_names.contains(&leaf.name.as_str()))
             .map(|leaf| (self.builder.column(&leaf.name), leaf.value))
             .collect();
         if values.is_empty() {
@@ -291,9 +351,10 @@ impl<'a> RecordSink<'a> {
 
     /// The record's key: (value, kind, names of the keys that hold it), `None` when it has none.
     fn find_key(&self, flat: &[Leaf]) -> Result<Option<RecordKey>, String> {
-        let get = |name: &str| flat.iter().find(|l| l.name == name).map(|l| l.exact);
-        let whole = |name: &str, v: f64| {
-            whole_f64(v).ok_or_else(|| format!("{name} {v} is not a whole number from 0 to 2^53"))
+        let get = |name: &str| flat.iter().find(|l| l.name == name).map(|l| &l.step);
+        let whole = |name: &str, v: &Result<u64, String>| {
+            v.clone()
+                .map_err(|shown| format!("{name} {shown} is not a whole number from 0 to 2^53"))
         };
         if let Some(wanted) = &self.opts.step_col {
             return match get(wanted) {
@@ -332,6 +393,12 @@ impl<'a> RecordSink<'a> {
                 "{path}: no step key in the records; using the record order as the step"
             ));
         }
+        if !self.collisions.is_empty() {
+            self.builder.warn(format!(
+                "{path}: keys that flatten to the same name (the later one in each record is used): {}",
+                crate::fmt::names(&self.collisions)
+            ));
+        }
         self.text_keys.sort();
         self.text_keys.dedup();
         if !self.text_keys.is_empty() {
@@ -352,12 +419,36 @@ impl<'a> RecordSink<'a> {
     }
 }
 
-/// A numeric leaf of a record: its flattened name, its value as stored, and the number as written
-/// (steps beyond 2^24 are not exact in `f32`).
+/// A leaf of a record: its flattened name, its value as stored, and what it is worth as a step
+/// (the number as written: steps beyond 2^24 are not exact in `f32`). Non-numeric leaves are
+/// kept only under step-like names, so that an unusable step (`true`, `"x"`, `[1]`) is seen.
 struct Leaf {
     name: String,
     value: f32,
-    exact: f64,
+    /// The whole number from 0 to 2^53 it holds, or how it was written when it holds none.
+    step: Result<u64, String>,
+    numeric: bool,
+}
+
+/// What [`flatten`] needs to know besides the object.
+struct Flattening<'a> {
+    /// Non-numeric keys (for the "keys holding text" note).
+    text: &'a mut Vec<String>,
+    /// Whether a name may hold the step (its non-numeric values are kept as unusable steps).
+    is_key_name: &'a dyn Fn(&str) -> bool,
+    /// Whether a nested object was flattened (names may then collide).
+    nested: bool,
+}
+
+/// The step a JSON number stands for: the same rule as every reader ([`whole_f64`],
+/// `values::parse_whole`), exact for integers beyond 2^53 (which `f64` would round).
+fn step_of_number(n: &serde_json::Number) -> Result<u64, String> {
+    let ok = match n.as_u64() {
+        Some(u) => (u <= crate::model::MAX_STEP).then_some(u),
+        None if n.is_i64() => None,
+        None => n.as_f64().and_then(whole_f64),
+    };
+    ok.ok_or_else(|| n.to_string())
 }
 
 /// Flattens numeric leaves of an object into `prefix/key` names.
@@ -365,7 +456,7 @@ fn flatten(
     prefix: &str,
     obj: &Map<String, Value>,
     out: &mut Vec<Leaf>,
-    text: &mut Vec<String>,
+    how: &mut Flattening<'_>,
     depth: usize,
 ) {
     for (key, value) in obj {
@@ -377,23 +468,59 @@ fn flatten(
         } else {
             format!("{prefix}/{key}")
         };
+        let unusable = |shown: String| Leaf {
+            name: name.clone(),
+            value: MISSING,
+            step: Err(shown),
+            numeric: false,
+        };
         match value {
             Value::Number(n) => {
-                let exact = n.as_f64().unwrap_or(f64::NAN);
-                let value = n.as_f64().map_or(MISSING, |x| x as f32);
-                out.push(Leaf { name, value, exact });
+                let value = n.as_f64().map_or(MISSING, narrow);
+                let step = step_of_number(n);
+                out.push(Leaf {
+                    name,
+                    value,
+                    step,
+                    numeric: true,
+                });
             }
             Value::String(s) => {
                 match sentinel_value(s).or_else(|| parse_value(s.as_bytes()).ok()) {
                     Some(value) => {
-                        let exact = s.trim().parse().unwrap_or(f64::from(value));
-                        out.push(Leaf { name, value, exact });
+                        let step = super::values::parse_whole(s.as_bytes())
+                            .ok_or_else(|| format!("{s:?}"));
+                        out.push(Leaf {
+                            name,
+                            value,
+                            step,
+                            numeric: true,
+                        });
                     }
-                    None if text.len() < 64 => text.push(name),
-                    None => {}
+                    None => {
+                        if (how.is_key_name)(&name) {
+                            out.push(unusable(super::values::show_cell(s.as_bytes())));
+                        } else if how.text.len() < 64 {
+                            how.text.push(name);
+                        }
+                    }
                 }
             }
-            Value::Object(inner) if depth < 16 => flatten(&name, inner, out, text, depth + 1),
+            Value::Object(inner) if depth < 16 => {
+                how.nested = true;
+                flatten(&name, inner, out, how, depth + 1)
+            }
+            Value::Bool(b) if (how.is_key_name)(&name) => out.push(unusable(b.to_string())),
+            Value::Array(_) if (how.is_key_name)(&name) => {
+                let text = value.to_string();
+                let shown: String = text.chars().take(40).collect();
+                out.push(unusable(if shown.len() < text.len() {
+                    format!("{shown}…")
+                } else {
+                    shown
+                }));
+            }
+            Value::Null if (how.is_key_name)(&name) => out.push(unusable("null".into())),
             _ => {}
         }
     }

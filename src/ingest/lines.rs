@@ -10,12 +10,18 @@ pub enum Line {
     Complete,
     /// The line exceeded the limit; the buffer holds its first `limit` bytes, the rest was consumed.
     TooLong { bytes: u64 },
+    /// The line is longer than [`MAX_LINE_BYTES`] and still going (`/dev/zero`, a binary): the
+    /// reading stopped there, the rest is not consumed. Not a text log.
+    Endless,
     /// End of input.
     End,
 }
 
-/// Reads the next line into `buf` (cleared first), keeping at most `limit` bytes of it.
-/// `\n` ends a line; a trailing `\r` is removed.
+/// No text log has a line this long: reading stops past it, whatever the caller keeps.
+pub const MAX_LINE_BYTES: u64 = 16 << 20;
+
+/// Reads the next line into `buf` (cleared first), keeping at most `limit` bytes of it and
+/// reading at most [`MAX_LINE_BYTES`] of it. `\n` ends a line; a trailing `\r` is removed.
 pub fn read_line_capped(
     reader: &mut impl BufRead,
     buf: &mut Vec<u8>,
@@ -45,6 +51,9 @@ pub fn read_line_capped(
         reader.consume(used);
         if done.is_some() {
             break;
+        }
+        if total > MAX_LINE_BYTES {
+            return Ok(Line::Endless);
         }
     }
     if !saw_any {
@@ -78,6 +87,15 @@ mod tests {
         assert_eq!(read_line_capped(&mut reader, &mut buf, 8)?, Line::Complete);
         assert_eq!(buf, b"last");
         assert_eq!(read_line_capped(&mut reader, &mut buf, 8)?, Line::End);
+        Ok(())
+    }
+
+    #[test]
+    fn an_endless_line_stops_the_reading() -> Result<(), Box<dyn std::error::Error>> {
+        let mut zeros = io::BufReader::new(io::repeat(0));
+        let mut buf = Vec::new();
+        assert_eq!(read_line_capped(&mut zeros, &mut buf, 100)?, Line::Endless);
+        assert_eq!(buf.len(), 100);
         Ok(())
     }
 }

@@ -23,7 +23,7 @@ pub mod values;
 pub mod wandb;
 
 use std::fs::File;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::IngestError;
@@ -44,9 +44,11 @@ pub struct Source {
 }
 
 impl Source {
+    /// A file; its shown name has control characters escaped (a newline or an escape sequence
+    /// in a file name must not reach the terminal raw).
     pub fn file(path: &Path) -> Source {
         Source {
-            name: path.display().to_string(),
+            name: crate::fmt::escape_control(&path.display().to_string()).into_owned(),
             rank: discover::rank_from_name(path),
             path: Some(path.to_path_buf()),
         }
@@ -120,14 +122,33 @@ pub(crate) const SNIFF_BYTES: usize = 64 * 1024;
 
 /// Reads every input (files, run directories, `-`) and the run's params YAML.
 pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestError> {
-    let plan = discover::plan(inputs, opts.config.as_deref())?;
+    load_plan(plan(inputs, opts)?, opts)
+}
+
+/// Decides what [`load_plan`] will read, reading nothing yet: the outputs can be checked
+/// against [`discover::Plan::files`] first.
+pub fn plan(inputs: &[String], opts: &IngestOptions) -> Result<discover::Plan, IngestError> {
+    discover::plan(inputs, opts.config.as_deref())
+}
+
+/// The params YAML is read whole; a larger file is not a params file (`--config /dev/zero`).
+pub const MAX_PARAMS_BYTES: u64 = 16 << 20;
+
+/// Reads what [`plan`] decided.
+pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, IngestError> {
+    let mut notes: Vec<String> = plan
+        .notes
+        .iter()
+        .map(|n| crate::fmt::escape_control(n).into_owned())
+        .collect();
+    notes.extend(rank_collisions(&plan.sources));
     let mut loaded = Loaded {
-        notes: plan.notes,
+        notes,
         ..Loaded::default()
     };
     if let Some(path) = &plan.params {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| IngestError::io(&name, e))?;
+        let text = read_params_text(path, &name)?;
         loaded.params = Some(RunParams::from_yaml(&text, &name)?);
     }
     let total_bytes = plan
@@ -138,6 +159,7 @@ pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestErr
         .map(|m| m.len())
         .sum();
     let progress = Progress::for_inputs(total_bytes, opts.progress_bar);
+    let inputs = plan.inputs;
     let read_all = |loaded: &mut Loaded| {
         for source in plan.sources {
             if let Some(container) = source.path.as_deref().and_then(sources::container_at) {
@@ -161,11 +183,42 @@ pub fn load(inputs: &[String], opts: &IngestOptions) -> Result<Loaded, IngestErr
     let result = read_all(&mut loaded);
     progress.finish();
     result?;
-    sources::check_one_run(inputs, &loaded)?;
+    sources::check_one_run(&inputs, &loaded)?;
     Ok(loaded)
 }
 
-/// Opens one source, sniffs its format unless forced, and parses it.
+/// Notes for files whose names give the same rank in different spellings (`jepa_r0.csv` and
+/// `jepa_r00.csv`): they are read as parts of one rank, which may not be what was meant.
+fn rank_collisions(sources: &[Source]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (i, a) in sources.iter().enumerate() {
+        let Some(rank) = a.rank else { continue };
+        let stem = |s: &Source| {
+            s.path
+                .as_deref()
+                .and_then(Path::file_stem)
+                .map(|f| f.to_string_lossy().into_owned())
+        };
+        for b in &sources[..i] {
+            if b.rank == Some(rank)
+                && stem(a) != stem(b)
+                && b.path.as_deref().and_then(Path::parent)
+                    == a.path.as_deref().and_then(Path::parent)
+            {
+                notes.push(format!(
+                    "{} and {} both name rank {rank}: read as parts of one rank",
+                    b.name, a.name
+                ));
+            }
+        }
+    }
+    notes
+}
+
+/// Opens one source once, sniffs its format unless forced, and parses it. A regular file is
+/// read from its start again after sniffing (and may take the CSV fast path); anything else —
+/// standard input, a FIFO, `<(cmd)`, `/dev/stdin`, a device — is streamed once, the sniffed
+/// head followed by the rest.
 pub fn read_source(
     source: &Source,
     opts: &IngestOptions,
@@ -173,32 +226,78 @@ pub fn read_source(
     progress: &Progress,
 ) -> Result<Parsed, IngestError> {
     let _ = params;
-    let start = progress.position();
-    let reader: Box<dyn Read> = match &source.path {
-        Some(path) => {
-            if path.is_dir() {
-                return Err(IngestError::unusable(&source.name, "is a directory"));
-            }
-            let file = File::open(path).map_err(|e| IngestError::io(&source.name, e))?;
-            Box::new(progress.counting(file))
-        }
-        None => Box::new(std::io::stdin().lock()),
+    let name = source.name.as_str();
+    let Some(path) = &source.path else {
+        let (head, reader) = split_head(Box::new(std::io::stdin().lock()), name)?;
+        return parse_stream(head, reader, source, opts);
     };
-    let (head, reader) = split_head(reader, &source.name)?;
-    // Compressed bytes (whatever the name) are read through their decoder; other binary
-    // formats are named with the way to convert them.
-    let compressed = compressed::is_compressed(&head);
-    let (head, reader): (Vec<u8>, Box<dyn Read>) = if compressed {
-        let (head, reader) = split_head(
-            compressed::decoder(&head, reader, &source.name)?,
-            &source.name,
-        )?;
+    let file = File::open(path).map_err(|e| IngestError::io(name, e))?;
+    let meta = file.metadata().map_err(|e| IngestError::io(name, e))?;
+    if meta.is_dir() {
+        return Err(IngestError::unusable(name, "is a directory"));
+    }
+    if !meta.is_file() {
+        let (head, reader) = split_head(Box::new(progress.counting(file)), name)?;
+        return parse_stream(head, reader, source, opts);
+    }
+    let mut file = file;
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    (&mut file)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| IngestError::io(name, e))?;
+    if compressed::is_compressed(&head) {
+        // Compressed bytes (whatever the name) are streamed through their decoder.
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| IngestError::io(name, e))?;
+        let (head, reader) = split_head(Box::new(progress.counting(file)), name)?;
+        return parse_stream(head, reader, source, opts);
+    }
+    let format = format_of(&head, source, opts)?;
+    let is_csv = matches!(
+        format,
+        Format::VjepaCsv | Format::Vjepa2Csv | Format::IjepaCsv | Format::Csv
+    );
+    if is_csv && !opts.general_csv_only {
+        let start = progress.position();
+        let csv_opts = csv_options(format, &head, opts);
+        if let Some(parsed) =
+            csv::parse_open_file_fast(&file, source, &csv_opts, csv_fast::CHUNK_BYTES, progress)?
+        {
+            return Ok(parsed);
+        }
+        progress.rewind_to(start);
+    }
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| IngestError::io(name, e))?;
+    parse_as(format, &head, progress.counting(file), source, opts)
+}
+
+/// Parses a non-seekable input (or a compressed file) whose first bytes were read into `head`;
+/// `reader` yields the whole input from its start. Compressed bytes are read through their
+/// decoder.
+fn parse_stream(
+    head: Vec<u8>,
+    reader: impl Read + 'static,
+    source: &Source,
+    opts: &IngestOptions,
+) -> Result<Parsed, IngestError> {
+    let (head, reader): (Vec<u8>, Box<dyn Read>) = if compressed::is_compressed(&head) {
+        let decoded = compressed::decoder(&head, reader, &source.name)?;
+        let (head, reader) = split_head(decoded, &source.name)?;
         (head, Box::new(reader))
     } else {
         (head, Box::new(reader))
     };
+    let format = format_of(&head, source, opts)?;
+    parse_as(format, &head, reader, source, opts)
+}
+
+/// The format of a source from its first bytes (or `--format`), refusing what is not a log.
+fn format_of(head: &[u8], source: &Source, opts: &IngestOptions) -> Result<Format, IngestError> {
+    // Other binary formats are named with the way to convert them.
     if opts.format.is_none()
-        && let Some(why) = compressed::unreadable_binary(&head, source.path.as_deref())
+        && let Some(why) = compressed::unreadable_binary(head, source.path.as_deref())
     {
         return Err(IngestError::unusable(&source.name, why));
     }
@@ -213,40 +312,37 @@ pub fn read_source(
             "the file is UTF-16 text; jepa-doctor reads UTF-8 (convert it: iconv -f UTF-16 -t UTF-8)",
         ));
     }
-    let format = match opts.format {
-        Some(f) => f,
-        None => sniff::sniff(&head, source.path.as_deref()).ok_or_else(|| {
+    match opts.format {
+        Some(f) => Ok(f),
+        None => sniff::sniff(head, source.path.as_deref()).ok_or_else(|| {
             IngestError::unusable(
                 &source.name,
                 "not a log format jepa-doctor recognises (CSV/TSV with a header, JSON lines, a JSON document, or JEPA console output); force one with --format",
             )
-        })?,
-    };
+        }),
+    }
+}
+
+fn csv_options(format: Format, head: &[u8], opts: &IngestOptions) -> csv::CsvOptions {
+    csv::CsvOptions {
+        format,
+        delimiter: sniff::delimiter(head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head)),
+        step_col: opts.step_col.clone(),
+        values: opts.values.clone(),
+    }
+}
+
+/// The general parser of `format` on `reader`, which yields the whole input from its start.
+fn parse_as(
+    format: Format,
+    head: &[u8],
+    reader: impl Read + 'static,
+    source: &Source,
+    opts: &IngestOptions,
+) -> Result<Parsed, IngestError> {
     match format {
         Format::VjepaCsv | Format::Vjepa2Csv | Format::IjepaCsv | Format::Csv => {
-            let csv_opts = csv::CsvOptions {
-                format,
-                delimiter: sniff::delimiter(&head),
-                step_col: opts.step_col.clone(),
-                values: opts.values.clone(),
-            };
-            if let Some(path) = source
-                .path
-                .as_deref()
-                .filter(|_| !opts.general_csv_only && !compressed)
-            {
-                let fast =
-                    csv::parse_file_fast(path, source, &csv_opts, csv_fast::CHUNK_BYTES, progress);
-                // The fast path read the file from its start: count it once.
-                let read_again_from = start + head.len() as u64;
-                if let Some(parsed) = fast? {
-                    let len = std::fs::metadata(path).map_or(0, |m| m.len());
-                    progress.rewind_to(start + len);
-                    return Ok(parsed);
-                }
-                progress.rewind_to(read_again_from);
-            }
-            csv::parse(reader, source, &csv_opts)
+            csv::parse(reader, source, &csv_options(format, head, opts))
         }
         Format::Jsonl => {
             let mut json_opts = json_options(opts);
@@ -266,6 +362,27 @@ pub fn read_source(
             "an MLflow store is read from its folder (mlruns/) or its mlflow.db",
         )),
     }
+}
+
+/// The params YAML as text, refusing more than [`MAX_PARAMS_BYTES`] while reading.
+fn read_params_text(path: &Path, name: &str) -> Result<String, IngestError> {
+    let file = File::open(path).map_err(|e| IngestError::io(name, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PARAMS_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| IngestError::io(name, e))?;
+    if bytes.len() as u64 > MAX_PARAMS_BYTES {
+        return Err(IngestError::unusable(
+            name,
+            format!(
+                "larger than {} MiB: not a params YAML",
+                MAX_PARAMS_BYTES >> 20
+            ),
+        ));
+    }
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    String::from_utf8(bytes.to_vec())
+        .map_err(|e| IngestError::unusable(name, format!("not valid UTF-8 text ({e})")))
 }
 
 fn json_options(opts: &IngestOptions) -> json::JsonOptions {

@@ -264,8 +264,12 @@ impl TableBuilder {
         &self.names
     }
 
-    /// Index of column `name`, adding it (missing at every earlier row) when new.
+    /// Index of column `name`, adding it (missing at every earlier row) when new. Names are
+    /// stored with control characters escaped ([`crate::fmt::escape_control`]): every report
+    /// shows them, and an escape sequence in a column name must not drive a terminal.
     pub fn column(&mut self, name: &str) -> usize {
+        let name = crate::fmt::escape_control(name);
+        let name = name.as_ref();
         if let Some(i) = self.names.iter().position(|n| n == name) {
             return i;
         }

@@ -22,10 +22,31 @@ pub fn parse_value(cell: &[u8]) -> Result<f32, CellError> {
     }
     let text = std::str::from_utf8(cell).map_err(|_| CellError::NotUtf8)?;
     match text.parse::<f32>() {
+        Ok(v) if v.is_infinite() && !is_infinity_word(text) => {
+            // Finite beyond f32 (1e39): not an infinity. Beyond f64 (1e309) it is one.
+            Ok(text.parse::<f64>().map_or(v, narrow))
+        }
         Ok(v) => Ok(v),
         Err(_) if is_null_word(text) => Ok(MISSING),
         Err(_) => Err(CellError::NotANumber),
     }
+}
+
+/// `x` as stored (`f32`): a finite value beyond the `f32` range keeps its sign and stays finite
+/// at ±`f32::MAX` (≈ ±3.4e38) instead of becoming an infinity, which would read as divergence.
+pub fn narrow(x: f64) -> f32 {
+    let v = x as f32;
+    if v.is_infinite() && x.is_finite() {
+        f32::MAX.copysign(v)
+    } else {
+        v
+    }
+}
+
+/// `inf`, `+Infinity`, `-INF`, ... (what `f32::from_str` reads as an infinity by name).
+fn is_infinity_word(text: &str) -> bool {
+    let word = text.trim_start_matches(['+', '-']);
+    word.eq_ignore_ascii_case("inf") || word.eq_ignore_ascii_case("infinity")
 }
 
 fn is_null_word(text: &str) -> bool {
@@ -101,6 +122,9 @@ mod tests {
         assert_eq!(parse_value(b"+inf"), Ok(f32::INFINITY));
         assert_eq!(parse_value(b"Infinity"), Ok(f32::INFINITY));
         assert_eq!(parse_value(b"1e309"), Ok(f32::INFINITY));
+        assert_eq!(parse_value(b"1e39"), Ok(f32::MAX));
+        assert_eq!(parse_value(b"-1e39"), Ok(-f32::MAX));
+        assert_eq!(parse_value(b"-INF"), Ok(f32::NEG_INFINITY));
         assert!(parse_value(b"").is_ok_and(is_missing));
         assert!(parse_value(b"  ").is_ok_and(is_missing));
         assert!(parse_value(b"None").is_ok_and(is_missing));

@@ -106,7 +106,7 @@ pub fn write_figure(path: &Path, figure: &impl Figure) -> io::Result<()> {
                 root.present()
                     .map_err(|e| io::Error::other(e.to_string()))?;
             }
-            super::output::write_file_atomically(path, |out| encode_png(out, &pixels, w, h))
+            super::output::write_file(path, |out| encode_png(out, &pixels, w, h))
         }
         PlotFormat::Svg => {
             let mut svg = String::new();
@@ -118,7 +118,7 @@ pub fn write_figure(path: &Path, figure: &impl Figure) -> io::Result<()> {
                 root.present()
                     .map_err(|e| io::Error::other(e.to_string()))?;
             }
-            super::output::write_file_atomically(path, |out| out.write_all(svg.as_bytes()))
+            super::output::write_file(path, |out| out.write_all(svg.as_bytes()))
         }
     }
 }
