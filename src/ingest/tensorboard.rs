@@ -237,6 +237,7 @@ struct EventSink {
     builder: TableBuilder,
     /// The series name for every tag (an `add_scalars` sub-writer).
     rename: Option<String>,
+    /// Column of each tag as written (before an `add_scalars` rename).
     columns: HashMap<String, usize>,
     /// Per tag: whether its first metadata named the scalars plugin (or no plugin).
     scalar_tags: HashMap<String, bool>,
@@ -347,6 +348,9 @@ impl EventSink {
     }
 
     fn column(&mut self, tag: String) -> usize {
+        if let Some(c) = self.columns.get(&tag) {
+            return *c;
+        }
         // A sub-writer's main tag becomes the folder's name; any other tag stays below it.
         let name = match &self.rename {
             Some(folder)
@@ -355,13 +359,10 @@ impl EventSink {
                 folder.clone()
             }
             Some(folder) => format!("{folder}/{tag}"),
-            None => tag,
+            None => tag.clone(),
         };
-        if let Some(c) = self.columns.get(&name) {
-            return *c;
-        }
         let c = self.builder.column(&name);
-        self.columns.insert(name, c);
+        self.columns.insert(tag, c);
         c
     }
 

@@ -89,16 +89,15 @@ impl<R: Read> RecordReader<R> {
             return self.resync(start, header);
         }
         let len = u64::from_le_bytes(header[..8].try_into().unwrap_or([0; 8]));
-        self.payload.clear();
-        let want = len + 4;
-        let read = (&mut self.inner)
-            .take(want)
-            .read_to_end(&mut self.payload)? as u64;
-        self.offset += read;
+        // The length was checked against its CRC and capped, so it fits in memory.
+        let want = len as usize + 4;
+        self.payload.resize(want, 0);
+        let read = read_full(&mut self.inner, &mut self.payload)?;
+        self.offset += read as u64;
         if read < want {
             return Ok(Frame::Truncated {
                 offset: start,
-                bytes: HEADER_BYTES as u64 + read,
+                bytes: (HEADER_BYTES + read) as u64,
             });
         }
         let footer_at = len as usize;
