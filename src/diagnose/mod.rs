@@ -96,16 +96,18 @@ pub fn require_loss(run: &Run) -> Result<(), IngestError> {
     if jepa_series(run).is_some() {
         return Ok(());
     }
+    /// Column names quoted in the message; a wide log's list is cut (the count is given).
+    const SHOWN_COLUMNS: usize = 20;
     let columns: Vec<&str> = run.series.iter().map(|s| s.name.as_str()).collect();
+    let listed = match columns.len() {
+        0 => "(none)".to_string(),
+        n if n <= SHOWN_COLUMNS => columns.join(", "),
+        n => format!("{}, … ({n} in all)", columns[..SHOWN_COLUMNS].join(", ")),
+    };
     Err(IngestError::unusable(
         &run.input.sources.join(", "),
         format!(
-            "no loss column recognised; columns are {}; name one with --jepa-col / --loss-col",
-            if columns.is_empty() {
-                "(none)".to_string()
-            } else {
-                columns.join(", ")
-            }
+            "no loss column recognised; columns are {listed}; name one with --jepa-col / --loss-col"
         ),
     ))
 }

@@ -67,7 +67,8 @@ pub fn container_here(path: &Path) -> Option<Container> {
         });
         return direct_events.then(|| Container::Tensorboard(path.to_path_buf()));
     }
-    mlflow::is_mlflow_db(path).then(|| Container::MlflowDb(path.to_path_buf()))
+    // Only a regular file is opened to look: a FIFO or `/dev/stdin` would lose its first bytes.
+    (path.is_file() && mlflow::is_mlflow_db(path)).then(|| Container::MlflowDb(path.to_path_buf()))
 }
 
 /// Where the logs of a run folder that holds none itself are, one level down, in the layouts the
