@@ -369,3 +369,29 @@ fn an_unwritable_standard_error_is_not_a_panic() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn compare_refuses_outputs_over_any_runs_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_dir(dir.path());
+    let other = dir.path().join("other");
+    fs::create_dir(&other).unwrap();
+    fs::copy(run.join("jepa_r0.csv"), other.join("jepa_r0.csv")).unwrap();
+    let before = (snapshot(&run), snapshot(&other));
+    for flag in [
+        format!("--json={}", other.join("jepa_r0.csv").display()),
+        format!("--markdown={}", run.join("params-pretrain.yaml").display()),
+    ] {
+        let out = doctor()
+            .arg("compare")
+            .arg(&run)
+            .arg(&other)
+            .arg(&flag)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains("would overwrite the input"), "{stderr}");
+    }
+    assert_eq!((snapshot(&run), snapshot(&other)), before);
+}

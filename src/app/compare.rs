@@ -26,6 +26,7 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
     let settings = settings(args)?;
     let out = &args.output;
     let named = named_runs(&args.runs);
+    refuse_overwriting_inputs(&named, &settings)?;
     let rows: Vec<RunRow> = named
         .par_iter()
         .map(|n| analyse(n, &settings, out.fail_on))
@@ -81,6 +82,26 @@ fn write_outputs(settings: &AnalyzeSettings, c: &Comparison, args: &CompareArgs)
             compare_text::write(w, c, color, args.runs.len())
         })?;
     }
+    Ok(())
+}
+
+/// No output may be a file of any run (its logs, params, files found in its directory, or a
+/// saved report), checked before anything is read. A run whose inputs cannot be planned keeps
+/// its typed paths in the check; its row will carry the error.
+fn refuse_overwriting_inputs(named: &[NamedRun], settings: &AnalyzeSettings) -> Result<()> {
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for n in named {
+        match &n.source {
+            RunSource::Logs(inputs) => {
+                files.extend(inputs.iter().map(std::path::PathBuf::from));
+                if let Ok(plan) = ingest::plan(inputs, &settings.ingest) {
+                    files.extend(plan.files());
+                }
+            }
+            RunSource::Report(path) => files.push(path.into()),
+        }
+    }
+    output::refuse_overwriting_inputs(&files, &settings.outputs.paths())?;
     Ok(())
 }
 
