@@ -228,12 +228,15 @@ impl RunRow {
             .filter(move |f| f.level().is_some_and(|l| l >= level))
     }
 
-    /// Whether a finding of this run trips `--fail-on`.
+    /// Whether a finding of this run, or its verdict (which carries its severity), trips
+    /// `--fail-on`.
     pub fn trips(&self, fail_on: FailOn) -> bool {
         self.findings.iter().any(|f| {
             f.level()
                 .is_some_and(|level| fail_on.trips_named(&f.code, level))
-        })
+        }) || self
+            .verdict_level()
+            .is_some_and(|v| fail_on.trips_verdict(v))
     }
 
     /// The best value of the downstream metric `name`.
