@@ -6,8 +6,9 @@
 //! under-corrects badly: at α = 0.01 it rejects 6–20% of trend-free AR(1) series (φ 0.5–0.99).
 //!
 //! **Method.** The noise is modelled as AR(1) and its coefficient is estimated *conservatively*:
-//! 1. Remove the structure the alternatives put in the series — the better least-squares fit of a
-//!    line or of one level shift — and take the lag-1 autocorrelation `r` of the residual.
+//! 1. Remove the structure the alternatives put in the series — the best least-squares fit of a
+//!    line, a quadratic, a two-slope hinge or one level shift — and take the lag-1
+//!    autocorrelation `r` of the residual.
 //! 2. Correct the known downward bias of `r` once a mean and a slope are fitted (Shaman & Stine
 //!    1988, *JASA* 83:842: `E r ≈ φ − (2 + 4φ)/n`, so `φ̃ = r + (2 + 4r)/n`), and use its
 //!    one-sided upper confidence bound
@@ -31,10 +32,11 @@
 
 use std::f64::consts::PI;
 
+use super::changepoint::hinge;
 use super::trend::{MannKendall, average_ranks, finish, score, two_sided_p, variance};
 
-/// One-sided upper confidence quantile for the AR(1) coefficient (z of 0.99).
-pub const PHI_CONFIDENCE_Z: f64 = 2.326;
+/// One-sided upper confidence quantile for the AR(1) coefficient (z of 0.999).
+pub const PHI_CONFIDENCE_Z: f64 = 3.09;
 
 /// Largest AR(1) coefficient used (near a unit root the inflation is effectively infinite).
 pub const PHI_MAX: f64 = 0.9995;
@@ -121,31 +123,51 @@ pub fn persistent_trend(y: &[f64]) -> PersistentTrend {
     }
 }
 
-/// The residual of `y` after the better least-squares fit of a line or of two levels (one shift).
+/// The residual of `y` after the best least-squares fit among the shapes a rise takes: a line, a
+/// quadratic, a continuous hinge (two slopes) and one level shift — the smallest sum of squares
+/// wins. Each has at most three parameters plus the knot, so little of a stationary noise's own
+/// wander is absorbed (the bias correction covers it; `tests/calibration.rs` measures the rest).
 pub fn structure_residual(y: &[f64]) -> Vec<f64> {
     let n = y.len();
-    if n < 4 {
+    if n < 8 {
         return y.to_vec();
     }
     let nf = n as f64;
-    let mean = y.iter().sum::<f64>() / nf;
-    let xm = (nf - 1.0) / 2.0;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (i, v) in y.iter().enumerate() {
-        sxy += (i as f64 - xm) * (v - mean);
-        sxx += (i as f64 - xm).powi(2);
+    let x: Vec<f64> = (0..n).map(|i| (i as f64 - (nf - 1.0) / 2.0) / nf).collect();
+    let mut best = ols_residual(y, &[&x]);
+    let mut keep = |r: Vec<f64>| {
+        if sum_sq(&r) < sum_sq(&best) {
+            best = r;
+        }
+    };
+    let x2: Vec<f64> = x.iter().map(|v| v * v).collect();
+    let x3: Vec<f64> = x.iter().map(|v| v * v * v).collect();
+    keep(ols_residual(y, &[&x, &x2]));
+    keep(ols_residual(y, &[&x, &x2, &x3]));
+    if let Some(h) = hinge(&x, y, 3) {
+        let xk = x[h.knot];
+        let after: Vec<f64> = x.iter().map(|v| (v - xk).max(0.0)).collect();
+        let after2: Vec<f64> = after.iter().map(|v| v * v).collect();
+        keep(ols_residual(y, &[&x, &after]));
+        keep(ols_residual(y, &[&x, &after, &after2]));
     }
-    let b = sxy / sxx;
-    let line: Vec<f64> = y
-        .iter()
-        .enumerate()
-        .map(|(i, v)| v - mean - b * (i as f64 - xm))
-        .collect();
-    let sse_line: f64 = line.iter().map(|r| r * r).sum();
-    // Best split: maximise the between-segment sum of squares, t·(n−t)/n·(m₁ − m₂)².
-    let mut prefix = 0.0;
+    let split = best_split(y);
+    let shift: Vec<f64> = (0..n).map(|i| if i < split { 0.0 } else { 1.0 }).collect();
+    keep(ols_residual(y, &[&shift]));
+    best
+}
+
+fn sum_sq(r: &[f64]) -> f64 {
+    r.iter().map(|v| v * v).sum()
+}
+
+/// The split maximising the between-segment sum of squares `t(n−t)/n·(m₁ − m₂)²`.
+fn best_split(y: &[f64]) -> usize {
+    let n = y.len();
+    let nf = n as f64;
+    let mean = y.iter().sum::<f64>() / nf;
     let total: f64 = y.iter().map(|v| v - mean).sum();
-    let (mut best, mut split) = (0.0f64, n / 2);
+    let (mut prefix, mut best, mut split) = (0.0, 0.0f64, n / 2);
     for t in 1..n {
         prefix += y[t - 1] - mean;
         let tf = t as f64;
@@ -156,17 +178,51 @@ pub fn structure_residual(y: &[f64]) -> Vec<f64> {
             split = t;
         }
     }
-    let sse_total: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
-    if sse_total - best < sse_line {
-        let m1 = y[..split].iter().sum::<f64>() / split as f64;
-        let m2 = y[split..].iter().sum::<f64>() / (n - split) as f64;
-        y.iter()
-            .enumerate()
-            .map(|(i, v)| v - if i < split { m1 } else { m2 })
-            .collect()
-    } else {
-        line
+    split
+}
+
+/// Residual of the least-squares fit of `y` on an intercept and `columns` (at most 3), by the
+/// normal equations on centred columns; a singular system leaves the mean-removed `y`.
+fn ols_residual(y: &[f64], columns: &[&[f64]]) -> Vec<f64> {
+    let n = y.len() as f64;
+    let centre = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / n;
+        v.iter().map(|x| x - m).collect::<Vec<f64>>()
+    };
+    let yc = centre(y);
+    let cols: Vec<Vec<f64>> = columns.iter().map(|c| centre(c)).collect();
+    let k = cols.len();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    // Augmented matrix [XᵀX | Xᵀy], Gauss–Jordan with partial pivoting.
+    let mut a: Vec<Vec<f64>> = (0..k)
+        .map(|i| {
+            let mut row: Vec<f64> = (0..k).map(|j| dot(&cols[i], &cols[j])).collect();
+            row.push(dot(&cols[i], &yc));
+            row
+        })
+        .collect();
+    for c in 0..k {
+        let Some(p) = (c..k).max_by(|i, j| a[*i][c].abs().total_cmp(&a[*j][c].abs())) else {
+            return yc;
+        };
+        if a[p][c].abs() < 1e-12 {
+            return yc;
+        }
+        a.swap(c, p);
+        for r in 0..k {
+            if r != c {
+                let f = a[r][c] / a[c][c];
+                for j in c..=k {
+                    a[r][j] -= f * a[c][j];
+                }
+            }
+        }
     }
+    let beta: Vec<f64> = (0..k).map(|i| a[i][k] / a[i][i]).collect();
+    yc.iter()
+        .enumerate()
+        .map(|(t, v)| v - (0..k).map(|i| beta[i] * cols[i][t]).sum::<f64>())
+        .collect()
 }
 
 /// Bias-corrected upper confidence bound of the AR(1) coefficient of `residual` (step 2 above).
@@ -190,7 +246,7 @@ pub fn ar1_upper(residual: &[f64]) -> Ar1Bound {
     } else {
         0.0
     };
-    let corrected = (r + (2.0 + 4.0 * r) / nf).clamp(-0.99, PHI_MAX);
+    let corrected = (r + (4.0 + 6.0 * r) / nf).clamp(-0.99, PHI_MAX);
     let se = ((1.0 - corrected * corrected).max(0.0) / nf).sqrt();
     Ar1Bound {
         phi_hat: r,

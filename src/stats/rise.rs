@@ -5,9 +5,11 @@
 //! it are low *because they were chosen*: on a trend-free series the next stretch climbs back to
 //! the mean on its own (by the smoothing span, and by the noise's correlation time). The test is
 //! therefore made on a span that starts a **selection gap** after the minimum,
-//! `g = ⌈2·max(span, τ)⌉` points, with `span` the smoothing time constant and `τ = (1+φ_u)/(1−φ_u)`
-//! the correlation length of the noise from [`super::persistence::ar1_upper`]: after two time
-//! constants the influence of the chosen point has decayed below `e⁻²` of itself. The minimum
+//! `g = ⌈2·max(span, τ)⌉` points (at most a third of the span), with `span` the smoothing time
+//! constant and `τ = (1+φ_u)/(1−φ_u)` the correlation length of the noise from
+//! [`super::persistence::ar1_upper`]: after two time constants the influence of the chosen point
+//! has decayed below `e⁻²` of itself; a persistence longer than that is left to the test's own
+//! variance inflation. The minimum
 //! search itself is part of the null distribution in `tests/calibration.rs`, which runs the whole
 //! choice (de-spike, smooth, pick the minimum after warmup, gap, test) on trend-free series.
 //!
@@ -48,15 +50,19 @@ pub struct Rise {
     pub wander: f64,
 }
 
-/// The selection gap for a post-minimum series (see the module notes).
+/// The selection gap for a post-minimum series (see the module notes): `⌈2·max(span, τ)⌉`, with
+/// `τ` estimated on the points after two smoothing spans, and at most a third of the series (a
+/// longer persistence is left to the test's own variance inflation).
 pub fn selection_gap(post_cleaned: &[f64], span: f64) -> usize {
-    let tau = ar1_upper(&structure_residual(post_cleaned)).correlation_length();
+    let n = post_cleaned.len();
+    let skip = ((2.0 * span).ceil() as usize).min(n / 3);
+    let tau = ar1_upper(&structure_residual(&post_cleaned[skip..])).correlation_length();
     let gap = (2.0 * span.max(tau)).ceil();
-    let room = post_cleaned.len().saturating_sub(MIN_TEST_POINTS);
+    let cap = (n / 3).min(n.saturating_sub(MIN_TEST_POINTS));
     if gap.is_finite() {
-        (gap as usize).min(room)
+        (gap as usize).min(cap)
     } else {
-        room
+        cap
     }
 }
 
