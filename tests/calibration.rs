@@ -285,19 +285,3 @@ fn the_whole_decision_holds_its_size_including_the_choice_of_the_minimum() {
     }
 }
 
-#[test]
-fn scratch_wander() {
-    let cell = Cell { label: String::new(), phi: 0.0, heavy: false, sigma: 0.01, n: 600, wander: true };
-    let mut rng = StdRng::seed_from_u64(3);
-    let mut shown = 0;
-    for _ in 0..400 {
-        let y = null_run(&cell, &mut rng);
-        let r = decide_prepared(&prepare_values(&y, 7.5), 30, &ReboundSettings::default());
-        if r.detected && shown < 6 {
-            shown += 1;
-            println!("min {:?} end {:?} plateau {:?} wander {:?} mag {:?} p {:?} test {:?} range {:?}", r.min_value, r.end_value, r.plateau_value, r.plateau_wander, r.magnitude, r.p_value, r.test, r.min_step_range);
-            let ys: Vec<String> = y.iter().step_by(20).map(|v| format!("{:.3}", v)).collect();
-            println!("  {}", ys.join(" "));
-        }
-    }
-}

@@ -22,7 +22,11 @@
 //!    `U_t = 2·Σ_{i≤t} r_i − t(n+1)`, `K = max|U_t|`, `p ≈ 2·exp(−6K² / ((n³ + n²)·f))`, where the
 //!    long-run variance factor of the ranks `f = 1 + 2·Σ_k (1 − k/n)·ρ_k` (the partial sums of a
 //!    dependent series converge to a Brownian bridge scaled by its long-run variance).
-//! 5. One p-value: `p = min(1, 2·min(p_trend, p_shift))` (Bonferroni over the two tests).
+//!    Pettitt's `K` is weak for shifts near either end (it grows like `t(n−t)`), so the shift
+//!    p-value also takes the standardised statistic `Z_t = U_t / √(t(n−t)(n+1)/3 · f)` (the
+//!    Mann–Whitney z of the split at `t`) at its largest `|Z_t|` over `3 ≤ t ≤ n−3`, with a
+//!    Bonferroni factor for the `n − 5` splits tried: `p_shift = min(p_Pettitt, (n−5)·2(1−Φ(|Z|)))`.
+//! 5. One p-value: `p = min(1, 3·min(p_trend, p_Pettitt, p_maxZ))` (Bonferroni over the three).
 //!
 //! The size is measured, not assumed: `tests/calibration.rs` simulates trend-free AR(1) series
 //! (φ 0–0.99, Gaussian and Student-t noise, slow sinusoidal wander) and prints the false-alarm
@@ -69,7 +73,7 @@ pub struct PersistentTrend {
     pub shift_at: usize,
     /// Whether the points after the shift are higher (median of each side).
     pub shift_up: bool,
-    /// `min(1, 2·min(mk.p, p_shift))`.
+    /// `min(1, 3·min(mk.p, p_Pettitt, p_maxZ))`.
     pub p: f64,
     pub ar1: Ar1Bound,
     /// The Mann–Kendall variance factor `n/n*`.
@@ -102,12 +106,11 @@ pub fn persistent_trend(y: &[f64]) -> PersistentTrend {
     let mk = finish(n, score(y), variance(y) * factor);
     let lrv = long_run_factor(&rho, n);
     let (k, shift_at) = pettitt_statistic(y);
-    let p_shift = pettitt_p(k, n, lrv);
+    let p_shift = pettitt_p(k, n, lrv).min(max_z_p(y, lrv));
     let shift_up = n >= 2 && {
         let (a, b) = y.split_at(shift_at.clamp(1, n - 1));
         super::smooth::median(b) > super::smooth::median(a)
     };
-    let best = mk.p.min(p_shift);
     let min_mk = min_attainable(n, factor);
     let nf = n as f64;
     let min_pt = pettitt_p(nf * nf / 4.0, n, lrv);
@@ -116,11 +119,39 @@ pub fn persistent_trend(y: &[f64]) -> PersistentTrend {
         p_shift,
         shift_at,
         shift_up,
-        p: (2.0 * best).min(1.0),
+        p: combined_p(mk.p, p_shift),
         ar1,
         factor,
-        min_attainable_p: (2.0 * min_mk.min(min_pt)).min(1.0),
+        min_attainable_p: combined_p(min_mk, min_pt),
     }
+}
+
+/// The Bonferroni-combined p-value of the drift and the two shift statistics (`p_shift` is
+/// already the smaller of Pettitt's and the max-Z one).
+pub fn combined_p(p_trend: f64, p_shift: f64) -> f64 {
+    (3.0 * p_trend.min(p_shift)).min(1.0)
+}
+
+/// The max-Z shift p-value (step 4): the largest standardised Mann–Whitney split statistic,
+/// Bonferroni-corrected for the splits tried.
+fn max_z_p(y: &[f64], f: f64) -> f64 {
+    let n = y.len();
+    if n < 8 {
+        return 1.0;
+    }
+    let nf = n as f64;
+    let ranks = average_ranks(y);
+    let (mut u, mut best) = (0.0f64, 0.0f64);
+    for (t, r) in ranks.iter().enumerate().take(n - 3) {
+        u += 2.0 * r - (nf + 1.0);
+        let t = t + 1;
+        if t >= 3 {
+            let tf = t as f64;
+            let z = u.abs() / (tf * (nf - tf) * (nf + 1.0) / 3.0 * f).sqrt();
+            best = best.max(z);
+        }
+    }
+    ((nf - 5.0) * two_sided_p(best)).min(1.0)
 }
 
 /// The residual of `y` after the best least-squares fit among the shapes a rise takes: a line, a

@@ -9,7 +9,8 @@
 //! constant and `τ = (1+φ_u)/(1−φ_u)` the correlation length of the noise from
 //! [`super::persistence::ar1_upper`]: after two time constants the influence of the chosen point
 //! has decayed below `e⁻²` of itself; a persistence longer than that is left to the test's own
-//! variance inflation. The minimum
+//! variance inflation. The level-shift test skips only the two smoothing spans, so a jump soon
+//! after the minimum is inside its span (its calibration includes that choice too). The minimum
 //! search itself is part of the null distribution in `tests/calibration.rs`, which runs the whole
 //! choice (de-spike, smooth, pick the minimum after warmup, gap, test) on trend-free series.
 //!
@@ -42,7 +43,11 @@ pub const MIN_TEST_POINTS: usize = 6;
 pub struct Rise {
     /// Points skipped after the minimum before the test span starts.
     pub gap: usize,
-    /// The test on `cleaned[gap..]`.
+    /// Points skipped before the level-shift test: two smoothing spans only, so a jump soon
+    /// after the minimum stays inside the tested span.
+    pub shift_gap: usize,
+    /// The drift test on `cleaned[gap..]`, with the level-shift test on `cleaned[shift_gap..]`
+    /// (its `shift_at` counts from `shift_gap`).
     pub test: PersistentTrend,
     /// Isotonic (increasing) fit of the smoothed curve at the minimum.
     pub plateau_level: f64,
@@ -72,7 +77,16 @@ pub fn selection_gap(post_cleaned: &[f64], span: f64) -> usize {
 pub fn assess(cleaned: &[f64], smoothed: &[f64], m: usize, from: usize, span: f64) -> Rise {
     let post_cleaned = &cleaned[m..];
     let gap = selection_gap(post_cleaned, span);
-    let test = persistent_trend(&post_cleaned[gap..]);
+    let shift_gap = ((2.0 * span).ceil() as usize).min(gap);
+    let mut test = persistent_trend(&post_cleaned[gap..]);
+    if shift_gap < gap {
+        let shift = persistent_trend(&post_cleaned[shift_gap..]);
+        test.p_shift = shift.p_shift;
+        test.shift_at = shift.shift_at;
+        test.shift_up = shift.shift_up;
+        test.p = super::persistence::combined_p(test.mk.p, test.p_shift);
+        test.min_attainable_p = test.min_attainable_p.min(shift.min_attainable_p);
+    }
     let start_level = smoothed[from..=m]
         .iter()
         .copied()
@@ -90,6 +104,7 @@ pub fn assess(cleaned: &[f64], smoothed: &[f64], m: usize, from: usize, span: f6
     let (lo, hi) = residuals.fold((0.0f64, 0.0f64), |(lo, hi), r| (lo.min(r), hi.max(r)));
     Rise {
         gap,
+        shift_gap,
         test,
         plateau_level: iso.first().copied().unwrap_or(f64::NAN),
         wander: hi - lo,
