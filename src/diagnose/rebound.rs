@@ -473,12 +473,13 @@ fn decide(
     // fit would follow the noise.
     if rising && significant {
         out.jump_step = jump.map(|k| p.blocks.first_step[m + k]);
-        out.onset_step = if by_shift && out.jump_step.is_some() {
+        // The onset is the jump when a step describes the rise better than flat-then-rise.
+        let ramp = flat_then_rise(post_steps, post, 2).filter(|h| h.slope_after > 0.0);
+        let step_better = jump.is_some_and(|k| ramp.is_none_or(|h| step_sse(post, k) < h.sse));
+        out.onset_step = if step_better {
             out.jump_step
         } else {
-            flat_then_rise(post_steps, post, 2)
-                .filter(|h| h.slope_after > 0.0)
-                .map(|h| post_steps[h.knot].round() as u64)
+            ramp.map(|h| post_steps[h.knot].round() as u64)
         };
     }
     out.detected = rising
@@ -489,6 +490,15 @@ fn decide(
         && out.power == Power::Adequate;
     out.summary = explain::summary(&out, settings, magnitude, rising && significant, above_wander);
     out
+}
+
+/// Squared error of two levels (the means) split at `k`.
+fn step_sse(y: &[f64], k: usize) -> f64 {
+    let sse = |s: &[f64]| {
+        let m = s.iter().sum::<f64>() / s.len().max(1) as f64;
+        s.iter().map(|v| (v - m).powi(2)).sum::<f64>()
+    };
+    sse(&y[..k]) + sse(&y[k..])
 }
 
 /// How far above the plateau a rebound must end, in units of the plateau's wander.

@@ -8,7 +8,8 @@
 //! **Method.** The noise is modelled as AR(1) and its coefficient is estimated *conservatively*:
 //! 1. Remove the structure the alternatives put in the series — the best least-squares fit of a
 //!    line, a quadratic, a two-slope hinge or one level shift — and take the lag-1
-//!    autocorrelation `r` of the residual.
+//!    autocorrelation `r` of the residual, leaving out points beyond [`OUTLIER_MADS`] robust
+//!    standard deviations (what a fit cannot follow, such as the ramp of a jump, is not noise).
 //! 2. Correct the known downward bias of `r` once a mean and a slope are fitted (Shaman & Stine
 //!    1988, *JASA* 83:842: `E r ≈ φ − (2 + 4φ)/n`, so `φ̃ = r + (2 + 4r)/n`), and use its
 //!    one-sided upper confidence bound
@@ -41,6 +42,10 @@ use super::trend::{MannKendall, average_ranks, finish, score, two_sided_p, varia
 
 /// One-sided upper confidence quantile for the AR(1) coefficient (z of 0.999).
 pub const PHI_CONFIDENCE_Z: f64 = 3.09;
+
+/// Residuals beyond this many robust standard deviations (MAD/Φ⁻¹(3/4)) are left out of the
+/// lag-1 autocorrelation.
+pub const OUTLIER_MADS: f64 = 4.0;
 
 /// Largest AR(1) coefficient used (near a unit root the inflation is effectively infinite).
 pub const PHI_MAX: f64 = 0.9995;
@@ -266,14 +271,23 @@ pub fn ar1_upper(residual: &[f64]) -> Ar1Bound {
         };
     }
     let nf = n as f64;
-    let mean = residual.iter().sum::<f64>() / nf;
-    let c0: f64 = residual.iter().map(|v| (v - mean).powi(2)).sum();
-    let r = if c0 > 0.0 {
-        residual
-            .windows(2)
-            .map(|w| (w[0] - mean) * (w[1] - mean))
-            .sum::<f64>()
-            / c0
+    let centre = super::smooth::median(residual);
+    let mut dev: Vec<f64> = residual.iter().map(|v| (v - centre).abs()).collect();
+    let limit = OUTLIER_MADS * super::smooth::median_in_place(&mut dev) / 0.674_489_750_196_081_7;
+    // Points a fit left far out (the ramp of a jump, a burst) are not the noise's persistence.
+    let inside = |v: f64| limit <= 0.0 || (v - centre).abs() <= limit;
+    let kept: Vec<f64> = residual.iter().copied().filter(|v| inside(*v)).collect();
+    let mean = kept.iter().sum::<f64>() / kept.len().max(1) as f64;
+    let c0: f64 = kept.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / kept.len().max(1) as f64;
+    let (mut c1, mut pairs) = (0.0, 0usize);
+    for w in residual.windows(2) {
+        if inside(w[0]) && inside(w[1]) {
+            c1 += (w[0] - mean) * (w[1] - mean);
+            pairs += 1;
+        }
+    }
+    let r = if c0 > 0.0 && pairs > 0 {
+        c1 / pairs as f64 / c0
     } else {
         0.0
     };

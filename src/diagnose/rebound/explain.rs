@@ -38,7 +38,7 @@ pub(super) fn summary(
             })
             .unwrap_or_default();
         return format!(
-            "after its minimum at step {min_step} the loss moved {pct} of its descent, but {detail} cannot establish a rise at p < {} (smallest attainable p = {})",
+            "after its minimum at step {min_step} the loss moved {pct} of its descent, but {detail} cannot establish a trend at p < {} (smallest attainable p = {})",
             settings.alpha,
             fmt::p_value(out.min_attainable_p.unwrap_or(1.0))
         );
