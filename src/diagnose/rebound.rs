@@ -472,11 +472,13 @@ fn decide(
     // Where a rise sets in is only defined when there is one: on a flat stretch the knot of the
     // fit would follow the noise.
     if rising && significant {
-        out.jump_step = jump.map(|k| p.blocks.first_step[m + k]);
-        // The onset is the jump when a step describes the rise better than flat-then-rise.
+        // The rise is a jump when a step describes it better than flat-then-rise.
         let ramp = flat_then_rise(post_steps, post, 2).filter(|h| h.slope_after > 0.0);
         let step_better = jump.is_some_and(|k| ramp.is_none_or(|h| step_sse(post, k) < h.sse));
-        out.onset_step = if step_better {
+        out.jump_step = jump
+            .filter(|_| step_better)
+            .map(|k| p.blocks.first_step[m + k]);
+        out.onset_step = if out.jump_step.is_some() {
             out.jump_step
         } else {
             ramp.map(|h| post_steps[h.knot].round() as u64)

@@ -77,12 +77,12 @@ impl Rebound {
         let mut lines = Vec::new();
         if let Some(t) = &self.test {
             lines.push(format!(
-                "p = {} is the chance of a rise at least this clear on a loss with no trend after its minimum, with noise as persistent as this run's (AR(1) coefficient up to {}, one independent point per {} blocks): Mann–Kendall for a drift (p = {}) and Pettitt for a jump (p = {}), variances inflated for that persistence, the smaller doubled (Bonferroni)",
-                fmt::p_value(self.p_value.unwrap_or(1.0)),
+                "{} is the chance of a rise at least this clear on a loss with no trend after its minimum, with noise as persistent as this run's (AR(1) coefficient up to {}, one independent point per {} blocks): Mann–Kendall for a drift ({}) and Pettitt / the largest Mann–Whitney split for a jump ({}), variances inflated for that persistence, the smallest of the three tripled (Bonferroni)",
+                fmt::p_eq(self.p_value.unwrap_or(1.0)),
                 fmt::value(t.ar1_upper),
                 fmt::value(t.correlation_length),
-                fmt::p_value(t.p_trend),
-                fmt::p_value(t.p_shift)
+                fmt::p_eq(t.p_trend),
+                fmt::p_eq(t.p_shift)
             ));
             lines.push(format!(
                 "the minimum was picked as the lowest point, so the points right after it are low by that choice: the test starts at step {} (two correlation lengths or smoothing spans later) on {} blocks; the calibration test runs this whole choice on trend-free runs and finds ≤ 1.5% false alarms at p < 0.01",
