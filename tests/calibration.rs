@@ -159,8 +159,8 @@ fn decision_cell(cell: &Cell, rng: &mut StdRng) -> Rates {
         let rebound = decide_prepared(&prepare_values(&y, span), warmup_end, &settings);
         r.p_below_alpha += rebound.p_value.is_some_and(|p| p < ALPHA) as usize;
         r.detected += rebound.detected as usize;
-        r.insufficient += (rebound.power == jepa_doctor::diagnose::rebound::Power::Insufficient)
-            as usize;
+        r.insufficient +=
+            (rebound.power == jepa_doctor::diagnose::rebound::Power::Insufficient) as usize;
     }
     r
 }
@@ -206,10 +206,7 @@ fn the_trend_statistic_holds_its_size_under_persistence() {
         "\ncalibration 1: the statistic on trend-free AR(1) slices, {SERIES_PER_CELL} series per cell, master seed {}",
         master_seed()
     );
-    println!(
-        "{:<34} {:>10} {:>13}",
-        "cell", "p < 0.01", "no power"
-    );
+    println!("{:<34} {:>10} {:>13}", "cell", "p < 0.01", "no power");
     let mut worst = 0.0f64;
     for (c, r) in cells.iter().zip(&rates) {
         println!(
@@ -236,10 +233,7 @@ fn the_whole_decision_holds_its_size_including_the_choice_of_the_minimum() {
     let mut cells = noise_cells(&[300, 600], &[0.0]);
     for (phi, sigma) in [(0.0, 0.01), (0.5, 0.01), (0.9, 0.01), (0.5, 0.03)] {
         cells.push(Cell {
-            label: format!(
-                "wander n=600 σ={:.0}% φ={phi:.2}",
-                sigma * 100.0
-            ),
+            label: format!("wander n=600 σ={:.0}% φ={phi:.2}", sigma * 100.0),
             phi,
             heavy: false,
             sigma,
@@ -284,4 +278,3 @@ fn the_whole_decision_holds_its_size_including_the_choice_of_the_minimum() {
         }
     }
 }
-

@@ -350,7 +350,9 @@ fn color_and_explain() {
         .assert()
         .stdout(
             predicate::str::contains("variances inflated for that persistence")
-                .and(predicate::str::contains("so the points right after it are low by that choice"))
+                .and(predicate::str::contains(
+                    "so the points right after it are low by that choice",
+                ))
                 .and(predicate::str::contains("probe checkpoints at steps")),
         );
 }

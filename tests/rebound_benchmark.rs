@@ -214,7 +214,10 @@ fn tally(outcomes: &[Outcome], key: impl Fn(&Outcome) -> String) -> Vec<(String,
 }
 
 fn print_table(title: &str, rows: &[(String, Tally)]) {
-    println!("\n{title:<26} {:>6} {:>9} {:>10} {:>13}", "cases", "detected", "undecided", "not detected");
+    println!(
+        "\n{title:<26} {:>6} {:>9} {:>10} {:>13}",
+        "cases", "detected", "undecided", "not detected"
+    );
     for (c, t) in rows {
         println!(
             "{c:<26} {:>6} {:>9} {:>10} {:>13}",
@@ -228,7 +231,9 @@ fn print_table(title: &str, rows: &[(String, Tally)]) {
 
 fn noise_key(o: &Outcome) -> String {
     match o.synth.spec.noise {
-        Noise::Persistent { phi, sigma } => format!("AR φ={phi:.2} σ={:.0}% of level", sigma * 100.0),
+        Noise::Persistent { phi, sigma } => {
+            format!("AR φ={phi:.2} σ={:.0}% of level", sigma * 100.0)
+        }
         other => other.label().to_string(),
     }
 }
@@ -245,25 +250,34 @@ fn resolvable(o: &Outcome) -> bool {
 
 #[test]
 fn detector_on_labelled_synthetic_runs() {
-    println!("\nmaster seed {} (JEPA_DOCTOR_BENCH_SEED=… to explore)", master_seed());
+    println!(
+        "\nmaster seed {} (JEPA_DOCTOR_BENCH_SEED=… to explore)",
+        master_seed()
+    );
     let outcomes: Vec<Outcome> = specs().into_iter().map(|(c, s)| run_case(c, s)).collect();
     assert!(outcomes.len() >= 600);
     let classes = tally(&outcomes, |o| o.category.clone());
-    println!("rebound detector on {} labelled synthetic runs", outcomes.len());
+    println!(
+        "rebound detector on {} labelled synthetic runs",
+        outcomes.len()
+    );
     print_table("truth", &classes);
     let rebounds: Vec<&Outcome> = outcomes
         .iter()
         .filter(|o| o.synth.truth.rebound == Some(true))
         .collect();
     let by_noise = tally(
-        &rebounds.iter().map(|o| Outcome {
-            category: o.category.clone(),
-            synth: o.synth.clone(),
-            detected: o.detected,
-            undecided: o.undecided,
-            min_step: o.min_step,
-            summary: String::new(),
-        }).collect::<Vec<_>>(),
+        &rebounds
+            .iter()
+            .map(|o| Outcome {
+                category: o.category.clone(),
+                synth: o.synth.clone(),
+                detected: o.detected,
+                undecided: o.undecided,
+                min_step: o.min_step,
+                summary: String::new(),
+            })
+            .collect::<Vec<_>>(),
         noise_key,
     );
     print_table("rebounds ≥ 10% by noise", &by_noise);
@@ -279,23 +293,27 @@ fn detector_on_labelled_synthetic_runs() {
         .filter(|o| {
             matches!(
                 o.category.as_str(),
-                "healthy descent" | "plateau" | "warmup rise" | "wandering plateau" | "spiky healthy"
+                "healthy descent"
+                    | "plateau"
+                    | "warmup rise"
+                    | "wandering plateau"
+                    | "spiky healthy"
             )
         })
         .collect();
     let false_alarms =
         negatives.iter().filter(|o| o.detected).count() as f64 / negatives.len() as f64;
-    let located: Vec<bool> = rebounds
-        .iter()
-        .filter_map(|o| minimum_located(o))
-        .collect();
+    let located: Vec<bool> = rebounds.iter().filter_map(|o| minimum_located(o)).collect();
     let location_rate = located.iter().filter(|x| **x).count() as f64 / located.len() as f64;
     println!(
         "\nrecall on rebounds ≥ 10% (resolvable noise): {:.1}% ({} cases; {} more in noise too persistent to resolve, {} of them detected); false alarms on healthy/plateau/wander/warmup-rise/spiky: {:.2}% ({} cases); minimum located: {:.1}% ({} cases)",
         100.0 * recall,
         resolvable_rebounds.len(),
         rebounds.len() - resolvable_rebounds.len(),
-        rebounds.iter().filter(|o| !resolvable(o) && o.detected).count(),
+        rebounds
+            .iter()
+            .filter(|o| !resolvable(o) && o.detected)
+            .count(),
         100.0 * false_alarms,
         negatives.len(),
         100.0 * location_rate,
@@ -337,9 +355,17 @@ fn detector_on_labelled_synthetic_runs() {
         match class.as_str() {
             "rebound 10%" | "rebound 20%" | "rebound 40%" | "rebound 60%" => {
                 let r = recall_of(&ind);
-                assert!(r >= 0.95, "{class}: recall {r} under independent noise ({} runs)", ind.len());
+                assert!(
+                    r >= 0.95,
+                    "{class}: recall {r} under independent noise ({} runs)",
+                    ind.len()
+                );
                 let r = recall_of(&dep);
-                assert!(r >= 0.5, "{class}: recall {r} under persistent noise ({} runs)", dep.len());
+                assert!(
+                    r >= 0.5,
+                    "{class}: recall {r} under persistent noise ({} runs)",
+                    dep.len()
+                );
             }
             "jump half" | "jump late 10%" => {
                 let r = recall_of(&all);
@@ -362,7 +388,10 @@ fn detector_on_labelled_synthetic_runs() {
         100.0 * ind_recall,
         ind_rebounds.len()
     );
-    assert!(ind_recall >= 0.98, "recall under independent noise {ind_recall}");
+    assert!(
+        ind_recall >= 0.98,
+        "recall under independent noise {ind_recall}"
+    );
     assert!(recall >= 0.9, "recall {recall}");
     assert!(false_alarms <= 0.01, "false alarms {false_alarms}");
     assert!(location_rate >= 0.98, "minimum located {location_rate}");

@@ -297,7 +297,10 @@ fn the_flat_bottom_is_reported_as_a_range_with_probes_across_it() {
                 0.2 + 0.3 * (i - 700) as f64 / 300.0
             };
             // Deterministic pseudo-random noise (an LCG), σ ≈ 0.003.
-            let u = ((i as u64).wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) >> 11) as f64
+            let u = ((i as u64)
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407)
+                >> 11) as f64
                 / (1u64 << 53) as f64;
             base + 0.01 * (u - 0.5)
         })

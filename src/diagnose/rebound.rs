@@ -404,7 +404,10 @@ fn decide(
     let (lo, hi) = rise::within_noise(&p.smoothed, m, noise);
     let m = refine_minimum(p, m, search_from);
     let min_step = steps[m].round() as u64;
-    let range = [p.blocks.first_step[lo.max(search_from)], p.blocks.last_step[hi]];
+    let range = [
+        p.blocks.first_step[lo.max(search_from)],
+        p.blocks.last_step[hi],
+    ];
     out.min_step_range = Some(range);
     out.probe_steps = vec![range[0], min_step.clamp(range[0], range[1]), range[1]];
     out.probe_steps.dedup();
@@ -490,7 +493,13 @@ fn decide(
         && above_wander
         && (!by_shift || jump.is_some())
         && out.power == Power::Adequate;
-    out.summary = explain::summary(&out, settings, magnitude, rising && significant, above_wander);
+    out.summary = explain::summary(
+        &out,
+        settings,
+        magnitude,
+        rising && significant,
+        above_wander,
+    );
     out
 }
 

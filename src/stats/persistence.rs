@@ -245,11 +245,12 @@ fn ols_residual(y: &[f64], columns: &[&[f64]]) -> Vec<f64> {
             return yc;
         }
         a.swap(c, p);
-        for r in 0..k {
+        let pivot = a[c].clone();
+        for (r, row) in a.iter_mut().enumerate() {
             if r != c {
-                let f = a[r][c] / a[c][c];
-                for j in c..=k {
-                    a[r][j] -= f * a[c][j];
+                let f = row[c] / pivot[c];
+                for (x, p) in row.iter_mut().zip(&pivot).skip(c) {
+                    *x -= f * p;
                 }
             }
         }
@@ -389,7 +390,9 @@ mod tests {
     #[test]
     fn independent_noise_is_not_inflated_much() {
         // A fixed, alternating-sign sequence has negative lag-1 correlation: the bound stays at 0.
-        let y: Vec<f64> = (0..200).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let y: Vec<f64> = (0..200)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
         let t = persistent_trend(&y);
         assert_eq!(t.ar1.phi_upper, 0.0);
         assert_eq!(t.factor, 1.0);
@@ -401,7 +404,13 @@ mod tests {
         let t = persistent_trend(&line);
         assert!(t.mk.z > 0.0 && t.p < 1e-10, "{t:?}");
         let step: Vec<f64> = (0..100)
-            .map(|i| if i < 70 { (i % 3) as f64 } else { 10.0 + (i % 3) as f64 })
+            .map(|i| {
+                if i < 70 {
+                    (i % 3) as f64
+                } else {
+                    10.0 + (i % 3) as f64
+                }
+            })
             .collect();
         let s = persistent_trend(&step);
         assert_eq!(s.shift_at, 70);

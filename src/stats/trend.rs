@@ -262,19 +262,29 @@ fn sen_by_bisection(x: &[f64], y: &[f64]) -> f64 {
 fn slope_bounds(x: &[f64], y: &[f64]) -> (f64, f64) {
     let (ymin, ymax) = y
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
     let gap = x
         .windows(2)
         .map(|w| w[1] - w[0])
         .filter(|d| *d > 0.0)
         .fold(f64::INFINITY, f64::min);
     let r = ((ymax - ymin) / gap).abs();
-    if r.is_finite() { (-r, r) } else { (f64::MIN, f64::MAX) }
+    if r.is_finite() {
+        (-r, r)
+    } else {
+        (f64::MIN, f64::MAX)
+    }
 }
 
 fn order_key(v: f64) -> u64 {
     let bits = v.to_bits();
-    if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
 }
 
 fn from_order_key(k: u64) -> f64 {
@@ -430,7 +440,10 @@ mod tests {
     fn fast_score_equals_the_pair_sum() {
         for (len, seed) in [(0, 1), (1, 2), (7, 3), (200, 4)] {
             // Rounded to create ties.
-            let y: Vec<f64> = noise(len, seed).iter().map(|v| (v * 20.0).round()).collect();
+            let y: Vec<f64> = noise(len, seed)
+                .iter()
+                .map(|v| (v * 20.0).round())
+                .collect();
             let mut s = 0i64;
             for i in 0..len {
                 for j in i + 1..len {
@@ -452,14 +465,21 @@ mod tests {
                 .collect();
             let exact = sens_slope_xy(&x, &y);
             let fast = sen_by_bisection(&x, &y);
-            assert!((exact - fast).abs() <= 1e-12 * exact.abs().max(1.0), "{exact} vs {fast}");
+            assert!(
+                (exact - fast).abs() <= 1e-12 * exact.abs().max(1.0),
+                "{exact} vs {fast}"
+            );
         }
     }
 
     #[test]
     fn sen_slope_on_many_points_stays_in_memory() {
         let n = 100_000;
-        let y: Vec<f64> = noise(n, 9).iter().enumerate().map(|(i, v)| 3e-5 * i as f64 + v).collect();
+        let y: Vec<f64> = noise(n, 9)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| 3e-5 * i as f64 + v)
+            .collect();
         let (slope, _) = sens_slope(&y);
         assert!((slope - 3e-5).abs() < 2e-6, "{slope}");
     }
