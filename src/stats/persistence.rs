@@ -105,7 +105,18 @@ impl PersistentTrend {
 /// The trend-and-shift test on `y` (finite values, in order). Fewer than 3 points give p = 1.
 pub fn persistent_trend(y: &[f64]) -> PersistentTrend {
     let n = y.len();
-    let ar1 = ar1_upper(&structure_residual(y));
+    let residual = structure_residual(y);
+    // A series the fit follows exactly (no noise at all) has no persistence to estimate.
+    let scale = y.iter().map(|v| v.abs()).fold(0.0f64, f64::max);
+    let exact = residual.iter().all(|r| r.abs() <= 1e-9 * scale);
+    let ar1 = if exact {
+        Ar1Bound {
+            phi_hat: 0.0,
+            phi_upper: 0.0,
+        }
+    } else {
+        ar1_upper(&residual)
+    };
     let rho = rank_autocorrelations(ar1.phi_upper, n);
     let factor = mann_kendall_factor(&rho, n);
     let mk = finish(n, score(y), variance(y) * factor);
