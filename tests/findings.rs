@@ -348,7 +348,11 @@ fn color_and_explain() {
             "--explain",
         ])
         .assert()
-        .stdout(predicate::str::contains(
-            "because Mann–Kendall with the Hamed–Rao correction",
-        ));
+        .stdout(
+            predicate::str::contains("variances inflated for that persistence")
+                .and(predicate::str::contains(
+                    "so the points right after it are low by that choice",
+                ))
+                .and(predicate::str::contains("probe checkpoints at steps")),
+        );
 }

@@ -144,6 +144,24 @@ struct Rebound {
     reg: Option<RegDetail>,
     block_size: u64,
     summary: String,
+    min_step_range: Option<[u64; 2]>,
+    probe_steps: Vec<u64>,
+    plateau_value: Option<f64>,
+    plateau_wander: Option<f64>,
+    jump_step: Option<u64>,
+    test: Option<RiseTest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct RiseTest {
+    start_step: u64,
+    points: u64,
+    ar1_upper: f64,
+    correlation_length: f64,
+    p_trend: f64,
+    p_shift: f64,
 }
 
 #[derive(Deserialize)]

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::synth::{Shape, Spec, Synth, generate, random_noise, to_run};
-use jepa_doctor::diagnose::rebound::{ReboundSettings, Warmup, WarmupSource, detect};
+use common::synth::{Noise, Shape, Spec, Synth, generate, random_noise, to_run};
+use jepa_doctor::diagnose::rebound::{Power, ReboundSettings, Warmup, WarmupSource, detect};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -12,18 +12,21 @@ use rand::{RngExt, SeedableRng};
 struct Tally {
     cases: usize,
     detected: usize,
+    undecided: usize,
 }
 
 struct Outcome {
     category: String,
     synth: Synth,
     detected: bool,
+    undecided: bool,
     min_step: Option<u64>,
+    summary: String,
 }
 
-/// The benchmark's seed; `JEPA_DOCTOR_BENCH_SEED` explores others (the committed numbers use the
-/// default).
-fn base_seed() -> u64 {
+/// The master seed: fixed so a failure is reproducible, printed by the test;
+/// `JEPA_DOCTOR_BENCH_SEED` explores others (the committed numbers use the default).
+fn master_seed() -> u64 {
     std::env::var("JEPA_DOCTOR_BENCH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -31,11 +34,10 @@ fn base_seed() -> u64 {
 }
 
 fn specs() -> Vec<(String, Spec)> {
-    let mut rng = StdRng::seed_from_u64(base_seed());
+    let mut rng = StdRng::seed_from_u64(master_seed());
     let mut out = Vec::new();
-    let mut seed = base_seed() * 1000;
-    let mut next = |rng: &mut StdRng, shape: Shape, category: String, spikes: bool| {
-        seed += 1;
+    // Every run draws its own seed from the master generator.
+    let next = |rng: &mut StdRng, shape: Shape, category: String, spikes: bool| {
         let n = [300, 1500, 6000][rng.random_range(0..3)];
         let spec = Spec {
             shape,
@@ -44,7 +46,7 @@ fn specs() -> Vec<(String, Spec)> {
             spikes,
             warmup_known: rng.random_bool(0.5),
             reg_rising: false,
-            seed,
+            seed: rng.random(),
         };
         (category, spec)
     };
@@ -64,6 +66,38 @@ fn specs() -> Vec<(String, Spec)> {
             ));
         }
     }
+    for k in 0..80 {
+        // Half the descent given back within a few dozen steps, mid-run; or a late ~10% jump
+        // that persists to the end.
+        let (shape, category) = if k % 2 == 0 {
+            let t_min = rng.random_range(0.2..0.35);
+            (
+                Shape::Jump {
+                    t_min,
+                    t_jump: rng.random_range(t_min + 0.1..0.7),
+                    size: rng.random_range(0.4..0.6),
+                    width: 0.0,
+                },
+                "jump half",
+            )
+        } else {
+            (
+                Shape::Jump {
+                    t_min: rng.random_range(0.2..0.4),
+                    t_jump: rng.random_range(0.8..0.88),
+                    size: rng.random_range(0.1..0.15),
+                    width: 0.0,
+                },
+                "jump late 10%",
+            )
+        };
+        let (category, mut spec) = next(&mut rng, shape, category.into(), false);
+        if let Shape::Jump { width, .. } = &mut spec.shape {
+            // 20–60 steps wide, whatever the run length.
+            *width = rng.random_range(20.0..60.0) / spec.n as f64;
+        }
+        out.push((category, spec));
+    }
     for _ in 0..80 {
         let tau = rng.random_range(0.15..0.35);
         out.push(next(
@@ -81,6 +115,14 @@ fn specs() -> Vec<(String, Spec)> {
             "plateau".into(),
             false,
         ));
+    }
+    for _ in 0..60 {
+        let shape = Shape::Wander {
+            cycles: rng.random_range(2.0..4.0),
+            pp: rng.random_range(0.04..0.07),
+            phase: rng.random_range(0.0..std::f64::consts::TAU),
+        };
+        out.push(next(&mut rng, shape, "wandering plateau".into(), false));
     }
     for _ in 0..80 {
         let shape = Shape::WarmupRise {
@@ -128,6 +170,8 @@ fn run_case(category: String, spec: Spec) -> Outcome {
     Outcome {
         category,
         detected: rebound.detected,
+        undecided: rebound.power == Power::Insufficient,
+        summary: format!("{} [{:?}]", rebound.summary, rebound.test),
         min_step: rebound.min_step,
         synth,
     }
@@ -150,84 +194,126 @@ fn minimum_located(o: &Outcome) -> Option<bool> {
     )
 }
 
-#[test]
-fn detector_on_labelled_synthetic_runs() {
-    let outcomes: Vec<Outcome> = specs().into_iter().map(|(c, s)| run_case(c, s)).collect();
-    assert!(outcomes.len() >= 300);
-    let mut categories: Vec<(String, Tally)> = Vec::new();
-    for o in &outcomes {
-        let at = match categories.iter().position(|(c, _)| *c == o.category) {
+/// Per-class tally in order of first appearance.
+fn tally(outcomes: &[Outcome], key: impl Fn(&Outcome) -> String) -> Vec<(String, Tally)> {
+    let mut out: Vec<(String, Tally)> = Vec::new();
+    for o in outcomes {
+        let k = key(o);
+        let at = match out.iter().position(|(c, _)| *c == k) {
             Some(i) => i,
             None => {
-                categories.push((o.category.clone(), Tally::default()));
-                categories.len() - 1
+                out.push((k, Tally::default()));
+                out.len() - 1
             }
         };
-        categories[at].1.cases += 1;
-        categories[at].1.detected += o.detected as usize;
+        out[at].1.cases += 1;
+        out[at].1.detected += o.detected as usize;
+        out[at].1.undecided += (o.undecided && !o.detected) as usize;
     }
+    out
+}
+
+fn print_table(title: &str, rows: &[(String, Tally)]) {
     println!(
-        "\nrebound detector on {} labelled synthetic runs",
-        outcomes.len()
+        "\n{title:<26} {:>6} {:>9} {:>10} {:>13}",
+        "cases", "detected", "undecided", "not detected"
     );
-    println!(
-        "{:<18} {:>6} {:>9} {:>12}",
-        "truth", "cases", "detected", "not detected"
-    );
-    for (c, t) in &categories {
+    for (c, t) in rows {
         println!(
-            "{c:<18} {:>6} {:>9} {:>12}",
+            "{c:<26} {:>6} {:>9} {:>10} {:>13}",
             t.cases,
             t.detected,
-            t.cases - t.detected
+            t.undecided,
+            t.cases - t.detected - t.undecided
         );
     }
-    let by_noise = |label: &str, want_rebound: bool| {
-        let sel: Vec<&Outcome> = outcomes
-            .iter()
-            .filter(|o| {
-                o.synth.spec.noise.label() == label && o.synth.truth.rebound == Some(want_rebound)
-            })
-            .collect();
-        (sel.iter().filter(|o| o.detected).count(), sel.len())
-    };
-    println!("\nby noise      rebound ≥10% detected   false alarms");
-    for label in [
-        "gaussian",
-        "heavy-tailed",
-        "heteroscedastic",
-        "autocorrelated",
-    ] {
-        let (d, n) = by_noise(label, true);
-        let (f, m) = by_noise(label, false);
-        println!("{label:<16} {d:>5}/{n:<5}              {f:>3}/{m}");
-    }
+}
 
-    let positives: Vec<&Outcome> = outcomes
+fn noise_key(o: &Outcome) -> String {
+    match o.synth.spec.noise {
+        Noise::Persistent { phi, sigma } => {
+            format!("AR φ={phi:.2} σ={:.0}% of level", sigma * 100.0)
+        }
+        other => other.label().to_string(),
+    }
+}
+
+/// Noise the test can resolve a 10% rebound through: persistent noise with a correlation length
+/// `(1+φ)/(1−φ)` (in points) of at most 2% of the run. Beyond that, the run holds too few
+/// independent stretches for any test at α = 0.01, and the detector must say "undecided".
+fn resolvable(o: &Outcome) -> bool {
+    match o.synth.spec.noise {
+        Noise::Persistent { phi, .. } => (1.0 + phi) / (1.0 - phi) <= 0.02 * o.synth.spec.n as f64,
+        _ => true,
+    }
+}
+
+#[test]
+fn detector_on_labelled_synthetic_runs() {
+    println!(
+        "\nmaster seed {} (JEPA_DOCTOR_BENCH_SEED=… to explore)",
+        master_seed()
+    );
+    let outcomes: Vec<Outcome> = specs().into_iter().map(|(c, s)| run_case(c, s)).collect();
+    assert!(outcomes.len() >= 600);
+    let classes = tally(&outcomes, |o| o.category.clone());
+    println!(
+        "rebound detector on {} labelled synthetic runs",
+        outcomes.len()
+    );
+    print_table("truth", &classes);
+    let rebounds: Vec<&Outcome> = outcomes
         .iter()
         .filter(|o| o.synth.truth.rebound == Some(true))
         .collect();
-    let recall = positives.iter().filter(|o| o.detected).count() as f64 / positives.len() as f64;
+    let by_noise = tally(
+        &rebounds
+            .iter()
+            .map(|o| Outcome {
+                category: o.category.clone(),
+                synth: o.synth.clone(),
+                detected: o.detected,
+                undecided: o.undecided,
+                min_step: o.min_step,
+                summary: String::new(),
+            })
+            .collect::<Vec<_>>(),
+        noise_key,
+    );
+    print_table("rebounds ≥ 10% by noise", &by_noise);
+
+    let recall_of = |sel: &[&Outcome]| {
+        sel.iter().filter(|o| o.detected).count() as f64 / sel.len().max(1) as f64
+    };
+    let resolvable_rebounds: Vec<&Outcome> =
+        rebounds.iter().copied().filter(|o| resolvable(o)).collect();
+    let recall = recall_of(&resolvable_rebounds);
     let negatives: Vec<&Outcome> = outcomes
         .iter()
         .filter(|o| {
             matches!(
                 o.category.as_str(),
-                "healthy descent" | "plateau" | "warmup rise"
+                "healthy descent"
+                    | "plateau"
+                    | "warmup rise"
+                    | "wandering plateau"
+                    | "spiky healthy"
             )
         })
         .collect();
     let false_alarms =
         negatives.iter().filter(|o| o.detected).count() as f64 / negatives.len() as f64;
-    let located: Vec<bool> = positives
-        .iter()
-        .filter_map(|o| minimum_located(o))
-        .collect();
+    let located: Vec<bool> = rebounds.iter().filter_map(|o| minimum_located(o)).collect();
     let location_rate = located.iter().filter(|x| **x).count() as f64 / located.len() as f64;
     println!(
-        "\nrecall on rebounds ≥ 10%: {:.1}% ({} cases); false alarms on healthy/plateau/warmup-rise: {:.2}% ({} cases); minimum located: {:.1}% ({} cases)",
+        "\nrecall on rebounds ≥ 10% (resolvable noise): {:.1}% ({} cases; {} more in noise too persistent to resolve, {} of them detected); false alarms on healthy/plateau/wander/warmup-rise/spiky: {:.2}% ({} cases); minimum located: {:.1}% ({} cases)",
         100.0 * recall,
-        positives.len(),
+        resolvable_rebounds.len(),
+        rebounds.len() - resolvable_rebounds.len(),
+        rebounds
+            .iter()
+            .filter(|o| !resolvable(o) && o.detected)
+            .count(),
         100.0 * false_alarms,
         negatives.len(),
         100.0 * location_rate,
@@ -240,24 +326,73 @@ fn detector_on_labelled_synthetic_runs() {
         };
         if wrong || minimum_located(o) == Some(false) {
             println!(
-                "  miss: {} n={} {:?} {:?} detected={} min_step={:?} truth_min={:?}",
+                "  miss: {} n={} {:?} {:?} detected={} undecided={} min_step={:?} truth_min={:?}",
                 o.category,
                 o.synth.spec.n,
                 o.synth.spec.noise,
                 o.synth.spec.shape,
                 o.detected,
+                o.undecided,
                 o.min_step,
                 o.synth.truth.min_index.map(|i| o.synth.steps[i])
             );
+            println!("        {}", o.summary);
         }
     }
-    assert!(recall >= 0.98, "recall {recall}");
+    // Per class: a regression in any one of them fails. The bounds are the measured rates with
+    // the committed seed less a margin (docs/statistics.md): the calibrated test gives up power
+    // under persistent noise to keep its size, and says "undecided" where it cannot decide.
+    let independent = |o: &&Outcome| {
+        matches!(
+            o.synth.spec.noise,
+            Noise::Gaussian { .. } | Noise::HeavyTailed { .. } | Noise::Heteroscedastic { .. }
+        )
+    };
+    for (class, t) in &classes {
+        let all: Vec<&Outcome> = outcomes.iter().filter(|o| o.category == *class).collect();
+        let ind: Vec<&Outcome> = all.iter().copied().filter(independent).collect();
+        let dep: Vec<&Outcome> = all.iter().copied().filter(|o| !independent(o)).collect();
+        match class.as_str() {
+            "rebound 10%" | "rebound 20%" | "rebound 40%" | "rebound 60%" => {
+                let r = recall_of(&ind);
+                assert!(
+                    r >= 0.95,
+                    "{class}: recall {r} under independent noise ({} runs)",
+                    ind.len()
+                );
+                let r = recall_of(&dep);
+                assert!(
+                    r >= 0.5,
+                    "{class}: recall {r} under persistent noise ({} runs)",
+                    dep.len()
+                );
+            }
+            "jump half" | "jump late 10%" => {
+                let r = recall_of(&all);
+                assert!(r >= 0.75, "{class}: recall {r} on {} runs", all.len())
+            }
+            "healthy descent" | "plateau" | "warmup rise" | "wandering plateau" => assert!(
+                t.detected as f64 <= 0.01 * t.cases as f64,
+                "{class}: {} false alarms in {}",
+                t.detected,
+                t.cases
+            ),
+            "spiky healthy" => assert_eq!(t.detected, 0, "spikes alone must not make a rebound"),
+            _ => {}
+        }
+    }
+    let ind_rebounds: Vec<&Outcome> = rebounds.iter().copied().filter(independent).collect();
+    let ind_recall = recall_of(&ind_rebounds);
+    println!(
+        "recall on rebounds ≥ 10% under independent noise: {:.1}% ({} cases)",
+        100.0 * ind_recall,
+        ind_rebounds.len()
+    );
+    assert!(
+        ind_recall >= 0.98,
+        "recall under independent noise {ind_recall}"
+    );
+    assert!(recall >= 0.9, "recall {recall}");
     assert!(false_alarms <= 0.01, "false alarms {false_alarms}");
     assert!(location_rate >= 0.98, "minimum located {location_rate}");
-    let spiky = outcomes.iter().filter(|o| o.category == "spiky healthy");
-    assert_eq!(
-        spiky.filter(|o| o.detected).count(),
-        0,
-        "spikes alone must not make a rebound"
-    );
 }

@@ -212,3 +212,104 @@ fn flags_move_the_decision() {
     assert_eq!(r.warmup.unwrap().source, WarmupSource::Flag);
     assert!(r.min_step.unwrap() >= 1900);
 }
+
+/// The data2vec case (fairseq `train_inner` records, step `num_updates`): the loss falls, then
+/// gives back half its descent within a few hundred updates and stays there. A persistent jump
+/// is a rebound, placed at the jump (issue 11 item 4).
+#[test]
+fn a_persistent_jump_after_the_minimum_is_a_rebound_at_its_step() {
+    let ingest = jepa_doctor::ingest::IngestOptions {
+        step_col: Some("num_updates".into()),
+        ..Default::default()
+    };
+    let run = run_with(
+        &[&fixture("json/jump_rebound_data2vec.jsonl")],
+        &ingest,
+        &Default::default(),
+    );
+    let d = diagnose(&run, &AnalysisSettings::default());
+    let r = &d.rebound;
+    assert!(r.detected, "{}", r.summary);
+    let min_step = r.min_step.unwrap();
+    assert!((8_000..=15_000).contains(&min_step), "{min_step}");
+    // The records show the loss leaving 0.6 at update 14,800 and reaching 2.0 by 16,200.
+    let jump = r.jump_step.expect("a jump step");
+    assert!((14_000..=16_200).contains(&jump), "{jump}");
+    assert_eq!(r.onset_step, Some(jump));
+    let magnitude = r.magnitude.unwrap();
+    assert!((0.4..0.6).contains(&magnitude), "{magnitude}");
+    let [a, b] = r.min_step_range.unwrap();
+    assert!(a <= min_step && min_step <= b && b < jump, "{a}..{b}");
+    assert!(r.summary.contains("jumped up"), "{}", r.summary);
+}
+
+/// Generated persistent jumps (half the descent mid-run, or ~12% late), a few of each: found,
+/// and placed within 3% of the run (plus the ramp) of the true jump.
+#[test]
+fn generated_persistent_jumps_are_rebounds_at_their_step() {
+    use common::synth::{Noise, Shape, Spec, generate, to_run};
+    for (k, (t_jump, size)) in [(0.5, 0.5), (0.6, 0.45), (0.85, 0.12), (0.88, 0.1)]
+        .into_iter()
+        .enumerate()
+    {
+        for seed in 0..3u64 {
+            let n = [600, 2000][(seed % 2) as usize];
+            let synth = generate(Spec {
+                shape: Shape::Jump {
+                    t_min: 0.3,
+                    t_jump,
+                    size,
+                    width: 30.0 / n as f64,
+                },
+                noise: Noise::Gaussian { sigma: 0.01 },
+                n,
+                spikes: false,
+                warmup_known: true,
+                reg_rising: false,
+                seed: 100 * k as u64 + seed,
+            });
+            let r = detect_with_defaults(&to_run(&synth));
+            assert!(r.detected, "jump at {t_jump} seed {seed}: {}", r.summary);
+            let truth = synth.steps[((n - 1) as f64 * t_jump) as usize];
+            let found = r.onset_step.expect("onset");
+            // Within 3% of the run, plus the 30-point width of the ramp.
+            let tolerance = (0.03 * synth.steps[n - 1] as f64) as u64 + 300;
+            assert!(
+                found.abs_diff(truth) <= tolerance,
+                "jump at {truth}, found {found} ({})",
+                r.summary
+            );
+        }
+    }
+}
+
+/// A flat bottom is a range: `min_step_range` spans it and the probes cover it.
+#[test]
+fn the_flat_bottom_is_reported_as_a_range_with_probes_across_it() {
+    // Descent to step 300, flat to step 700, then a rise.
+    let values: Vec<f64> = (0..1000)
+        .map(|i| {
+            let base = if i < 300 {
+                1.0 - 0.8 * i as f64 / 300.0
+            } else if i < 700 {
+                0.2
+            } else {
+                0.2 + 0.3 * (i - 700) as f64 / 300.0
+            };
+            // Deterministic pseudo-random noise (an LCG), σ ≈ 0.003.
+            let u = ((i as u64)
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407)
+                >> 11) as f64
+                / (1u64 << 53) as f64;
+            base + 0.01 * (u - 0.5)
+        })
+        .collect();
+    let r = detect_with_defaults(&run_from(&values, None, 10));
+    let [a, b] = r.min_step_range.unwrap();
+    assert!(a <= 3_300 && b >= 6_600, "{a}..{b}");
+    assert!(b < 7_500, "{a}..{b}");
+    assert_eq!(r.probe_steps.first(), Some(&a));
+    assert_eq!(r.probe_steps.last(), Some(&b));
+    assert!(r.detected, "{}", r.summary);
+}

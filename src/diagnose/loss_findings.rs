@@ -125,18 +125,16 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
             "downstream": eval.as_ref().map(|e| json!({"series": e.name, "at_min": e.at_min, "last": e.last})),
         }))
         .because(format!(
-            "Mann–Kendall with the Hamed–Rao correction on {} blocks after the minimum: z = {}, {} < alpha",
-            r.points_after_min,
-            fmt::value(r.z.unwrap_or(0.0)),
-            p
-        ))
-        .because(format!(
             "magnitude = (end − min)/(start − min) = ({} − {})/({} − {}) = {mag}",
             fmt::value(r.end_value.unwrap_or(f64::NAN)),
             fmt::value(r.min_value.unwrap_or(f64::NAN)),
             fmt::value(r.start_value.unwrap_or(f64::NAN)),
             fmt::value(r.min_value.unwrap_or(f64::NAN))
         ));
+    // The test, the selection of the minimum, the plateau and the flat bottom (rebound.rs).
+    for line in r.method_lines() {
+        f = f.because(line);
+    }
     if let Some(reg) = &r.reg {
         f = f.because(format!(
             "{} over the same steps: change {} (threshold {}), {} → {}",

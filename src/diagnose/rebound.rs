@@ -5,17 +5,22 @@
 //!    spikes with a Hampel filter, so a burst neither creates nor hides a trend.
 //! 2. Smooth with the zero-phase debiased EMA (time constant 1/80 of the series unless the user
 //!    set `--smoothing`) and take the minimum of the smoothed curve **after warmup** (an early rise
-//!    while the learning rate warms up is healthy, DESIGN §1).
-//! 3. After the minimum, test for an upward trend with Mann–Kendall on the block series, the
-//!    variance corrected for autocorrelation (Hamed–Rao, never below the independent case).
+//!    while the learning rate warms up is healthy, DESIGN §1). The flat bottom around it — where
+//!    the smoothed level is within the noise of the minimum — is reported as `min_step_range`.
+//! 3. After the minimum, skip the selection gap ([`crate::stats::rise`]) and test for a rise with
+//!    the persistence-calibrated Mann–Kendall and Pettitt tests ([`crate::stats::persistence`]):
+//!    a drift and a persistent jump are both rises; one Bonferroni-combined p-value.
 //! 4. Measure the effect: `magnitude = (end − min)/(start − min)`, the share of the descent given
 //!    back, with `start` the highest smoothed level before the minimum, `min` the smoothed minimum,
-//!    `end` the median of the last smoothing window. Sen's slope gives the rate; a flat-then-rise
-//!    hinge fit gives the onset.
+//!    `end` the median of the last smoothing window; and the end against the **plateau** (the
+//!    isotonic fit at the minimum) and its **wander**. Sen's slope gives the rate; a flat-then-rise
+//!    hinge fit, or for a jump the PELT level shift, gives the onset.
 //! 5. A rebound is **detected** when the rise is significant (`p < alpha`, upward), gives back at
-//!    least `min_magnitude` of the descent, and the part after the minimum spans at least
-//!    `min_span_fraction` of the run. When too few points follow the minimum for Mann–Kendall to
-//!    ever reach `alpha`, the report says the test lacks power instead of guessing.
+//!    least `min_magnitude` of the descent, ends above the plateau by more than its wander, and
+//!    the part after the minimum spans at least `min_span_fraction` of the run. A rise carried by
+//!    a level shift also needs the segment after the shift to stay above the minimum by more than
+//!    the noise. When the test cannot reach `alpha` with the points and persistence at hand, the
+//!    report says it lacks power instead of guessing.
 //! 6. The regularization series gets the same trend test over the same steps; a direction needs
 //!    both `p < alpha` and a change that matters on its own scale (2% of the [0, 1] range for a
 //!    V-JEPA reg-loss, 5% of its robust range otherwise): `falling`, `flat`, `rising`, `absent`.
@@ -23,15 +28,19 @@
 //! Everything here is invariant to shifting or positively scaling the loss (ranks, medians,
 //! ratios), which the property tests check.
 
+mod explain;
+
 use serde::Serialize;
 
 use crate::model::{Series, StepAxis, serialize_reported_opt};
 use crate::stats::blocks::{self, Blocks};
-use crate::stats::changepoint::{flat_then_rise, hinge, noise_variance};
+use crate::stats::changepoint::{MeanShift, changepoints, flat_then_rise, hinge, noise_variance};
+use crate::stats::persistence::persistent_trend;
+use crate::stats::rise;
 use crate::stats::smooth::{
     Tails, default_weight, ema_zero_phase, hampel, median, span_for_weight, weight_for_span,
 };
-use crate::stats::trend::{hamed_rao_conservative, min_attainable_p, sens_slope_xy};
+use crate::stats::trend::sens_slope_xy;
 
 /// Tunable thresholds of the detector (flags override the defaults).
 #[derive(Clone, Debug, PartialEq)]
@@ -167,6 +176,42 @@ pub struct Rebound {
     pub block_size: usize,
     /// One sentence saying what was seen and why it is or is not a rebound.
     pub summary: String,
+    /// Steps `[first, last]` around `min_step` whose smoothed level is within the noise of the
+    /// minimum: the flat bottom, where checkpoints are worth probing.
+    pub min_step_range: Option<[u64; 2]>,
+    /// Checkpoint steps worth a downstream probe: across `min_step_range`, and the end.
+    pub probe_steps: Vec<u64>,
+    /// The post-descent plateau: the increasing isotonic fit of the smoothed loss at the minimum.
+    #[serde(serialize_with = "serialize_reported_opt")]
+    pub plateau_value: Option<f64>,
+    /// Peak-to-peak of the smoothed loss around that monotone fit after the minimum.
+    #[serde(serialize_with = "serialize_reported_opt")]
+    pub plateau_wander: Option<f64>,
+    /// Where a persistent upward level shift happened, when the rise is a jump.
+    pub jump_step: Option<u64>,
+    /// How the p-value was computed.
+    pub test: Option<RiseTestDetail>,
+}
+
+/// The calibrated test behind `p_value` (see [`crate::stats::persistence`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RiseTestDetail {
+    /// First step of the tested span (the selection gap after the minimum skipped).
+    pub start_step: u64,
+    /// Blocks tested.
+    pub points: usize,
+    /// Bias-corrected upper bound of the noise's AR(1) coefficient.
+    #[serde(serialize_with = "crate::model::serialize_reported")]
+    pub ar1_upper: f64,
+    /// Points per independent point, `(1 + φ)/(1 − φ)`.
+    #[serde(serialize_with = "crate::model::serialize_reported")]
+    pub correlation_length: f64,
+    /// Mann–Kendall p-value (variance inflated for the persistence).
+    #[serde(serialize_with = "crate::model::serialize_reported")]
+    pub p_trend: f64,
+    /// Pettitt level-shift p-value (inflated likewise).
+    #[serde(serialize_with = "crate::model::serialize_reported")]
+    pub p_shift: f64,
 }
 
 impl Rebound {
@@ -197,6 +242,12 @@ impl Rebound {
             reg: None,
             block_size: 0,
             summary: summary.into(),
+            min_step_range: None,
+            probe_steps: Vec::new(),
+            plateau_value: None,
+            plateau_wander: None,
+            jump_step: None,
+            test: None,
         }
     }
 }
@@ -237,18 +288,34 @@ pub fn prepare(series: &Series, axis: &StepAxis, settings: &ReboundSettings) -> 
     if b == 0 {
         return Prepared::default();
     }
+    let span_points = match settings.smoothing {
+        Some(w) => span_for_weight(w),
+        None => (n as f64 / 80.0).max(1.0),
+    };
+    let per_block = n as f64 / b as f64;
+    finish_prepare(blocks, (span_points / per_block).max(1.0))
+}
+
+/// [`prepare`] for a bare slice at full resolution (step = index), with the smoothing time
+/// constant `span_blocks` given: the detector at the statistics level, for calibration.
+pub fn prepare_values(values: &[f64], span_blocks: f64) -> Prepared {
+    let n = values.len();
+    let points = values.iter().enumerate().map(|(i, v)| (i as u64, *v));
+    let blocks = blocks::reduce(points, n, n.max(1), 0.0);
+    if blocks.is_empty() {
+        return Prepared::default();
+    }
+    finish_prepare(blocks, span_blocks.max(1.0))
+}
+
+fn finish_prepare(blocks: Blocks, span_blocks: f64) -> Prepared {
+    let b = blocks.len();
     let h = hampel(
         &blocks.medians,
         hampel_half_window(b),
         SPIKE_SIGMAS,
         Tails::Upper,
     );
-    let span_points = match settings.smoothing {
-        Some(w) => span_for_weight(w),
-        None => (n as f64 / 80.0).max(1.0),
-    };
-    let per_block = n as f64 / b as f64;
-    let span_blocks = (span_points / per_block).max(1.0);
     let smoothed = ema_zero_phase(&h.filtered, weight_for_span(span_blocks));
     Prepared {
         blocks,
@@ -257,6 +324,16 @@ pub fn prepare(series: &Series, axis: &StepAxis, settings: &ReboundSettings) -> 
         smoothed,
         span_blocks,
     }
+}
+
+/// The whole decision on prepared values (no regularization series): what
+/// `tests/calibration.rs` runs on simulated trend-free series. `warmup_end_step` as in [`detect`].
+pub fn decide_prepared(p: &Prepared, warmup_end_step: u64, settings: &ReboundSettings) -> Rebound {
+    let warmup = Warmup {
+        end_step: warmup_end_step,
+        source: WarmupSource::Flag,
+    };
+    decide("loss", None, Some(warmup), settings, p)
 }
 
 /// Runs the detector on `jepa`, reading `reg` over the same span. Returns the decision and both
@@ -278,18 +355,18 @@ pub fn detect(
         (prepared, reg_prepared)
     });
     let reg_pair = reg.zip(reg_prepared.as_ref());
-    let rebound = decide(jepa, reg_pair, warmup, settings, &prepared);
+    let rebound = decide(&jepa.name, reg_pair, warmup, settings, &prepared);
     (rebound, prepared, reg_prepared)
 }
 
 fn decide(
-    jepa: &Series,
+    name: &str,
     reg: Option<(&Series, &Prepared)>,
     warmup: Option<Warmup>,
     settings: &ReboundSettings,
     p: &Prepared,
 ) -> Rebound {
-    let name = Some(jepa.name.as_str());
+    let name = Some(name);
     let b = p.blocks.len();
     if p.blocks.points < MIN_POINTS {
         return Rebound::nothing(
@@ -323,8 +400,17 @@ fn decide(
         .iter()
         .copied()
         .fold(f64::NEG_INFINITY, f64::max);
+    let noise = noise_variance(&p.cleaned).sqrt();
+    let (lo, hi) = rise::within_noise(&p.smoothed, m, noise);
     let m = refine_minimum(p, m, search_from);
     let min_step = steps[m].round() as u64;
+    let range = [
+        p.blocks.first_step[lo.max(search_from)],
+        p.blocks.last_step[hi],
+    ];
+    out.min_step_range = Some(range);
+    out.probe_steps = vec![range[0], min_step.clamp(range[0], range[1]), range[1]];
+    out.probe_steps.dedup();
     out.min_step = Some(min_step);
     out.min_value = Some(min_level);
     out.start_value = Some(start_level);
@@ -352,66 +438,112 @@ fn decide(
     }
     let post = &p.cleaned[m..];
     let post_steps = &steps[m..];
-    // The minimum was chosen as the lowest point: the blocks right after it are low partly by
-    // that selection. The trend test starts one smoothing window later (keeping ≥ 6 points).
-    let skip = (p.span_blocks.round() as usize).min(post.len().saturating_sub(6));
-    let mk = hamed_rao_conservative(&post[skip..]);
+    let rise = rise::assess(&p.cleaned, &p.smoothed, m, search_from, p.span_blocks);
+    let test = &rise.test;
     let slope = sens_slope_xy(post_steps, post);
-    out.p_value = Some(mk.p);
-    out.z = Some(mk.z);
+    out.p_value = Some(test.p);
+    out.z = Some(test.mk.z);
     out.slope_per_1k_steps = Some(slope * 1000.0);
-    let floor_p = min_attainable_p(post.len() - skip);
-    out.min_attainable_p = Some(floor_p);
-    out.power = if floor_p < settings.alpha {
+    out.min_attainable_p = Some(test.min_attainable_p);
+    out.power = if test.min_attainable_p < settings.alpha {
         Power::Adequate
     } else {
         Power::Insufficient
     };
+    out.plateau_value = Some(rise.plateau_level);
+    out.plateau_wander = Some(rise.wander);
+    out.test = Some(RiseTestDetail {
+        start_step: p.blocks.first_step[m + rise.gap],
+        points: post.len() - rise.gap,
+        ar1_upper: test.ar1.phi_upper,
+        correlation_length: test.ar1.correlation_length(),
+        p_trend: test.mk.p,
+        p_shift: test.p_shift,
+    });
     let (trend, detail) = reg_trend(reg, p.blocks.first_step[m], last, settings);
     out.reg_trend_after_min = trend;
     out.reg = detail;
 
-    let rising = mk.z > 0.0 && slope > 0.0;
-    let significant = mk.p < settings.alpha;
+    let rising = test.upward();
+    let significant = test.p < settings.alpha;
+    let by_shift = test.p_shift < test.mk.p;
+    // PELT is only run when there is a significant rise to place.
+    let jump = (rising && significant)
+        .then(|| persistent_jump(post, &p.smoothed[m..], p.span_blocks, min_level, noise))
+        .flatten();
+    let above_wander = end_level - rise.plateau_level > WANDER_MARGIN * rise.wander;
     // Where a rise sets in is only defined when there is one: on a flat stretch the knot of the
     // fit would follow the noise.
     if rising && significant {
-        out.onset_step = flat_then_rise(post_steps, post, 2)
-            .filter(|h| h.slope_after > 0.0)
-            .map(|h| post_steps[h.knot].round() as u64);
+        // The rise is a jump when a step describes it better than flat-then-rise.
+        let ramp = flat_then_rise(post_steps, post, 2).filter(|h| h.slope_after > 0.0);
+        let step_better = jump.is_some_and(|k| ramp.is_none_or(|h| step_sse(post, k) < h.sse));
+        out.jump_step = jump
+            .filter(|_| step_better)
+            .map(|k| p.blocks.first_step[m + k]);
+        out.onset_step = if out.jump_step.is_some() {
+            out.jump_step
+        } else {
+            ramp.map(|h| post_steps[h.knot].round() as u64)
+        };
     }
     out.detected = rising
         && significant
         && magnitude >= settings.min_magnitude
+        && above_wander
+        && (!by_shift || jump.is_some())
         && out.power == Power::Adequate;
-    let pct = crate::fmt::percent(magnitude);
-    let pv = crate::fmt::p_eq(mk.p);
-    out.summary = if out.detected {
-        format!(
-            "the loss fell to its minimum at step {min_step}, then rose back {pct} of its descent ({pv})"
-        )
-    } else if out.power == Power::Insufficient {
-        format!(
-            "after its minimum at step {min_step} the loss moved {pct} of its descent, but {} points cannot establish a trend at p < {} (smallest attainable p = {})",
-            post.len(),
-            settings.alpha,
-            crate::fmt::p_value(floor_p)
-        )
-    } else if rising && significant {
-        format!(
-            "after its minimum at step {min_step} the loss rose significantly ({pv}) but only {pct} of its descent, below the {} threshold",
-            crate::fmt::percent(settings.min_magnitude)
-        )
-    } else if magnitude >= 2.0 * settings.min_magnitude {
-        format!(
-            "the loss ends {pct} of its descent above its minimum at step {min_step}, but without a steady upward trend ({pv}): a jump or an unstable stretch rather than a drift"
-        )
-    } else {
-        format!(
-            "after its minimum at step {min_step} the loss shows no significant rise ({pv}, {pct} of the descent)"
-        )
-    };
+    out.summary = explain::summary(
+        &out,
+        settings,
+        magnitude,
+        rising && significant,
+        above_wander,
+    );
     out
+}
+
+/// Squared error of two levels (the means) split at `k`.
+fn step_sse(y: &[f64], k: usize) -> f64 {
+    let sse = |s: &[f64]| {
+        let m = s.iter().sum::<f64>() / s.len().max(1) as f64;
+        s.iter().map(|v| (v - m).powi(2)).sum::<f64>()
+    };
+    sse(&y[..k]) + sse(&y[k..])
+}
+
+/// How far above the plateau a rebound must end, in units of the plateau's wander.
+pub const WANDER_MARGIN: f64 = 2.0;
+
+/// A persistent upward level shift after the minimum (DESIGN §5): the first PELT mean-shift
+/// changepoint of `post` after which every segment's mean stays above `min_level + noise` and the
+/// smoothed curve does not come back within the noise of the minimum. Returns its index in `post`.
+fn persistent_jump(
+    post: &[f64],
+    post_smoothed: &[f64],
+    span: f64,
+    min_level: f64,
+    noise: f64,
+) -> Option<usize> {
+    let min_size = (span.round() as usize).max(3);
+    let mut cuts = changepoints(post, MeanShift::new, min_size, 0.01);
+    cuts.push(post.len());
+    let mut start = 0;
+    let means: Vec<(usize, usize, f64)> = cuts
+        .iter()
+        .map(|&end| {
+            let seg = (start, end, median(&post[start..end]));
+            start = end;
+            seg
+        })
+        .collect();
+    (1..means.len()).find_map(|i| {
+        let (c, _, _) = means[i];
+        let stays = means[i..].iter().all(|(_, _, v)| *v > min_level + noise)
+            && post_smoothed[c..].iter().all(|v| *v > min_level + noise)
+            && means[i].2 > means[i - 1].2 + noise;
+        stays.then_some(c)
+    })
 }
 
 /// Sharpens the smoothed argmin `m`: a symmetric smoother drags the minimum of an asymmetric V
@@ -461,11 +593,11 @@ fn reg_trend(
         return (RegTrend::Absent, None);
     }
     let span = &p.cleaned[k0..k1];
-    let mk = hamed_rao_conservative(span);
+    let mk = persistent_trend(span);
     let slope = sens_slope_xy(&steps[k0..k1], span);
     let change = slope * (to - from) as f64;
     let threshold = reg_change_threshold(p);
-    let trend = if mk.p >= settings.alpha || change.abs() < threshold {
+    let trend = if mk.mk.p >= settings.alpha || change.abs() < threshold {
         RegTrend::Flat
     } else if change > 0.0 {
         RegTrend::Rising
@@ -474,7 +606,7 @@ fn reg_trend(
     };
     let detail = RegTrendDetail {
         series: reg.name.clone(),
-        p_value: mk.p,
+        p_value: mk.mk.p,
         change,
         change_threshold: threshold,
         points: span.len(),

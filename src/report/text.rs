@@ -44,7 +44,7 @@ pub fn write(
         chart::write(out, run, diagnosis, chart_opts)?;
         writeln!(out)?;
     }
-    write_rebound(out, run, diagnosis)?;
+    write_rebound(out, run, diagnosis, opts.explain)?;
     writeln!(out)?;
     write_input(out, run, &diagnosis.summaries)
 }
@@ -87,7 +87,7 @@ fn write_findings(
 }
 
 /// The rebound decision and the changepoints.
-fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis) -> io::Result<()> {
+fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis, explain: bool) -> io::Result<()> {
     let r = &d.rebound;
     let verdict = if r.detected {
         "YES"
@@ -159,6 +159,11 @@ fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis) -> io::Result<()
             None => {}
         }
         writeln!(out, "         {}", facts.join(" · "))?;
+        if explain {
+            for line in r.method_lines() {
+                writeln!(out, "         why: {line}")?;
+            }
+        }
     }
     let mut by_series: Vec<(&str, Vec<String>)> = Vec::new();
     for c in &d.changepoints {

@@ -4,5 +4,7 @@
 
 pub mod blocks;
 pub mod changepoint;
+pub mod persistence;
+pub mod rise;
 pub mod smooth;
 pub mod trend;

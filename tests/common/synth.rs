@@ -1,6 +1,7 @@
-//! Synthetic training runs with known truth, from a seed: healthy descents, plateaus, an early
-//! rise during warmup, rebounds of chosen size and position, collapses; with Gaussian,
-//! heavy-tailed, heteroscedastic or autocorrelated noise and optional spikes.
+//! Synthetic training runs with known truth, from a seed: healthy descents, plateaus (flat or
+//! wandering slowly), an early rise during warmup, rebounds of chosen size and position,
+//! persistent jumps, collapses; with Gaussian, heavy-tailed, heteroscedastic or autocorrelated
+//! (absolute, or proportional to the level up to AR φ 0.99) noise and optional spikes.
 #![allow(dead_code)]
 
 use jepa_doctor::model::{InputSummary, Role, Run, Series, StepAxis};
@@ -30,6 +31,17 @@ pub enum Shape {
     },
     /// Healthy descent, then at `t_c` the loss collapses toward zero and reg-loss toward 1.
     Collapse { t_c: f64 },
+    /// Descends onto a flat bottom by `t_min`, then at `t_jump` jumps up by `size` of the descent
+    /// within `width` (run fraction) and stays there.
+    Jump {
+        t_min: f64,
+        t_jump: f64,
+        size: f64,
+        width: f64,
+    },
+    /// Reaches its floor early, then wanders slowly around it: `cycles` oscillations of
+    /// peak-to-peak `pp` (share of the descent) over the rest of the run. Not a rebound.
+    Wander { cycles: f64, pp: f64, phase: f64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,6 +62,12 @@ pub enum Noise {
         phi: f64,
         sigma: f64,
     },
+    /// AR(1) with coefficient `phi` and standard deviation `sigma` × the level (1–5% of the
+    /// level is what training logs show).
+    Persistent {
+        phi: f64,
+        sigma: f64,
+    },
 }
 
 impl Noise {
@@ -59,6 +77,8 @@ impl Noise {
             | Noise::HeavyTailed { sigma }
             | Noise::Heteroscedastic { sigma }
             | Noise::Autocorrelated { sigma, .. } => sigma,
+            // At the floor, where a rebound starts.
+            Noise::Persistent { sigma, .. } => sigma * FLOOR,
         }
     }
     pub fn label(self) -> &'static str {
@@ -67,6 +87,7 @@ impl Noise {
             Noise::HeavyTailed { .. } => "heavy-tailed",
             Noise::Heteroscedastic { .. } => "heteroscedastic",
             Noise::Autocorrelated { .. } => "autocorrelated",
+            Noise::Persistent { .. } => "persistent",
         }
     }
 }
@@ -142,6 +163,22 @@ fn curve(shape: Shape, t: f64) -> f64 {
             };
             base + magnitude * AMPLITUDE * g
         }
+        Shape::Jump {
+            t_min,
+            t_jump,
+            size,
+            width,
+        } => {
+            let base = decay(t_min / 6.0, t.min(t_min)) - AMPLITUDE * (-6.0f64).exp();
+            let u = ((t - t_jump) / width).clamp(0.0, 1.0);
+            base + size * AMPLITUDE * u
+        }
+        Shape::Wander { cycles, pp, phase } => {
+            let base = decay(0.04, t);
+            let u = ((t - 0.2) / 0.8).max(0.0);
+            let ramp = (t / 0.2).min(1.0);
+            base + ramp * pp / 2.0 * AMPLITUDE * (std::f64::consts::TAU * cycles * u + phase).sin()
+        }
         Shape::Collapse { t_c } => {
             let level = decay(0.15, t.min(t_c));
             if t < t_c {
@@ -192,6 +229,14 @@ pub fn generate(spec: Spec) -> Synth {
                 };
                 ar
             }
+            Noise::Persistent { phi, sigma } => {
+                ar = if i == 0 {
+                    z
+                } else {
+                    phi * ar + (1.0 - phi * phi).sqrt() * z
+                };
+                sigma * level * ar
+            }
         };
         jepa.push((level + e).max(1e-4));
     }
@@ -225,6 +270,11 @@ pub fn generate(spec: Spec) -> Synth {
             rebound: if magnitude >= 0.1 { Some(true) } else { None },
             min_index: Some(((n - 1) as f64 * t_min).round() as usize),
             sharp_min: sharp,
+        },
+        Shape::Jump { t_min, size, .. } => Truth {
+            rebound: if size >= 0.1 { Some(true) } else { None },
+            min_index: Some(((n - 1) as f64 * t_min).round() as usize),
+            sharp_min: false,
         },
         _ => Truth {
             rebound: Some(false),
@@ -265,7 +315,7 @@ pub fn to_run(s: &Synth) -> Run {
 
 /// A random noise model at a realistic level (share of the descent).
 pub fn random_noise(rng: &mut StdRng) -> Noise {
-    match rng.random_range(0..4) {
+    match rng.random_range(0..5) {
         0 => Noise::Gaussian {
             sigma: [0.01, 0.03, 0.05][rng.random_range(0..3)],
         },
@@ -275,9 +325,18 @@ pub fn random_noise(rng: &mut StdRng) -> Noise {
         2 => Noise::Heteroscedastic {
             sigma: [0.01, 0.03, 0.05][rng.random_range(0..3)],
         },
-        _ => Noise::Autocorrelated {
+        3 => Noise::Autocorrelated {
             phi: [0.5, 0.8][rng.random_range(0..2)],
             sigma: [0.01, 0.02][rng.random_range(0..2)],
         },
+        _ => random_persistent(rng),
+    }
+}
+
+/// AR(1) noise proportional to the level: φ up to 0.99, σ 1–5% of the level.
+pub fn random_persistent(rng: &mut StdRng) -> Noise {
+    Noise::Persistent {
+        phi: [0.5, 0.8, 0.9, 0.95, 0.99][rng.random_range(0..5)],
+        sigma: [0.01, 0.02, 0.05][rng.random_range(0..3)],
     }
 }
