@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
-use crate::config::{AnalyzeSettings, Target};
+use crate::config::{AnalyzeSettings, AnnotationStream, Target};
 use crate::diagnose::Diagnosis;
 use crate::diagnose::finding::FailOn;
 use crate::report::chart::ChartOptions;
@@ -62,10 +62,17 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
         clock.lap("plot");
     }
     let figure = outputs.plot.as_ref().map(|(p, _)| p.display().to_string());
-    if outputs.github {
-        output::write_to(&Target::Stdout, "the annotations", |w| {
-            github::write(w, &run, &diagnosis)
-        })?;
+    match outputs.github {
+        Some(AnnotationStream::Stdout) => {
+            output::write_to(&Target::Stdout, "the annotations", |w| {
+                github::write(w, &run, &diagnosis)
+            })?;
+        }
+        Some(AnnotationStream::Stderr) => {
+            let mut err = std::io::stderr().lock();
+            github::write(&mut err, &run, &diagnosis).context("writing the annotations")?;
+        }
+        None => {}
     }
     if let Some(target) = &outputs.json {
         output::write_to(target, "the JSON report", |w| {

@@ -256,8 +256,16 @@ pub struct ReadArgs {
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// Write the JSON report to FILE, or to standard output with - (the default value).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    /// Write the JSON report: --json alone to standard output, --json=FILE to a file.
+    ///
+    /// The file needs the `=` so that `--json RUN_DIR` cannot take an input as the output path.
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "-"
+    )]
     pub json: Option<String>,
 
     /// Draw the loss report to FILE (.png or .svg).
@@ -272,15 +280,23 @@ pub struct OutputArgs {
     #[arg(long)]
     pub no_chart: bool,
 
-    /// Write a Markdown summary (for a CI job summary) to FILE, or to standard output with -.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    /// Write a Markdown summary (for a CI job summary): --markdown alone to standard output,
+    /// --markdown=FILE to a file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "-"
+    )]
     pub markdown: Option<String>,
 
     /// Write the cleaned, merged series as CSV (step, then one column per series).
     #[arg(long, value_name = "FILE")]
     pub export: Option<String>,
 
-    /// Print GitHub Actions workflow annotations (::error / ::warning / ::notice) for the findings.
+    /// Add GitHub Actions workflow annotations (::error / ::warning / ::notice) for the findings
+    /// before the report on standard output.
     #[arg(long)]
     pub github: bool,
 

@@ -32,6 +32,13 @@ impl Target {
     }
 }
 
+/// Where `--github` annotations go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnnotationStream {
+    Stdout,
+    Stderr,
+}
+
 /// The outputs of `analyze`.
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
@@ -40,8 +47,10 @@ pub struct Outputs {
     pub json: Option<Target>,
     pub markdown: Option<Target>,
     pub export: Option<Target>,
-    /// GitHub workflow annotations on standard output.
-    pub github: bool,
+    /// GitHub workflow annotations, added to the report: on standard output before the text
+    /// report, or on standard error when a machine output (JSON, Markdown, CSV) has standard output
+    /// (the Actions runner reads workflow commands from both streams).
+    pub github: Option<AnnotationStream>,
     /// Colour the text report.
     pub color: bool,
     /// Show the reasoning of each finding.
@@ -75,14 +84,11 @@ impl AnalyzeSettings {
             ("--markdown", &markdown),
             ("--export", &export),
         ];
-        let mut on_stdout: Vec<&str> = machine
+        let on_stdout: Vec<&str> = machine
             .iter()
             .filter(|(_, t)| **t == Some(Target::Stdout))
             .map(|(flag, _)| *flag)
             .collect();
-        if out.github && !out.quiet {
-            on_stdout.push("--github");
-        }
         if on_stdout.len() > 1 {
             return Err(IngestError::Usage(format!(
                 "{} all write to standard output; send all but one to a file",
@@ -145,7 +151,11 @@ impl AnalyzeSettings {
                 json,
                 markdown,
                 export,
-                github: out.github && !out.quiet,
+                github: (out.github && !out.quiet).then_some(if on_stdout.is_empty() {
+                    AnnotationStream::Stdout
+                } else {
+                    AnnotationStream::Stderr
+                }),
                 color: use_color(out.color),
                 explain: out.explain,
                 plot: out.plot.clone().map(|p| {
