@@ -13,7 +13,7 @@ use crate::diagnose::finding::FailOn;
 use crate::report::chart::ChartOptions;
 use crate::report::text::TextOptions;
 use crate::report::{export, github, json, markdown, output, plot, text};
-use crate::{clean, diagnose, ingest};
+use crate::{clean, diagnose, ingest, manual};
 
 mod compare;
 
@@ -32,14 +32,14 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             output::write_to(&Target::Stdout, "completions", |w| {
-                clap_complete::generate(shell, &mut cmd, "jepa-doctor", w);
-                Ok(())
+                manual::write_completions(shell, &mut cmd, w)
             })?;
             Ok(EXIT_OK)
         }
         Command::Man => {
-            let man = clap_mangen::Man::new(Cli::command());
-            output::write_to(&Target::Stdout, "the man page", |w| man.render(w))?;
+            output::write_to(&Target::Stdout, "the man page", |w| {
+                manual::write_man(Cli::command(), w)
+            })?;
             Ok(EXIT_OK)
         }
     }

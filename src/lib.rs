@@ -14,6 +14,7 @@ pub mod diagnose;
 pub mod error;
 pub mod fmt;
 pub mod ingest;
+pub mod manual;
 pub mod model;
 pub mod params;
 pub mod progression;
