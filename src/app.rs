@@ -13,7 +13,7 @@ use crate::diagnose::finding::FailOn;
 use crate::report::chart::ChartOptions;
 use crate::report::text::TextOptions;
 use crate::report::{export, github, json, markdown, output, plot, text};
-use crate::{clean, diagnose, ingest, manual};
+use crate::{clean, config_file, diagnose, ingest, manual};
 
 mod compare;
 
@@ -27,7 +27,16 @@ pub const EXIT_ERROR: u8 = 2;
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Analyze(args) => analyze(&AnalyzeSettings::from_args(&args)?),
+        Command::Analyze(args) => {
+            let resolved = config_file::resolve(&args)?;
+            if args.settings.print_config {
+                output::write_to(&Target::Stdout, "the settings", |w| {
+                    config_file::write_resolved(w, &resolved)
+                })?;
+                return Ok(EXIT_OK);
+            }
+            analyze(&AnalyzeSettings::from_args(&resolved.args)?)
+        }
         Command::Compare(args) => compare::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

@@ -48,7 +48,7 @@ pub enum Command {
     Man,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct AnalyzeArgs {
     /// Log files, run directories, or - for standard input (parts or ranks of one run).
     #[arg(required = true, value_name = "INPUT")]
@@ -62,6 +62,54 @@ pub struct AnalyzeArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    /// Ids of the arguments typed on the command line (filled by [`parse`]); a settings file
+    /// fills only the others.
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+/// The settings file (`jepa-doctor.toml`, or `[tool.jepa-doctor]` in `pyproject.toml`).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Settings file")]
+pub struct SettingsArgs {
+    /// Read settings from FILE instead of searching jepa-doctor.toml / .jepa-doctor.toml /
+    /// pyproject.toml [tool.jepa-doctor] from the run directory upward.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_settings")]
+    pub settings: Option<PathBuf>,
+
+    /// Ignore settings files; use only the command line and the defaults.
+    #[arg(long)]
+    pub no_settings: bool,
+
+    /// Print the resolved settings and where each came from (command line, file, default), then
+    /// exit without analysing.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// Parses the process's command line like [`clap::Parser::parse`] (same errors, same exit), and
+/// records which arguments were typed rather than defaulted ([`AnalyzeArgs::given`]).
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    let matches = cmd.clone().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
+    if let (Command::Analyze(args), Some(("analyze", sub))) =
+        (&mut cli.command, matches.subcommand())
+    {
+        args.given = sub
+            .ids()
+            .filter(|id| {
+                sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.as_str().to_owned())
+            .collect();
+    }
+    cli
 }
 
 /// `jepa-doctor compare`: the runs, and the same reading and analysis options as `analyze`.

@@ -10,6 +10,7 @@ pub mod clean;
 pub mod cli;
 pub mod compare;
 pub mod config;
+pub mod config_file;
 pub mod diagnose;
 pub mod error;
 pub mod fmt;
