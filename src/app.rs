@@ -11,6 +11,7 @@ use crate::config::{AnalyzeSettings, AnnotationStream, Target};
 use crate::diagnose::Diagnosis;
 use crate::diagnose::finding::FailOn;
 use crate::report::chart::ChartOptions;
+use crate::report::markdown::FigureRef;
 use crate::report::text::TextOptions;
 use crate::report::{export, github, json, markdown, output, plot, text};
 use crate::{clean, config_file, diagnose, ingest, manual};
@@ -70,7 +71,12 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
             .with_context(|| format!("drawing the figure to {}", path.display()))?;
         clock.lap("plot");
     }
-    let figure = outputs.plot.as_ref().map(|(p, _)| p.display().to_string());
+    let figure_path = outputs.plot.as_ref().map(|(p, _)| p.display().to_string());
+    let figure = match (&outputs.figure_url, &figure_path) {
+        (Some(url), _) => Some(FigureRef::Url(url)),
+        (None, Some(path)) => Some(FigureRef::Path(path)),
+        (None, None) => None,
+    };
     match outputs.github {
         Some(AnnotationStream::Stdout) => {
             output::write_to(&Target::Stdout, "the annotations", |w| {
@@ -90,7 +96,7 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
     }
     if let Some(target) = &outputs.markdown {
         output::write_to(target, "the Markdown summary", |w| {
-            markdown::write(w, &run, &diagnosis, figure.as_deref())
+            markdown::write(w, &run, &diagnosis, figure)
         })?;
     }
     if let Some(target) = &outputs.export {

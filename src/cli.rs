@@ -339,6 +339,11 @@ pub struct OutputArgs {
     )]
     pub markdown: Option<String>,
 
+    /// Link the figure in the Markdown summary to URL (where it was published, e.g. a CI
+    /// artifact) instead of embedding the --plot path.
+    #[arg(long, value_name = "URL")]
+    pub figure_url: Option<String>,
+
     /// Write the cleaned, merged series as CSV (step, then one column per series).
     #[arg(long, value_name = "FILE")]
     pub export: Option<String>,

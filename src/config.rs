@@ -59,6 +59,8 @@ pub struct Outputs {
     pub plot: Option<(PathBuf, PlotOptions)>,
     /// Draw the small curve in the text report.
     pub chart: bool,
+    /// `--figure-url`: where the figure was published, for the Markdown summary.
+    pub figure_url: Option<String>,
     pub fail_on: FailOn,
 }
 
@@ -167,6 +169,7 @@ impl AnalyzeSettings {
                     (p, opts)
                 }),
                 chart: !out.no_chart,
+                figure_url: out.figure_url.clone(),
                 fail_on: out.fail_on,
             },
         })

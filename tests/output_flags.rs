@@ -203,3 +203,32 @@ fn quiet_silences_github_too() {
         .stdout("")
         .stderr("");
 }
+
+#[test]
+fn markdown_draws_the_curve_and_links_a_published_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("fig.png");
+    let out = doctor()
+        .args([
+            "analyze",
+            &fixture("synthetic/rebound_reg_falling"),
+            "--markdown",
+        ])
+        .arg(format!("--plot={}", png.display()))
+        .arg("--figure-url=https://example.org/artifacts/42")
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    // The curve stands on its own: a Mermaid chart and a sparkline, no local image.
+    assert!(md.contains("```mermaid\nxychart-beta\n"), "{md}");
+    let line = md
+        .lines()
+        .find(|l| l.trim_start().starts_with("line ["))
+        .expect("a line series");
+    let values = line.matches(',').count() + 1;
+    assert!((2..=48).contains(&values), "{values} points");
+    assert!(md.lines().any(|l| l.starts_with("`loss-jepa`, smoothed: ")
+        && l.chars().filter(|c| ('▁'..='█').contains(c)).count() >= 10));
+    assert!(md.contains("**Figure:** [the full loss report](https://example.org/artifacts/42)"));
+    assert!(!md.contains(&format!("]({})", png.display())), "{md}");
+}

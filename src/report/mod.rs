@@ -12,6 +12,7 @@ pub mod export;
 pub mod github;
 pub mod json;
 pub mod markdown;
+pub mod md_curve;
 pub mod output;
 pub mod plot;
 pub mod style;
