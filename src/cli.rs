@@ -324,6 +324,11 @@ pub struct OutputArgs {
     #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = parse_size)]
     pub plot_size: (u32, u32),
 
+    /// Logarithmic y axes for the loss and regularization panels of the figure (default: only
+    /// when a positive series spans more than a factor 30).
+    #[arg(long)]
+    pub log_y: bool,
+
     /// Leave the small curve out of the text report.
     #[arg(long)]
     pub no_chart: bool,

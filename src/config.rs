@@ -165,6 +165,7 @@ impl AnalyzeSettings {
                         width: out.plot_size.0,
                         height: out.plot_size.1,
                         smoothing: args.analysis.smoothing,
+                        log_y: out.log_y,
                     };
                     (p, opts)
                 }),

@@ -15,5 +15,6 @@ pub mod markdown;
 pub mod md_curve;
 pub mod output;
 pub mod plot;
+pub mod plot_layout;
 pub mod style;
 pub mod text;
