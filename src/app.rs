@@ -109,6 +109,7 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
             color: outputs.color,
             explain: outputs.explain,
             chart: outputs.chart.then(ChartOptions::from_env),
+            width: text::wrap_width(),
         };
         output::write_to(&Target::Stdout, "the report", |w: &mut dyn Write| {
             text::write(w, &run, &diagnosis, opts)

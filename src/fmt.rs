@@ -79,6 +79,34 @@ pub fn tick(x: f64) -> String {
     value(x)
 }
 
+/// Greedy word wrap of `text` to lines of at most `width` characters (a word longer than `width`
+/// stays whole on its own line). `width` 0 means no wrapping.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    if width == 0 {
+        return vec![text.to_owned()];
+    }
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    for word in text.split_whitespace() {
+        let w = word.chars().count();
+        if len > 0 && len + 1 + w > width {
+            lines.push(std::mem::take(&mut line));
+            len = 0;
+        }
+        if len > 0 {
+            line.push(' ');
+            len += 1;
+        }
+        line.push_str(word);
+        len += w;
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// Scientific notation with up to three significant digits (`6.25e-4`, `1e-3`): learning rates.
 pub fn sci(x: f64) -> String {
     if !x.is_finite() || x == 0.0 {
@@ -165,6 +193,18 @@ mod tests {
         assert_eq!(tick(1e-4), "1e-4");
         assert_eq!(tick(0.0), "0");
         assert_eq!(tick(-150_000.0), "-150k");
+    }
+
+    #[test]
+    fn wrapping() {
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(
+            wrap("averyveryverylongword x", 5),
+            vec!["averyveryverylongword", "x"]
+        );
+        assert_eq!(wrap("a b", 0), vec!["a b"]);
+        assert_eq!(wrap("", 10), vec![""]);
+        assert_eq!(wrap("→ é é é", 5), vec!["→ é é", "é"]);
     }
 
     #[test]

@@ -16,7 +16,11 @@ fn rust_version_covers_the_language_and_every_dependency() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ours = version(env!("CARGO_PKG_RUST_VERSION"));
     assert!(ours >= (1, 88), "let-chains need 1.88");
@@ -38,5 +42,8 @@ fn rust_version_covers_the_language_and_every_dependency() {
         ours >= needed,
         "rust-version {ours:?} is below {needed:?}, required by {by}"
     );
-    assert_eq!(ours, needed, "rust-version could be lowered to {needed:?} ({by})");
+    assert_eq!(
+        ours, needed,
+        "rust-version could be lowered to {needed:?} ({by})"
+    );
 }
