@@ -39,7 +39,7 @@ for rows in $SIZES; do
         # GNU time reports wall time in centiseconds: the wall clock is read around it instead.
         start=$EPOCHREALTIME
         "$TIME" -v -o "$DIR/time.txt" "$BIN" analyze "$log" --plot "$DIR/plot.png" \
-            --json "$DIR/report.json" -q || [ $? -le 1 ] # exit 1 is a verdict, not a failure
+            --json="$DIR/report.json" -q || [ $? -le 1 ] # exit 1 is a verdict, not a failure
         end=$EPOCHREALTIME
         walls+=("$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f", b - a }')")
         rsss+=("$(awk -F': ' '/Maximum resident set size/ { print $2 / 1024 }' "$DIR/time.txt")")

@@ -7,13 +7,14 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
-use crate::config::{AnalyzeSettings, Target};
+use crate::config::{AnalyzeSettings, AnnotationStream, Target};
 use crate::diagnose::Diagnosis;
 use crate::diagnose::finding::FailOn;
 use crate::report::chart::ChartOptions;
+use crate::report::markdown::FigureRef;
 use crate::report::text::TextOptions;
 use crate::report::{export, github, json, markdown, output, plot, text};
-use crate::{clean, diagnose, ingest};
+use crate::{clean, config_file, diagnose, ingest, manual};
 
 mod compare;
 
@@ -27,18 +28,28 @@ pub const EXIT_ERROR: u8 = 2;
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Analyze(args) => analyze(&AnalyzeSettings::from_args(&args)?),
+        Command::Analyze(args) => {
+            let resolved = config_file::resolve(&args)?;
+            if args.settings.print_config {
+                output::write_to(&Target::Stdout, "the settings", |w| {
+                    config_file::write_resolved(w, &resolved)
+                })?;
+                return Ok(EXIT_OK);
+            }
+            analyze(&AnalyzeSettings::from_args(&resolved.args)?)
+        }
         Command::Compare(args) => compare::run(&args),
         Command::Completions { shell } => {
-            // clap_complete panics when its writer fails: render to memory, then write.
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "jepa-doctor", &mut script);
-            output::write_to(&Target::Stdout, "completions", |w| w.write_all(&script))?;
+            let mut cmd = Cli::command();
+            output::write_to(&Target::Stdout, "completions", |w| {
+                manual::write_completions(shell, &mut cmd, w)
+            })?;
             Ok(EXIT_OK)
         }
         Command::Man => {
-            let man = clap_mangen::Man::new(Cli::command());
-            output::write_to(&Target::Stdout, "the man page", |w| man.render(w))?;
+            output::write_to(&Target::Stdout, "the man page", |w| {
+                manual::write_man(Cli::command(), w)
+            })?;
             Ok(EXIT_OK)
         }
     }
@@ -63,11 +74,23 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
             .with_context(|| format!("drawing the figure to {}", path.display()))?;
         clock.lap("plot");
     }
-    let figure = outputs.plot.as_ref().map(|(p, _)| p.display().to_string());
-    if outputs.github {
-        output::write_to(&Target::Stdout, "the annotations", |w| {
-            github::write(w, &run, &diagnosis)
-        })?;
+    let figure_path = outputs.plot.as_ref().map(|(p, _)| p.display().to_string());
+    let figure = match (&outputs.figure_url, &figure_path) {
+        (Some(url), _) => Some(FigureRef::Url(url)),
+        (None, Some(path)) => Some(FigureRef::Path(path)),
+        (None, None) => None,
+    };
+    match outputs.github {
+        Some(AnnotationStream::Stdout) => {
+            output::write_to(&Target::Stdout, "the annotations", |w| {
+                github::write(w, &run, &diagnosis)
+            })?;
+        }
+        Some(AnnotationStream::Stderr) => {
+            let mut err = std::io::stderr().lock();
+            github::write(&mut err, &run, &diagnosis).context("writing the annotations")?;
+        }
+        None => {}
     }
     if let Some(target) = &outputs.json {
         output::write_to(target, "the JSON report", |w| {
@@ -76,7 +99,7 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
     }
     if let Some(target) = &outputs.markdown {
         output::write_to(target, "the Markdown summary", |w| {
-            markdown::write(w, &run, &diagnosis, figure.as_deref())
+            markdown::write(w, &run, &diagnosis, figure)
         })?;
     }
     if let Some(target) = &outputs.export {
@@ -89,6 +112,7 @@ pub fn analyze(settings: &AnalyzeSettings) -> Result<u8> {
             color: outputs.color,
             explain: outputs.explain,
             chart: outputs.chart.then(ChartOptions::from_env),
+            width: text::wrap_width(),
         };
         output::write_to(&Target::Stdout, "the report", |w: &mut dyn Write| {
             text::write(w, &run, &diagnosis, opts)

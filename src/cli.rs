@@ -48,7 +48,7 @@ pub enum Command {
     Man,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct AnalyzeArgs {
     /// Log files, run directories, or - for standard input (parts or ranks of one run).
     #[arg(required = true, value_name = "INPUT")]
@@ -62,6 +62,54 @@ pub struct AnalyzeArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    /// Ids of the arguments typed on the command line (filled by [`parse`]); a settings file
+    /// fills only the others.
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+/// The settings file (`jepa-doctor.toml`, or `[tool.jepa-doctor]` in `pyproject.toml`).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Settings file")]
+pub struct SettingsArgs {
+    /// Read settings from FILE instead of searching jepa-doctor.toml / .jepa-doctor.toml /
+    /// pyproject.toml [tool.jepa-doctor] from the run directory upward.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_settings")]
+    pub settings: Option<PathBuf>,
+
+    /// Ignore settings files; use only the command line and the defaults.
+    #[arg(long)]
+    pub no_settings: bool,
+
+    /// Print the resolved settings and where each came from (command line, file, default), then
+    /// exit without analysing.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// Parses the process's command line like [`clap::Parser::parse`] (same errors, same exit), and
+/// records which arguments were typed rather than defaulted ([`AnalyzeArgs::given`]).
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    let matches = cmd.clone().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
+    if let (Command::Analyze(args), Some(("analyze", sub))) =
+        (&mut cli.command, matches.subcommand())
+    {
+        args.given = sub
+            .ids()
+            .filter(|id| {
+                sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.as_str().to_owned())
+            .collect();
+    }
+    cli
 }
 
 /// `jepa-doctor compare`: the runs, and the same reading and analysis options as `analyze`.
@@ -256,8 +304,16 @@ pub struct ReadArgs {
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// Write the JSON report to FILE, or to standard output with - (the default value).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    /// Write the JSON report: --json alone to standard output, --json=FILE to a file.
+    ///
+    /// The file needs the `=` so that `--json RUN_DIR` cannot take an input as the output path.
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "-"
+    )]
     pub json: Option<String>,
 
     /// Draw the loss report to FILE (.png or .svg).
@@ -268,19 +324,37 @@ pub struct OutputArgs {
     #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = parse_size)]
     pub plot_size: (u32, u32),
 
+    /// Logarithmic y axes for the loss and regularization panels of the figure (default: only
+    /// when a positive series spans more than a factor 30).
+    #[arg(long)]
+    pub log_y: bool,
+
     /// Leave the small curve out of the text report.
     #[arg(long)]
     pub no_chart: bool,
 
-    /// Write a Markdown summary (for a CI job summary) to FILE, or to standard output with -.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    /// Write a Markdown summary (for a CI job summary): --markdown alone to standard output,
+    /// --markdown=FILE to a file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "-"
+    )]
     pub markdown: Option<String>,
+
+    /// Link the figure in the Markdown summary to URL (where it was published, e.g. a CI
+    /// artifact) instead of embedding the --plot path.
+    #[arg(long, value_name = "URL")]
+    pub figure_url: Option<String>,
 
     /// Write the cleaned, merged series as CSV (step, then one column per series).
     #[arg(long, value_name = "FILE")]
     pub export: Option<String>,
 
-    /// Print GitHub Actions workflow annotations (::error / ::warning / ::notice) for the findings.
+    /// Add GitHub Actions workflow annotations (::error / ::warning / ::notice) for the findings
+    /// before the report on standard output.
     #[arg(long)]
     pub github: bool,
 

@@ -34,6 +34,13 @@ impl Target {
     }
 }
 
+/// Where `--github` annotations go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnnotationStream {
+    Stdout,
+    Stderr,
+}
+
 /// The outputs of `analyze`.
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
@@ -44,8 +51,10 @@ pub struct Outputs {
     pub json: Option<Target>,
     pub markdown: Option<Target>,
     pub export: Option<Target>,
-    /// GitHub workflow annotations on standard output.
-    pub github: bool,
+    /// GitHub workflow annotations, added to the report: on standard output before the text
+    /// report, or on standard error when a machine output (JSON, Markdown, CSV) has standard output
+    /// (the Actions runner reads workflow commands from both streams).
+    pub github: Option<AnnotationStream>,
     /// Colour the text report.
     pub color: bool,
     /// Show the reasoning of each finding.
@@ -54,6 +63,8 @@ pub struct Outputs {
     pub plot: Option<(PathBuf, PlotOptions)>,
     /// Draw the small curve in the text report.
     pub chart: bool,
+    /// `--figure-url`: where the figure was published, for the Markdown summary.
+    pub figure_url: Option<String>,
     pub fail_on: FailOn,
 }
 
@@ -112,14 +123,11 @@ impl AnalyzeSettings {
             ("--markdown", &markdown),
             ("--export", &export),
         ];
-        let mut on_stdout: Vec<&str> = machine
+        let on_stdout: Vec<&str> = machine
             .iter()
             .filter(|(_, t)| **t == Some(Target::Stdout))
             .map(|(flag, _)| *flag)
             .collect();
-        if out.github && !out.quiet {
-            on_stdout.push("--github");
-        }
         if on_stdout.len() > 1 {
             return Err(IngestError::Usage(format!(
                 "{} all write to standard output; send all but one to a file",
@@ -176,7 +184,11 @@ impl AnalyzeSettings {
                 json,
                 markdown,
                 export,
-                github: out.github && !out.quiet,
+                github: (out.github && !out.quiet).then_some(if on_stdout.is_empty() {
+                    AnnotationStream::Stdout
+                } else {
+                    AnnotationStream::Stderr
+                }),
                 color: use_color(out.color),
                 explain: out.explain,
                 plot: out.plot.clone().map(|p| {
@@ -184,10 +196,12 @@ impl AnalyzeSettings {
                         width: out.plot_size.0,
                         height: out.plot_size.1,
                         smoothing: args.analysis.smoothing,
+                        log_y: out.log_y,
                     };
                     (p, opts)
                 }),
                 chart: !out.no_chart,
+                figure_url: out.figure_url.clone(),
                 fail_on: out.fail_on,
             },
         })

@@ -74,6 +74,63 @@ pub fn value(x: f64) -> String {
     }
 }
 
+/// An axis tick label: `100k`, `1.2M`, `15k` for large values (SI suffixes, up to three
+/// significant digits), `1e-4` for tiny ones, else [`value`].
+pub fn tick(x: f64) -> String {
+    let a = x.abs();
+    if !x.is_finite() || a == 0.0 {
+        return value(x);
+    }
+    if a < 1e-3 {
+        return sci(x);
+    }
+    const SUFFIXES: [(f64, &str); 4] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")];
+    if a >= 1e4 {
+        for (scale, suffix) in SUFFIXES {
+            if a >= scale {
+                let m = x / scale;
+                let decimals = (2 - m.abs().log10().floor() as i32).clamp(0, 2) as usize;
+                let s = format!("{m:.decimals$}");
+                let s = if s.contains('.') {
+                    s.trim_end_matches('0').trim_end_matches('.').to_string()
+                } else {
+                    s
+                };
+                return format!("{s}{suffix}");
+            }
+        }
+    }
+    value(x)
+}
+
+/// Greedy word wrap of `text` to lines of at most `width` characters (a word longer than `width`
+/// stays whole on its own line). `width` 0 means no wrapping.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    if width == 0 {
+        return vec![text.to_owned()];
+    }
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    for word in text.split_whitespace() {
+        let w = word.chars().count();
+        if len > 0 && len + 1 + w > width {
+            lines.push(std::mem::take(&mut line));
+            len = 0;
+        }
+        if len > 0 {
+            line.push(' ');
+            len += 1;
+        }
+        line.push_str(word);
+        len += w;
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// Scientific notation with up to three significant digits (`6.25e-4`, `1e-3`): learning rates.
 pub fn sci(x: f64) -> String {
     if !x.is_finite() || x == 0.0 {
@@ -146,6 +203,32 @@ mod tests {
         assert_eq!(value(f64::NAN), "nan");
         assert_eq!(value(-2.0), "-2");
         assert_eq!(value(250000.0), "2.50e5");
+    }
+
+    #[test]
+    fn ticks_use_si_suffixes() {
+        assert_eq!(tick(100_000.0), "100k");
+        assert_eq!(tick(1_200_000.0), "1.2M");
+        assert_eq!(tick(15_000.0), "15k");
+        assert_eq!(tick(12_500.0), "12.5k");
+        assert_eq!(tick(2_500_000_000.0), "2.5G");
+        assert_eq!(tick(5000.0), "5000");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(1e-4), "1e-4");
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(-150_000.0), "-150k");
+    }
+
+    #[test]
+    fn wrapping() {
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(
+            wrap("averyveryverylongword x", 5),
+            vec!["averyveryverylongword", "x"]
+        );
+        assert_eq!(wrap("a b", 0), vec!["a b"]);
+        assert_eq!(wrap("", 10), vec![""]);
+        assert_eq!(wrap("→ é é é", 5), vec!["→ é é", "é"]);
     }
 
     #[test]

@@ -4,12 +4,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
 use jepa_doctor::app::{self, EXIT_ERROR};
-use jepa_doctor::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = jepa_doctor::cli::parse();
     match app::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

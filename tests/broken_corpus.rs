@@ -345,13 +345,13 @@ fn doctor() -> Command {
     cmd
 }
 
-/// Runs `analyze <input> --json -` and checks the outcome against `expect`.
+/// Runs `analyze <input> --json=-` and checks the outcome against `expect`.
 fn check(input: &Path, extra: &[&str], expect: &Expect) -> Result<(), String> {
     let before = snapshot(input);
     let out = doctor()
         .arg("analyze")
         .arg(input)
-        .args(["--json", "-"])
+        .arg("--json=-")
         .args(extra)
         .output()
         .map_err(|e| format!("could not run: {e}"))?;

@@ -15,7 +15,7 @@ fn doctor() -> Command {
 }
 
 fn json_of(args: &[&str]) -> Value {
-    let out = doctor().args(args).arg("--json").arg("-").output().unwrap();
+    let out = doctor().args(args).arg("--json=-").output().unwrap();
     assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
@@ -72,8 +72,8 @@ fn json_to_a_file_keeps_the_text_report_on_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
     doctor()
-        .args(["analyze", &fixture("samples/recipe"), "--json"])
-        .arg(&out)
+        .args(["analyze", &fixture("samples/recipe")])
+        .arg(format!("--json={}", out.display()))
         .assert()
         .success()
         .stdout(predicate::str::contains("series"));
@@ -85,7 +85,7 @@ fn json_to_a_file_keeps_the_text_report_on_stdout() {
 fn stdin_reads_the_same_as_the_file() {
     let csv = std::fs::read(fixture("samples/highlr_reg/jepa_r0.csv")).unwrap();
     let out = doctor()
-        .args(["analyze", "-", "--json", "-"])
+        .args(["analyze", "-", "--json=-"])
         .write_stdin(csv)
         .output()
         .unwrap();
@@ -173,8 +173,7 @@ fn usage_errors_exit_2() {
         .args([
             "analyze",
             &fixture("samples/recipe"),
-            "--json",
-            "-",
+            "--json=-",
             "--export",
             "-",
         ])
@@ -192,8 +191,7 @@ fn an_output_never_overwrites_an_input() {
     doctor()
         .arg("analyze")
         .arg(&log)
-        .arg("--json")
-        .arg(&log)
+        .arg(format!("--json={}", log.display()))
         .assert()
         .code(2)
         .stderr(predicate::str::contains("would overwrite the input"));

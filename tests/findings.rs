@@ -18,7 +18,7 @@ fn report(rel: &str, args: &[&str]) -> (Value, i32) {
         .arg("analyze")
         .arg(fixture(rel))
         .args(args)
-        .args(["--json", "-"])
+        .arg("--json=-")
         .output()
         .unwrap();
     let code = out.status.code().unwrap();
@@ -281,17 +281,24 @@ fn github_annotations() {
         .assert()
         .code(1)
         .stdout(predicate::str::is_match(r"(?m)^::error file=.*jepa_r0\.csv,title=jepa-doctor%3A collapse::reg-loss ended at").unwrap())
-        .stdout(predicate::str::contains("::notice "));
-    doctor()
+        .stdout(predicate::str::contains("::notice "))
+        // The annotations are added to the report, not instead of it.
+        .stdout(predicate::str::contains("\ncollapse:"));
+    // With the JSON on standard output the annotations go to standard error (the Actions runner
+    // reads workflow commands from both), so the JSON stays parseable.
+    let out = doctor()
         .args([
             "analyze",
             &fixture("synthetic/collapse"),
             "--github",
-            "--json",
-            "-",
+            "--json=-",
         ])
-        .assert()
-        .code(2);
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "collapse");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("::error file="));
 }
 
 #[test]
@@ -301,8 +308,7 @@ fn markdown_summary_to_a_file() {
     doctor()
         .arg("analyze")
         .arg(fixture("synthetic/rebound_reg_falling"))
-        .arg("--markdown")
-        .arg(&md)
+        .arg(format!("--markdown={}", md.display()))
         .assert()
         .success()
         .stdout(predicate::str::starts_with("rebound:"));

@@ -210,7 +210,7 @@ fn json_of(dir: &str) -> String {
     let out = Command::cargo_bin("jepa-doctor")
         .unwrap()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["analyze", dir, "--json", "-"])
+        .args(["analyze", dir, "--json=-"])
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap()

@@ -177,8 +177,7 @@ fn markdown_references_the_figure() {
         .args([
             "analyze",
             &fixture("synthetic/rebound_reg_falling"),
-            "--markdown",
-            "-",
+            "--markdown=-",
             "--plot",
         ])
         .arg(&png)
@@ -224,6 +223,6 @@ fn the_terminal_curve_unicode_ascii_and_off() {
     assert!(!ascii.contains('┤'));
     let off = run("en_US.UTF-8", &["--no-chart"]);
     assert!(!off.contains("(smoothed)"));
-    let md = run("en_US.UTF-8", &["--markdown", "-"]);
+    let md = run("en_US.UTF-8", &["--markdown=-"]);
     assert!(!md.contains('┤') && !md.contains("(smoothed)"));
 }

@@ -45,6 +45,6 @@ fn markdown_reports() {
         ("markdown_collapse", "fixtures/synthetic/collapse"),
         ("markdown_recipe", "fixtures/samples/recipe"),
     ] {
-        insta::assert_snapshot!(name, stdout_of(&["analyze", dir, "--markdown", "-"]));
+        insta::assert_snapshot!(name, stdout_of(&["analyze", dir, "--markdown=-"]));
     }
 }

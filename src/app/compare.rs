@@ -125,7 +125,11 @@ fn settings(args: &CompareArgs) -> Result<AnalyzeSettings> {
             explain: false,
             color: out.color,
             quiet: out.quiet,
+            figure_url: None,
+            log_y: false,
         },
+        settings: Default::default(),
+        given: Vec::new(),
     };
     let mut settings = AnalyzeSettings::from_args(&as_analyze)?;
     // Several runs at once: no progress bar per input.

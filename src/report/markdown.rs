@@ -8,21 +8,55 @@ use crate::diagnose::finding::Severity;
 use crate::diagnose::rebound::RegTrend;
 use crate::fmt;
 use crate::model::Run;
+use crate::report::md_curve;
 
-/// Writes the Markdown summary; `figure` is the plot's path when `--plot` was given.
+/// Where the figure is, for the summary.
+#[derive(Clone, Copy, Debug)]
+pub enum FigureRef<'a> {
+    /// A path the reader can open next to the summary (`--plot`): embedded as an image.
+    Path(&'a str),
+    /// An address the figure was published at (`--figure-url`, e.g. a CI artifact): linked.
+    Url(&'a str),
+}
+
+/// Writes the Markdown summary. The curve is drawn in the text itself (a Mermaid chart and a
+/// sparkline, [`md_curve`]), so the summary stands on its own where no image can be embedded.
 pub fn write(
     out: &mut dyn Write,
     run: &Run,
     d: &Diagnosis,
-    figure: Option<&str>,
+    figure: Option<FigureRef<'_>>,
 ) -> io::Result<()> {
     writeln!(out, "## jepa-doctor: {}", d.verdict.as_str())?;
     writeln!(out)?;
     writeln!(out, "{}", cell(&d.headline))?;
     writeln!(out)?;
-    if let Some(figure) = figure {
-        writeln!(out, "![loss report]({figure})")?;
+    if let Some(jepa) = d.jepa.as_ref() {
+        let name = crate::diagnose::jepa_series(run).map_or("loss", |s| s.name.as_str());
+        if let Some(line) = md_curve::sparkline(jepa) {
+            writeln!(out, "`{name}`, smoothed: {line}")?;
+            writeln!(out)?;
+        }
+        let r = &d.rebound;
+        let title = match (r.min_value, r.min_step) {
+            (Some(v), Some(step)) => {
+                format!("{name}, smoothed: minimum {} at step {step}", fmt::value(v))
+            }
+            _ => format!("{name}, smoothed"),
+        };
+        md_curve::write_mermaid(out, name, jepa, &title)?;
         writeln!(out)?;
+    }
+    match figure {
+        Some(FigureRef::Path(path)) => {
+            writeln!(out, "![loss report]({path})")?;
+            writeln!(out)?;
+        }
+        Some(FigureRef::Url(url)) => {
+            writeln!(out, "**Figure:** [the full loss report]({url})")?;
+            writeln!(out)?;
+        }
+        None => {}
     }
     if !d.findings.is_empty() {
         writeln!(out, "| severity | finding | steps | what |")?;

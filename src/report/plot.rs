@@ -21,6 +21,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::decimate::Columns;
+use super::plot_layout::{Legend, clipped, non_finite_marks};
 use crate::diagnose::Diagnosis;
 use crate::diagnose::finding::Verdict;
 use crate::diagnose::rebound::Prepared;
@@ -35,6 +36,9 @@ pub struct PlotOptions {
     pub height: u32,
     /// EMA weight of the drawn smoothed line (`--smoothing`); `None` chooses from the length.
     pub smoothing: Option<f64>,
+    /// `--log-y`: logarithmic y axes for the loss and regularization panels (else only when a
+    /// positive series spans more than a factor 30).
+    pub log_y: bool,
 }
 
 impl Default for PlotOptions {
@@ -43,6 +47,7 @@ impl Default for PlotOptions {
             width: 1600,
             height: 1000,
             smoothing: None,
+            log_y: false,
         }
     }
 }
@@ -275,7 +280,11 @@ pub(crate) struct YAxis {
 
 impl YAxis {
     pub(crate) fn new(lo: f64, hi: f64) -> YAxis {
-        let log = lo > 0.0 && hi / lo > 30.0;
+        YAxis::with_log(lo, hi, false)
+    }
+    /// `force_log` (`--log-y`): logarithmic whenever the values are positive.
+    pub(crate) fn with_log(lo: f64, hi: f64, force_log: bool) -> YAxis {
+        let log = lo > 0.0 && (force_log || hi / lo > 30.0);
         let (lo, hi) = if log {
             (lo.log10(), hi.log10())
         } else {
@@ -295,20 +304,22 @@ impl YAxis {
             y
         }
     }
-    /// Tick label: on a log axis only whole decades are labelled (`1e-3`, `0.01`, `0.1`, `1`).
+    /// Tick label: on a log axis spanning two decades or more only whole decades are labelled
+    /// (`1e-3`, `0.01`, `0.1`, `1`); on a narrower one every tick, to two significant digits.
     pub(crate) fn label(&self, v: f64) -> String {
         if !self.log {
-            return fmt::value(v);
+            return fmt::tick(v);
+        }
+        if self.hi - self.lo < 2.0 {
+            let x = 10f64.powf(v);
+            let digits = 10f64.powi(x.log10().floor() as i32 - 1);
+            return fmt::tick((x / digits).round() * digits);
         }
         if (v - v.round()).abs() > 1e-6 {
             return String::new();
         }
         let x = 10f64.powi(v.round() as i32);
-        if (1e-3..1e5).contains(&x) {
-            fmt::value(x)
-        } else {
-            fmt::sci(x)
-        }
+        fmt::tick(x)
     }
     pub(crate) fn clamp(&self, y: f64) -> f64 {
         y.clamp(self.lo, self.hi)
@@ -367,12 +378,12 @@ fn draw<DB: DrawingBackend>(
     }
     let mut it = panels.into_iter();
     if let (Some(area), Some(c)) = (it.next(), &jepa) {
-        draw_loss(&area, run, d, c, x, font)?;
+        draw_loss(&area, run, d, c, x, font, opts.log_y)?;
     }
     if let Some(c) = &reg
         && let Some(area) = it.next()
     {
-        draw_reg(&area, run, d, c, x, font)?;
+        draw_reg(&area, run, d, c, x, font, opts.log_y)?;
     }
     if has_lr_panel && let Some(area) = it.next() {
         draw_lr(&area, run, d, x, columns, font)?;
@@ -445,8 +456,10 @@ fn draw_loss<DB: DrawingBackend>(
     c: &Curve,
     x: (f64, f64),
     font: f64,
+    log_y: bool,
 ) -> DrawResult<DB> {
-    let y = YAxis::new(c.lo, c.hi);
+    let y = YAxis::with_log(c.lo, c.hi, log_y);
+    let mut legend = Legend::default();
     let ipe = run.ipe().or(d.schedule.as_ref().map(|s| s.ipe));
     let mut chart = ChartBuilder::on(area)
         .margin(8)
@@ -469,7 +482,7 @@ fn draw_loss<DB: DrawingBackend>(
             c.name.clone()
         })
         .y_label_formatter(&|v| y.label(*v))
-        .x_label_formatter(&|v| fmt::value(*v))
+        .x_label_formatter(&|v| fmt::tick(*v))
         .label_style(("sans-serif", font * 0.8))
         .axis_desc_style(("sans-serif", font * 0.85))
         .draw()?;
@@ -490,7 +503,7 @@ fn draw_loss<DB: DrawingBackend>(
                 [(x.0, y.lo), (w.end_step as f64, y.hi)],
                 GREY.mix(0.08).filled(),
             )))?
-            .label("warmup")
+            .label(legend.label("warmup"))
             .legend(|(a, b)| {
                 Rectangle::new([(a, b - 5), (a + 16, b + 5)], GREY.mix(0.25).filled())
             });
@@ -509,12 +522,12 @@ fn draw_loss<DB: DrawingBackend>(
                 [(from as f64, y.lo), (to as f64, y.hi)],
                 ORANGE.mix(0.12).filled(),
             )))?
-            .label(label)
+            .label(legend.label(label))
             .legend(|(a, b)| {
                 Rectangle::new([(a, b - 5), (a + 16, b + 5)], ORANGE.mix(0.4).filled())
             });
     }
-    shade_transient_collapses(&mut chart, d, &y)?;
+    shade_transient_collapses(&mut chart, d, &y, &mut legend)?;
     // Changepoints.
     let mut labelled = false;
     for cp in d.changepoints.iter().filter(|cp| cp.series == c.name) {
@@ -527,12 +540,15 @@ fn draw_loss<DB: DrawingBackend>(
         ))?;
         if !labelled {
             series
-                .label("changepoints (PELT)")
+                .label(legend.label("changepoints (PELT)"))
                 .legend(legend_line(GREY.stroke_width(1)));
             labelled = true;
         }
     }
-    draw_curve_lines(&mut chart, c, &y, BLUE_RAW, BLUE)?;
+    draw_curve_lines(&mut chart, c, &y, BLUE_RAW, BLUE, &mut legend, x)?;
+    if let Some(series) = crate::diagnose::jepa_series(run) {
+        draw_non_finite(&mut chart, series, run, x, (y.lo, y.hi), font, &mut legend)?;
+    }
     // Spikes: at their value, or pinned to the top edge when off the scale.
     if let Some(spikes) = &d.spikes
         && !spikes.events.is_empty()
@@ -546,7 +562,7 @@ fn draw_loss<DB: DrawingBackend>(
             .draw_series(marks.iter().map(|(s, v, _)| {
                 TriangleMarker::new((*s, y.clamp(*v)), (font * 0.45) as i32, RED.filled())
             }))?
-            .label(format!("spikes ({})", marks.len()))
+            .label(legend.label(format!("spikes ({})", marks.len())))
             .legend(|(a, b)| TriangleMarker::new((a + 8, b), 5, RED.filled()));
         let mut off_scale: Vec<&(f64, f64, f64)> =
             marks.iter().filter(|(_, v, _)| *v > y.hi).collect();
@@ -557,15 +573,21 @@ fn draw_loss<DB: DrawingBackend>(
                 shown.push(m);
             }
         }
+        for (s, v, _) in &marks {
+            legend.point(*s, y.clamp(*v), x, (y.lo, y.hi));
+        }
+        // Beside the marker, not on it.
+        let dx = (font * 0.45) as i32 + 3;
         chart.draw_series(shown.into_iter().map(|(s, _, raw)| {
-            Text::new(
-                format!("↑{}", fmt::value(*raw)),
-                (*s, y.hi),
-                ("sans-serif", font * 0.7)
-                    .into_font()
-                    .color(&RED)
-                    .pos(Pos::new(HPos::Left, VPos::Top)),
-            )
+            EmptyElement::at((*s, y.hi))
+                + Text::new(
+                    format!("↑{}", fmt::value(*raw)),
+                    (dx, 2),
+                    ("sans-serif", font * 0.7)
+                        .into_font()
+                        .color(&RED)
+                        .pos(Pos::new(HPos::Left, VPos::Top)),
+                )
         }))?;
     }
     // The minimum, marked and labelled.
@@ -581,17 +603,20 @@ fn draw_loss<DB: DrawingBackend>(
             .into_font()
             .color(&RED)
             .pos(Pos::new(anchor, VPos::Top));
+        // The marker and its label, for the legend's placement.
+        let label_span = (x.1 - x.0) * 0.2 * if right_half { -1.0 } else { 1.0 };
+        for i in 0..=10 {
+            let sx = step as f64 + label_span * f64::from(i) / 10.0;
+            legend.point(sx, point.1 - (y.hi - y.lo) * 0.05, x, (y.lo, y.hi));
+        }
         chart.draw_series(std::iter::once(
             EmptyElement::at(point)
                 + Circle::new((0, 0), radius, RED.filled())
                 + Text::new(label, (dx, radius + 2), style),
         ))?;
     }
-    draw_legend(
-        chart.configure_series_labels(),
-        SeriesLabelPosition::UpperRight,
-        font,
-    )?;
+    let place = legend.place(font * 0.75, chart.plotting_area().dim_in_pixel());
+    draw_legend(chart.configure_series_labels(), place, font)?;
     Ok(())
 }
 
@@ -623,20 +648,24 @@ fn draw_curve_lines<DB: DrawingBackend>(
     y: &YAxis,
     raw: RGBColor,
     smooth: RGBColor,
+    legend: &mut Legend,
+    x: (f64, f64),
 ) -> DrawResult<DB> {
+    let raw_points: Vec<(f64, f64)> = c
+        .raw
+        .iter()
+        .map(|(s, v)| (*s, y.clamp(y.map(*v))))
+        .collect();
+    let smooth_points: Vec<(f64, f64)> = c.smooth.iter().map(|(s, v)| (*s, y.map(*v))).collect();
+    legend.line(&raw_points, x, (y.lo, y.hi));
+    legend.line(&smooth_points, x, (y.lo, y.hi));
     chart
-        .draw_series(LineSeries::new(
-            c.raw.iter().map(|(s, v)| (*s, y.clamp(y.map(*v)))),
-            raw.stroke_width(1),
-        ))?
-        .label(format!("{} (raw)", c.name))
+        .draw_series(LineSeries::new(raw_points, raw.stroke_width(1)))?
+        .label(legend.label(format!("{} (raw)", c.name)))
         .legend(legend_line(raw.stroke_width(2)));
     chart
-        .draw_series(LineSeries::new(
-            c.smooth.iter().map(|(s, v)| (*s, y.map(*v))),
-            smooth.stroke_width(3),
-        ))?
-        .label(format!("{} (smoothed)", c.name))
+        .draw_series(LineSeries::new(smooth_points, smooth.stroke_width(3)))?
+        .label(legend.label(format!("{} (smoothed)", c.name)))
         .legend(legend_line(smooth.stroke_width(3)));
     Ok(())
 }
@@ -646,6 +675,7 @@ fn shade_transient_collapses<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     d: &Diagnosis,
     y: &YAxis,
+    legend: &mut Legend,
 ) -> DrawResult<DB> {
     for (i, e) in d.transient_collapses.iter().enumerate() {
         let to = e.recovered_step.unwrap_or(e.last_step) as f64;
@@ -655,12 +685,12 @@ fn shade_transient_collapses<DB: DrawingBackend>(
         )))?;
         if i == 0 {
             series
-                .label(format!(
+                .label(legend.label(format!(
                     "transient collapse (peak {} at step {}), recovered at step {}",
                     fmt::value(e.peak_value),
                     e.peak_step,
                     to
-                ))
+                )))
                 .legend(|(a, b)| {
                     Rectangle::new([(a, b - 5), (a + 16, b + 5)], CRIMSON.mix(0.4).filled())
                 });
@@ -669,15 +699,48 @@ fn shade_transient_collapses<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Steps where `series` is NaN or infinite, marked `×` along the bottom edge of the panel (at
+/// most one mark per 0.2% of the x range), with a legend entry counting them.
+fn draw_non_finite<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    series: &Series,
+    run: &Run,
+    x: (f64, f64),
+    y: (f64, f64),
+    font: f64,
+    legend: &mut Legend,
+) -> DrawResult<DB> {
+    let (marks, count) = non_finite_marks(series, run, x);
+    if marks.is_empty() {
+        return Ok(());
+    }
+    let at = y.0 + (y.1 - y.0) * 0.03;
+    for m in &marks {
+        legend.point(*m, at, x, y);
+    }
+    let size = (font * 0.4) as i32;
+    chart
+        .draw_series(
+            marks
+                .into_iter()
+                .map(|s| Cross::new((s, at), size, RED.stroke_width(2))),
+        )?
+        .label(legend.label(format!("{}: {count} non-finite (nan/inf)", series.name)))
+        .legend(move |(a, b)| Cross::new((a + 8, b), 5, RED.stroke_width(2)));
+    Ok(())
+}
+
 fn draw_reg<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    _run: &Run,
+    run: &Run,
     d: &Diagnosis,
     c: &Curve,
     x: (f64, f64),
     font: f64,
+    log_y: bool,
 ) -> DrawResult<DB> {
-    let y = YAxis::new(c.lo, c.hi);
+    let y = YAxis::with_log(c.lo, c.hi, log_y);
+    let mut legend = Legend::default();
     let mut chart = ChartBuilder::on(area)
         .margin(8)
         .x_label_area_size((font * 1.6) as u32)
@@ -689,7 +752,7 @@ fn draw_reg<DB: DrawingBackend>(
         .bold_line_style(BLACK.mix(0.08))
         .y_desc(c.name.clone())
         .y_label_formatter(&|v| y.label(*v))
-        .x_label_formatter(&|v| fmt::value(*v))
+        .x_label_formatter(&|v| fmt::tick(*v))
         .label_style(("sans-serif", font * 0.8))
         .axis_desc_style(("sans-serif", font * 0.85))
         .draw()?;
@@ -702,8 +765,11 @@ fn draw_reg<DB: DrawingBackend>(
             GREY.mix(0.6).stroke_width(1),
         ))?;
     }
-    shade_transient_collapses(&mut chart, d, &y)?;
-    draw_curve_lines(&mut chart, c, &y, GREEN_RAW, GREEN)?;
+    shade_transient_collapses(&mut chart, d, &y, &mut legend)?;
+    draw_curve_lines(&mut chart, c, &y, GREEN_RAW, GREEN, &mut legend, x)?;
+    if let Some(series) = run.series_named(&c.name) {
+        draw_non_finite(&mut chart, series, run, x, (y.lo, y.hi), font, &mut legend)?;
+    }
     // Its trend over the span after the JEPA minimum (Sen's slope through the median point); no
     // line across a burst to collapse and back, which no single trend describes.
     let r = &d.rebound;
@@ -721,6 +787,7 @@ fn draw_reg<DB: DrawingBackend>(
             let slope = detail.change / (to - from).max(1) as f64;
             let a = (from as f64, y.map(mid + slope * (from as f64 - centre)));
             let b = (to as f64, y.map(mid + slope * (to as f64 - centre)));
+            legend.line(&[a, b], x, (y.lo, y.hi));
             chart
                 .draw_series(DashedLineSeries::new(
                     vec![a, b],
@@ -728,20 +795,17 @@ fn draw_reg<DB: DrawingBackend>(
                     6,
                     ORANGE.stroke_width(3),
                 ))?
-                .label(format!(
+                .label(legend.label(format!(
                     "after the JEPA minimum: {} ({}, {})",
                     r.reg_trend_after_min.as_str(),
                     fmt::signed(detail.change),
                     fmt::p_eq(detail.p_value)
-                ))
+                )))
                 .legend(legend_line(ORANGE.stroke_width(3)));
         }
     }
-    draw_legend(
-        chart.configure_series_labels(),
-        SeriesLabelPosition::UpperRight,
-        font,
-    )?;
+    let place = legend.place(font * 0.75, chart.plotting_area().dim_in_pixel());
+    draw_legend(chart.configure_series_labels(), place, font)?;
     Ok(())
 }
 
@@ -774,7 +838,8 @@ fn draw_lr<DB: DrawingBackend>(
             None => (Vec::new(), false),
         },
     };
-    let grads: Vec<(String, Vec<(f64, f64)>)> = run
+    // Grad norms as their per-column envelope, so a single exploding step stays visible.
+    let grads: Vec<(&Series, Vec<(f64, f64)>)> = run
         .series
         .iter()
         .filter(|s| s.role == Role::GradNorm)
@@ -783,7 +848,7 @@ fn draw_lr<DB: DrawingBackend>(
             for (step, v) in s.finite_points(&run.steps) {
                 c.push(step as f64, v);
             }
-            (s.name.clone(), c.means())
+            (s, c.envelope())
         })
         .filter(|(_, p)| !p.is_empty())
         .collect();
@@ -828,7 +893,7 @@ fn draw_lr<DB: DrawingBackend>(
         })
         .y_labels(if lr.is_empty() { 0 } else { 10 })
         .y_label_formatter(&|v| fmt::sci(*v))
-        .x_label_formatter(&|v| fmt::value(*v))
+        .x_label_formatter(&|v| fmt::tick(*v))
         .label_style(("sans-serif", font * 0.8))
         .axis_desc_style(("sans-serif", font * 0.85))
         .draw()?;
@@ -836,17 +901,20 @@ fn draw_lr<DB: DrawingBackend>(
         chart
             .configure_secondary_axes()
             .y_desc("grad norm")
-            .y_label_formatter(&|v| fmt::value(*v))
+            .y_label_formatter(&|v| fmt::tick(*v))
             .label_style(("sans-serif", font * 0.8))
             .axis_desc_style(("sans-serif", font * 0.85))
             .draw()?;
     }
+    let mut legend = Legend::default();
+    let lr_range = (0.0, lr_hi * 1.1);
+    legend.line(&lr, x, lr_range);
     if !lr.is_empty() {
-        let label = if rebuilt {
+        let label = legend.label(if rebuilt {
             "learning rate (rebuilt from the config)"
         } else {
             "learning rate (logged)"
-        };
+        });
         if rebuilt {
             chart
                 .draw_series(DashedLineSeries::new(lr, 8, 5, PURPLE.stroke_width(2)))?
@@ -859,20 +927,75 @@ fn draw_lr<DB: DrawingBackend>(
                 .legend(legend_line(PURPLE.stroke_width(2)));
         }
     }
-    for (i, (name, points)) in grads.into_iter().enumerate() {
+    let g_range = (0.0, g_hi);
+    for (i, (series, points)) in grads.into_iter().enumerate() {
         let color = if i == 0 { BROWN } else { GREY };
+        let on_axis: Vec<(f64, f64)> = points.iter().map(|(s, v)| (*s, v.min(g_hi))).collect();
+        legend.line(&on_axis, x, g_range);
+        let size = (font * 0.4) as i32;
+        let over = clipped(&points, g_hi, x);
+        let (nan_marks, nan_count) = non_finite_marks(series, run, x);
+        // One legend entry per series, naming its marks: a panel this low has no room for more.
+        let mut label = series.name.clone();
+        if let Some(c) = &over {
+            label.push_str(&format!(
+                " — ▲ {} above the axis (max {})",
+                c.count,
+                fmt::tick(c.max.1)
+            ));
+        }
+        if nan_count > 0 {
+            label.push_str(&format!(
+                "{} × {nan_count} nan/inf",
+                if over.is_some() { "," } else { " —" }
+            ));
+        }
         chart
-            .draw_secondary_series(LineSeries::new(
-                points.into_iter().map(|(s, v)| (s, v.min(g_hi))),
-                color.stroke_width(1),
-            ))?
-            .label(name)
+            .draw_secondary_series(LineSeries::new(on_axis, color.stroke_width(1)))?
+            .label(legend.label(label))
             .legend(legend_line(color.stroke_width(2)));
+        if let Some(c) = over {
+            for m in &c.marks {
+                legend.point(*m, g_hi, x, g_range);
+            }
+            chart.draw_secondary_series(
+                c.marks
+                    .iter()
+                    .map(|s| TriangleMarker::new((*s, g_hi), size, color.filled())),
+            )?;
+            // The largest value next to its mark; a second series' label one line lower.
+            let right_half = c.max.0 > (x.0 + x.1) / 2.0;
+            let (anchor, dx) = if right_half {
+                (HPos::Right, -size - 2)
+            } else {
+                (HPos::Left, size + 2)
+            };
+            let dy = 2 + i as i32 * (font * 0.8) as i32;
+            chart.draw_secondary_series(std::iter::once(
+                EmptyElement::at((c.max.0, g_hi))
+                    + Text::new(
+                        format!("↑{}", fmt::tick(c.max.1)),
+                        (dx, dy),
+                        ("sans-serif", font * 0.7)
+                            .into_font()
+                            .color(&color)
+                            .pos(Pos::new(anchor, VPos::Top)),
+                    ),
+            ))?;
+        }
+        if !nan_marks.is_empty() {
+            let at = g_hi * 0.03;
+            for m in &nan_marks {
+                legend.point(*m, at, x, g_range);
+            }
+            chart.draw_secondary_series(
+                nan_marks
+                    .into_iter()
+                    .map(|s| Cross::new((s, at), size, RED.stroke_width(2))),
+            )?;
+        }
     }
-    draw_legend(
-        chart.configure_series_labels(),
-        SeriesLabelPosition::UpperLeft,
-        font,
-    )?;
+    let place = legend.place(font * 0.75, chart.plotting_area().dim_in_pixel());
+    draw_legend(chart.configure_series_labels(), place, font)?;
     Ok(())
 }

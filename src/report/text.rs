@@ -18,6 +18,46 @@ pub struct TextOptions {
     pub explain: bool,
     /// The small curve, when wanted.
     pub chart: Option<ChartOptions>,
+    /// Wrap prose to this many columns (0: do not wrap). See [`wrap_width`].
+    pub width: usize,
+}
+
+/// The width to wrap the report to: the terminal's when standard output is one, else `COLUMNS`
+/// when set, else 0 (no wrapping: a pipe or a file gets whole lines). At least 40.
+pub fn wrap_width() -> usize {
+    use std::io::IsTerminal;
+    let columns = if std::io::stdout().is_terminal() {
+        terminal_size::terminal_size().map(|(w, _)| w.0 as usize)
+    } else {
+        None
+    };
+    columns
+        .or_else(|| {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse().ok())
+        })
+        .map_or(0, |w: usize| w.max(40))
+}
+
+/// Writes `text` wrapped to `width`, the first line after `first`, the others after `indent`
+/// (both counted in the width).
+fn write_wrapped(
+    out: &mut dyn Write,
+    first: &str,
+    indent: &str,
+    text: &str,
+    width: usize,
+) -> io::Result<()> {
+    let room = if width == 0 {
+        0
+    } else {
+        width.saturating_sub(indent.chars().count()).max(20)
+    };
+    for (i, line) in fmt::wrap(text, room).iter().enumerate() {
+        writeln!(out, "{}{line}", if i == 0 { first } else { indent })?;
+    }
+    Ok(())
 }
 
 /// Writes the whole report: the verdict in one sentence, the findings with what to try, the
@@ -29,22 +69,31 @@ pub fn write(
     opts: TextOptions,
 ) -> io::Result<()> {
     let palette = Palette::new(opts.color);
-    writeln!(
-        out,
-        "{} {}",
-        palette.verdict(
-            diagnosis.verdict,
-            &format!("{}:", diagnosis.verdict.as_str())
-        ),
-        diagnosis.headline
-    )?;
+    let label = format!("{}:", diagnosis.verdict.as_str());
+    let lines = fmt::wrap(&format!("{label} {}", diagnosis.headline), opts.width);
+    for (i, line) in lines.iter().enumerate() {
+        // The verdict word keeps its colour on the first line.
+        match line.strip_prefix(&label).filter(|_| i == 0) {
+            Some(rest) => writeln!(out, "{}{rest}", palette.verdict(diagnosis.verdict, &label))?,
+            None => writeln!(out, "{line}")?,
+        }
+    }
+    if opts.explain {
+        write_wrapped(
+            out,
+            &format!("{}      ", palette.dim("why")),
+            "         ",
+            &verdict_reason(diagnosis),
+            opts.width,
+        )?;
+    }
     writeln!(out)?;
     write_findings(out, diagnosis, opts, palette)?;
     if let Some(chart_opts) = opts.chart {
         chart::write(out, run, diagnosis, chart_opts)?;
         writeln!(out)?;
     }
-    write_rebound(out, run, diagnosis, opts.explain)?;
+    write_rebound(out, run, diagnosis, opts.explain, opts.width)?;
     writeln!(out)?;
     write_input(out, run, &diagnosis.summaries)
 }
@@ -59,6 +108,7 @@ fn write_findings(
     if d.findings.is_empty() {
         return Ok(());
     }
+    let mut said: Vec<&str> = Vec::new();
     for f in &d.findings {
         let steps = match (f.step_start, f.step_end) {
             (Some(a), Some(b)) if a != b => format!("steps {a}–{b}"),
@@ -72,22 +122,96 @@ fn write_findings(
             f.code.as_str(),
             palette.dim(&steps)
         )?;
-        writeln!(out, "        {}", f.message)?;
+        const INDENT: &str = "        ";
+        write_wrapped(out, INDENT, INDENT, &f.message, opts.width)?;
         if opts.explain {
             for why in &f.reasoning {
-                writeln!(out, "        {} {why}", palette.dim("because"))?;
+                let first = format!("{INDENT}{} ", palette.dim("because"));
+                write_wrapped(out, &first, "                ", why, opts.width)?;
+            }
+            if f.reasoning.is_empty() {
+                let first = format!("{INDENT}{} ", palette.dim("because"));
+                let what = format!(
+                    "the {} check matched the run as stated above (severity {})",
+                    f.code.as_str(),
+                    f.severity.as_str()
+                );
+                write_wrapped(out, &first, "                ", &what, opts.width)?;
             }
         }
+        // A recommendation already given for an earlier finding is not repeated.
+        let mut repeated = 0;
         for r in &f.recommendations {
-            writeln!(out, "        → {r}")?;
+            if said.contains(&r.as_str()) {
+                repeated += 1;
+                continue;
+            }
+            said.push(r);
+            write_wrapped(out, &format!("{INDENT}→ "), "          ", r, opts.width)?;
+        }
+        if repeated > 0 {
+            let note = if repeated == f.recommendations.len() {
+                "what to try is said above".to_owned()
+            } else {
+                format!("and {} said above", fmt::count(repeated as u64, "more"))
+            };
+            writeln!(out, "{INDENT}→ {}", palette.dim(&note))?;
         }
         writeln!(out)?;
     }
     Ok(())
 }
 
+/// Why the verdict is what it is, in one sentence (`--explain`): the findings that set it, or
+/// what the rebound test found when none did.
+fn verdict_reason(d: &Diagnosis) -> String {
+    use crate::diagnose::finding::Severity;
+    let worst = d
+        .findings
+        .iter()
+        .map(|f| f.severity)
+        .max_by_key(|s| match s {
+            Severity::Error => 2,
+            Severity::Warning => 1,
+            Severity::Info => 0,
+        });
+    let set_by: Vec<&str> = d
+        .findings
+        .iter()
+        .filter(|f| Some(f.severity) == worst && f.severity != Severity::Info)
+        .map(|f| f.code.as_str())
+        .collect();
+    let r = &d.rebound;
+    if set_by.is_empty() {
+        let infos: Vec<&str> = d.findings.iter().map(|f| f.code.as_str()).collect();
+        let mut why = format!(
+            "{} because no finding is a warning or an error",
+            d.verdict.as_str()
+        );
+        if !infos.is_empty() {
+            why.push_str(&format!(" (only notes: {})", infos.join(", ")));
+        }
+        why.push_str(&format!("; rebound test: {}", r.summary));
+        why
+    } else {
+        format!(
+            "{} because of the most severe finding{} ({}): {}",
+            d.verdict.as_str(),
+            if set_by.len() > 1 { "s" } else { "" },
+            worst.map_or("", |s| s.as_str()),
+            set_by.join(", ")
+        )
+    }
+}
+
 /// The rebound decision and the changepoints.
-fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis, explain: bool) -> io::Result<()> {
+fn write_rebound(
+    out: &mut dyn Write,
+    run: &Run,
+    d: &Diagnosis,
+    explain: bool,
+    width: usize,
+) -> io::Result<()> {
     let r = &d.rebound;
     let verdict = if r.detected {
         "YES"
@@ -96,7 +220,13 @@ fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis, explain: bool) -
     } else {
         "no"
     };
-    writeln!(out, "rebound  {verdict}: {}", r.summary)?;
+    write_wrapped(
+        out,
+        "rebound  ",
+        "         ",
+        &format!("{verdict}: {}", r.summary),
+        width,
+    )?;
     if let (Some(series), Some(min_step), Some(min)) = (&r.series, r.min_step, r.min_value) {
         write!(out, "         {series}")?;
         if let Some(start) = r.start_value {
@@ -158,10 +288,10 @@ fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis, explain: bool) -
             }
             None => {}
         }
-        writeln!(out, "         {}", facts.join(" · "))?;
+        write_wrapped(out, "         ", "         ", &facts.join(" · "), width)?;
         if explain {
             for line in r.method_lines() {
-                writeln!(out, "         why: {line}")?;
+                write_wrapped(out, "         why: ", "              ", &line, width)?;
             }
         }
     }
@@ -177,7 +307,11 @@ fn write_rebound(out: &mut dyn Write, run: &Run, d: &Diagnosis, explain: bool) -
             .iter()
             .map(|(s, steps)| format!("{s} at steps {}", steps.join(", ")))
             .collect();
-        writeln!(out, "changes  {}", parts.join("; "))?;
+        let text = format!(
+            "{} (where the level or slope shifts: PELT changepoints, the dashed lines of the figure)",
+            parts.join("; ")
+        );
+        write_wrapped(out, "changes  ", "         ", &text, width)?;
     }
     Ok(())
 }
