@@ -19,3 +19,4 @@ pub mod params;
 pub mod progression;
 pub mod report;
 pub mod stats;
+pub mod watch;

@@ -40,6 +40,8 @@ pub enum Code {
     NoDecay,
     ConfigSmell,
     InsufficientData,
+    /// (`watch`) the log stopped growing for longer than expected.
+    StalledLog,
 }
 
 impl Code {
@@ -58,6 +60,7 @@ impl Code {
             Code::NoDecay => "no-decay",
             Code::ConfigSmell => "config-smell",
             Code::InsufficientData => "insufficient-data",
+            Code::StalledLog => "stalled-log",
         }
     }
 }
