@@ -402,7 +402,7 @@ impl Monitor {
                 diagnosis.headline = headline_between_looks(diagnosis.verdict, &diagnosis.findings);
             }
         }
-        let last_step = run.steps.last();
+        let last_step = self.last_key.map(|k| self.step_of(k, run.input.ipe));
         Some(Evaluation {
             run,
             diagnosis,
