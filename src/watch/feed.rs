@@ -65,6 +65,8 @@ pub struct FileFeed {
     /// Console: the last loss line and its key.
     context: Option<Vec<u8>>,
     pub ipe_hint: Option<u64>,
+    /// Complete lines taken from the file so far (for file line numbers in messages).
+    lines_done: u64,
 }
 
 impl FileFeed {
@@ -80,6 +82,7 @@ impl FileFeed {
             header: None,
             context: None,
             ipe_hint: None,
+            lines_done: 0,
         }
     }
 
@@ -104,6 +107,7 @@ impl FileFeed {
         self.head.clear();
         self.header = None;
         self.context = None;
+        self.lines_done = 0;
     }
 
     /// Reads and parses what was appended, at most `max_bytes` of it.
@@ -161,6 +165,9 @@ impl FileFeed {
     /// Parses one batch of complete lines with the format's own parser.
     fn parse_batch(&mut self, format: Format, lines: Vec<u8>) -> Result<Fed, IngestError> {
         let values = ValuePolicy::all();
+        let new_lines = memchr::memchr_iter(b'\n', &lines).count() as u64;
+        // Line k of the parser's input is line k + shift of the file.
+        let mut shift = self.lines_done as i64;
         let parsed = match format {
             Format::VjepaCsv | Format::Vjepa2Csv | Format::IjepaCsv | Format::Csv => {
                 let mut rest: &[u8] = &lines;
@@ -170,6 +177,11 @@ impl FileFeed {
                     rest = &rest[end..];
                 }
                 let delimiter = sniff::delimiter(self.header.as_deref().unwrap_or_default());
+                if self.lines_done == 0 {
+                    shift = 0; // the header is the file's own first line
+                } else {
+                    shift -= 1; // the header put before the new lines
+                }
                 let mut input = self.header.clone().unwrap_or_default();
                 input.extend_from_slice(rest);
                 if let Some(h) = last_header(rest, delimiter) {
@@ -204,6 +216,7 @@ impl FileFeed {
             Format::ConsoleLog => {
                 let mut input = self.context.clone().unwrap_or_default();
                 let context_lines = u64::from(!input.is_empty());
+                shift -= context_lines as i64;
                 input.extend_from_slice(&lines);
                 if let Some(last) = lines
                     .split(|b| *b == b'\n')
@@ -222,14 +235,42 @@ impl FileFeed {
                 })
             }
         };
+        self.lines_done += new_lines;
+        if format == Format::Json {
+            shift = 0;
+        }
         match parsed {
             Ok(p) => {
                 if p.ipe_hint.is_some() {
                     self.ipe_hint = p.ipe_hint;
                 }
-                Ok(Fed::Rows(batch_of(p)))
+                let mut batch = batch_of(p);
+                for s in &mut batch.skipped {
+                    s.line = s.line.map(|l| l.saturating_add_signed(shift));
+                }
+                Ok(Fed::Rows(batch))
             }
             Err(IngestError::Empty { .. } | IngestError::HeaderOnly { .. }) => Ok(Fed::Nothing),
+            Err(IngestError::At {
+                path,
+                line,
+                message,
+            }) => Err(IngestError::At {
+                path,
+                line: line.saturating_add_signed(shift),
+                message,
+            }),
+            Err(IngestError::Json {
+                path,
+                line,
+                column,
+                message,
+            }) => Err(IngestError::Json {
+                path,
+                line: line.saturating_add_signed(shift),
+                column,
+                message,
+            }),
             Err(e) => Err(e),
         }
     }

@@ -197,6 +197,8 @@ impl Follower {
                         i = 0;
                         continue;
                     }
+                    // Merge as we go: a large backlog never waits in memory whole.
+                    self.merge(now);
                     if self.files[i].feed.behind() {
                         continue; // the rest of a large backlog
                     }
