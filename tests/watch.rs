@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+/// Events with the time they arrived.
+type Events = Vec<(Instant, Value)>;
 
 const HEADER: &str =
     "epoch,itr,loss,loss-jepa,reg-loss,enc-grad-norm,pred-grad-norm,gpu-time(ms),wall-time(ms)\n";
@@ -110,10 +112,7 @@ impl Watch {
     }
 
     /// Waits for the exit (killing it after `deadline`) and returns the exit code and every event.
-    fn finish(
-        mut self,
-        deadline: Duration,
-    ) -> Result<(i32, Vec<(Instant, Value)>), Box<dyn std::error::Error>> {
+    fn finish(mut self, deadline: Duration) -> Result<(i32, Events), Box<dyn std::error::Error>> {
         let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait()? {

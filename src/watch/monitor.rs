@@ -219,14 +219,10 @@ impl Monitor {
     /// Forgets every row from `key` on (a restarted run replays them). The block holding `key`
     /// goes too, with the earlier rows it held.
     pub fn truncate_from(&mut self, key: u64) {
-        if self
-            .open
-            .as_ref()
-            .is_some_and(|b| b.first_key >= key || b.last_key >= key)
+        if self.open.as_ref().is_some_and(|b| b.last_key >= key)
+            && let Some(b) = self.open.take()
         {
-            if let Some(b) = self.open.take() {
-                self.rows -= b.rows;
-            }
+            self.rows -= b.rows;
         }
         while let Some(b) = self.blocks.last() {
             if b.last_key < key {
