@@ -317,6 +317,11 @@ impl Follower {
     /// Merges the pending rows every live file has passed, by the mean per step.
     fn merge(&mut self, now: Instant) {
         let live = |f: &Followed| now.duration_since(f.last_growth) < self.stale_after;
+        // A live file without rows yet (a rank that just appeared) holds the merge back: its
+        // rows would otherwise arrive behind what was merged and force a re-read.
+        if self.files.iter().any(|f| live(f) && f.last_key.is_none()) {
+            return;
+        }
         let frontier = self
             .files
             .iter()

@@ -129,9 +129,9 @@ mod tests {
     fn a_long_run_has_few_looks() {
         let mut s = Spending::new(0.01);
         let looks = (1..=10_000_000u64)
-            .step_by(1000)
+            .step_by(100)
             .filter(|r| s.look(*r).is_some())
             .count();
-        assert!((40..=60).contains(&looks), "{looks} looks");
+        assert!((40..=55).contains(&looks), "{looks} looks");
     }
 }
