@@ -56,8 +56,20 @@ pub struct Event<'a> {
     pub loss: Option<LossNow>,
 }
 
-/// The JEPA loss now and its minimum so far, from the compact run.
+/// The JEPA loss now (smoothed, as the rebound detector sees it) and its minimum after warmup,
+/// from the diagnosis; before the detector has a minimum, the newest and lowest block means.
 pub fn loss_now(eval: &Evaluation) -> Option<LossNow> {
+    let r = &eval.diagnosis.rebound;
+    if let (Some(series), Some(min_step), Some(min), Some(current)) =
+        (&r.series, r.min_step, r.min_value, r.end_value)
+    {
+        return Some(LossNow {
+            series: series.clone(),
+            current: round_reported(current),
+            min: round_reported(min),
+            min_step,
+        });
+    }
     let run = &eval.run;
     let series = jepa_series(run)?;
     let mut current = None;
@@ -118,7 +130,7 @@ pub fn status_line(eval: &Evaluation, files: usize) -> String {
     }
     if let Some(l) = loss_now(eval) {
         parts.push(format!(
-            "{} {:.5} (min {:.5} at step {})",
+            "{} {:.5} smoothed (min {:.5} at step {})",
             l.series, l.current, l.min, l.min_step
         ));
     }
