@@ -8,8 +8,10 @@
 //!   batch (a restart may write a wider one).
 //! - JSON lines: stateless, the new lines are parsed as they are.
 //! - Console logs: values are running means since the start of the epoch, recovered from
-//!   consecutive lines, so the last loss line of the previous batch is put before the new lines and
-//!   its row (already taken) is dropped from the result.
+//!   consecutive lines, so the last loss line of the previous batch is put before the new lines.
+//!   Its row comes out again as the batch's first row, with the same key as the last row taken:
+//!   the caller only fills the cells that row lacked (the grad stats V-JEPA prints on the lines
+//!   after the loss line), so the value recovered across the boundary is never replaced.
 //! - A JSON document (`trainer_state.json`) is rewritten whole by its writer: any change re-reads it
 //!   whole.
 //! - TensorBoard event files are not read yet by `analyze` on this branch; a binary record reader
@@ -25,7 +27,10 @@ use crate::ingest::values::parse_value;
 use crate::ingest::{IngestOptions, Parsed, SNIFF_BYTES, Source, console, csv, json, sniff};
 use crate::model::{Format, RowAccount, SkippedRow};
 
-/// New rows of one file, in key order.
+/// New rows of one file, in key order. A first key equal to the last key of the previous batch
+/// (and no restart in this batch) completes that row: only the cells it lacked are taken (a
+/// console line's grad stats, a JSON line for the same step, as `analyze` merges rows sharing a
+/// key); a first key before it is a restart that replaces from there on.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
     pub key_kind: Option<KeyKind>,
@@ -229,7 +234,11 @@ impl FileFeed {
                 }
                 console::parse(Cursor::new(input), &self.source, &values).map(|mut p| {
                     if context_lines > 0 && p.table.restarts == 0 {
-                        drop_first_row(&mut p);
+                        // The context row was taken before: it comes again only to collect the
+                        // lines that belong to it (grad stats printed after the loss line).
+                        let rows = &mut p.table.account;
+                        rows.rows_read = rows.rows_read.saturating_sub(1);
+                        rows.rows_used = rows.rows_used.saturating_sub(1);
                     }
                     p
                 })
@@ -294,28 +303,6 @@ fn last_header(lines: &[u8], delimiter: u8) -> Option<Vec<u8>> {
             l.push(b'\n');
             l
         })
-}
-
-/// Drops the first row of a console batch: the carried-over context line, already counted.
-fn drop_first_row(p: &mut Parsed) {
-    let table = &mut p.table;
-    if table.keys.is_empty() {
-        return;
-    }
-    let keys: Vec<u64> = table.keys.iter().skip(1).collect();
-    table.keys = crate::progression::Progressions::from_values(&keys);
-    for c in &mut table.columns {
-        match c {
-            ColumnData::Values(v) => {
-                v.remove(0);
-            }
-            ColumnData::Kinds(k) => {
-                k.remove(0);
-            }
-        }
-    }
-    table.account.rows_read = table.account.rows_read.saturating_sub(1);
-    table.account.rows_used = table.account.rows_used.saturating_sub(1);
 }
 
 fn batch_of(p: Parsed) -> Batch {

@@ -239,7 +239,9 @@ impl Follower {
         }
         let several = self.files.len() > 1;
         let file = &self.files[i];
-        let went_back = file.last_key.is_some_and(|l| first <= l);
+        // The same key again completes the last row (see `Batch`); an earlier one is a restart.
+        let completes = file.last_key == Some(first) && batch.restarts == 0 && !file.was_reset;
+        let went_back = !completes && file.last_key.is_some_and(|l| first <= l);
         let late_rank = file.last_key.is_none()
             && several
             && self.monitor.last_key().is_some_and(|m| first <= m);
@@ -266,7 +268,6 @@ impl Follower {
             })
             .collect();
         let width = self.monitor.names().len();
-        let file = &mut self.files[i];
         for (r, key) in batch.keys.iter().enumerate() {
             let mut values = vec![MISSING; width];
             for (c, target) in columns.iter().enumerate() {
@@ -274,8 +275,24 @@ impl Follower {
                     values[*t] = batch.columns[c][r];
                 }
             }
-            file.pending.push_back((*key, values));
+            if r == 0 && completes {
+                let file = &mut self.files[i];
+                match file.pending.back_mut() {
+                    Some((k, pending)) if *k == *key => {
+                        pending.resize(width, MISSING);
+                        for (p, v) in pending.iter_mut().zip(&values) {
+                            if is_missing(*p) {
+                                *p = *v;
+                            }
+                        }
+                    }
+                    _ => self.monitor.amend(*key, &values),
+                }
+                continue;
+            }
+            self.files[i].pending.push_back((*key, values));
         }
+        let file = &mut self.files[i];
         file.last_key = batch.keys.last().copied();
         file.was_reset = false;
         Ok(false)

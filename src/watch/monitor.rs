@@ -100,6 +100,8 @@ pub struct Monitor {
     last_key: Option<u64>,
     first_epoch: Option<u64>,
     max_itr: u64,
+    /// The values of the last row (to complete it when more of it arrives).
+    last_row: Vec<f32>,
     /// `(series, key, value)` of the first non-finite values of each series.
     non_finite: Vec<(usize, u64, f32)>,
     spending: Spending,
@@ -120,6 +122,7 @@ impl Monitor {
             last_key: None,
             first_epoch: None,
             max_itr: 0,
+            last_row: Vec::new(),
             non_finite: Vec::new(),
             spending,
             input: InputSummary::default(),
@@ -191,11 +194,36 @@ impl Monitor {
         }
         self.rows += 1;
         self.last_key = Some(key);
+        self.last_row.clear();
+        self.last_row.extend_from_slice(values);
         if open.rows >= block_rows
             && let Some(full) = self.open.take()
         {
             self.blocks.push(full);
             self.compact_blocks();
+        }
+    }
+
+    /// Completes the last row (key `key`) with the cells it lacked; cells it has are kept.
+    pub fn amend(&mut self, key: u64, values: &[f32]) {
+        if self.last_key != Some(key) {
+            return;
+        }
+        self.last_row.resize(self.names.len(), MISSING);
+        let Some(block) = self.open.as_mut().or(self.blocks.last_mut()) else {
+            return;
+        };
+        for (i, v) in values.iter().enumerate().take(self.names.len()) {
+            if crate::model::is_missing(*v) || !crate::model::is_missing(self.last_row[i]) {
+                continue;
+            }
+            self.last_row[i] = *v;
+            if v.is_finite() {
+                block.sums[i] += f64::from(*v);
+                block.counts[i] += 1;
+            } else if self.non_finite.iter().filter(|(s, _, _)| *s == i).count() < NON_FINITE_KEPT {
+                self.non_finite.push((i, key, *v));
+            }
         }
     }
 
