@@ -219,6 +219,11 @@ impl Follower {
 
     /// Takes a batch of file `i`; `true` when everything must be read again.
     fn take_batch(&mut self, i: usize, batch: Batch) -> Result<bool, IngestError> {
+        if self.ingest.strict
+            && let Some(first) = batch.skipped.first()
+        {
+            return Err(IngestError::Strict(first.clone()));
+        }
         let Some(first) = batch.keys.first().copied() else {
             self.account(&batch);
             return Ok(false);

@@ -354,7 +354,7 @@ impl Monitor {
         for b in self.blocks.iter().chain(self.open.as_ref()) {
             let first = self.step_of(b.first_key, ipe);
             let last = self.step_of(b.last_key, ipe);
-            let step = first + (last - first) / 2;
+            let step = first + last.saturating_sub(first) / 2;
             let values = (0..width)
                 .map(|i| {
                     let c = b.counts.get(i).copied().unwrap_or(0);
