@@ -233,7 +233,7 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// SIGINT / SIGTERM: the last status, then exit 0.
+    /// SIGINT / SIGTERM: the last status, then exit 0 (also after alerts with `--keep-going`).
     pub(super) fn interrupted(&mut self) -> Result<u8> {
         if self.settings.json {
             if let Some(eval) = &self.last {
@@ -254,11 +254,8 @@ impl<'a> Session<'a> {
                 w.flush()
             })?;
         }
-        Ok(if self.any_alert {
-            EXIT_FINDING
-        } else {
-            EXIT_OK
-        })
+        // Stopping the watch is not a verdict: alerts already said what they had to.
+        Ok(EXIT_OK)
     }
 
     fn finish_line(&mut self) -> Result<()> {
