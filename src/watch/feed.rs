@@ -243,6 +243,15 @@ impl FileFeed {
                     p
                 })
             }
+            // TensorBoard event files, MLflow stores, W&B exports and the other tracker formats
+            // are not followed yet: a reader keeping its own state would plug in here.
+            other => Err(IngestError::unusable(
+                &self.source.name,
+                format!(
+                    "{} logs cannot be watched yet (analyze reads them)",
+                    other.as_str()
+                ),
+            )),
         };
         self.lines_done += new_lines;
         if format == Format::Json {

@@ -64,6 +64,7 @@ impl WatchSettings {
                 values: ValuePolicy::all(),
                 general_csv_only: true,
                 progress_bar: false,
+                ..IngestOptions::default()
             },
             monitor: MonitorSettings {
                 analysis: analysis_settings(&args.analysis),
