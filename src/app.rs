@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             analyze(&AnalyzeSettings::from_args(&resolved.args)?)
         }
         Command::Compare(args) => compare::run(&args),
+        Command::Watch(args) => crate::watch::run(&crate::watch::WatchSettings::from_args(&args)?),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             output::write_to(&Target::Stdout, "completions", |w| {

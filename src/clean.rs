@@ -372,7 +372,7 @@ fn into_series(names: Vec<String>, columns: Vec<ColumnData>) -> Vec<Series> {
 
 /// `--jepa-col` / `--reg-col` / `--loss-col`: the named series takes the role; any other series
 /// that had it becomes `other`.
-fn apply_role_overrides(series: &mut [Series], opts: &CleanOptions) -> Result<(), IngestError> {
+pub fn apply_role_overrides(series: &mut [Series], opts: &CleanOptions) -> Result<(), IngestError> {
     let overrides = [
         (&opts.jepa_col, Role::Jepa, "--jepa-col"),
         (&opts.reg_col, Role::Reg, "--reg-col"),
@@ -404,7 +404,7 @@ fn apply_role_overrides(series: &mut [Series], opts: &CleanOptions) -> Result<()
 }
 
 /// With `loss` and `loss-jepa` but no reg series, and `reg_coeff > 0` known, derive the reg-loss.
-fn derive_reg(run: &mut Run) {
+pub fn derive_reg(run: &mut Run) {
     if run.first_with_role(Role::Reg).is_some() {
         return;
     }

@@ -39,6 +39,12 @@ pub enum Command {
     /// 0 nothing at or above --fail-on in any run; 1 some run tripped it; 2 usage error or no run
     /// could be analysed.
     Compare(CompareArgs),
+    /// Follow a run while it trains; alert the moment a collapse, divergence or rebound is
+    /// established.
+    ///
+    /// Exit status: 1 at the first alert at or above --fail-on (unless --keep-going); 0 at
+    /// --idle-exit or on Ctrl-C without an alert; 2 usage error or unusable input.
+    Watch(WatchArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell to complete for.
@@ -181,6 +187,68 @@ pub enum XAxis {
     Epoch,
     /// Fraction of each run (0 = its first step, 1 = its last).
     Progress,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Log files or run directories of one run (rank files that appear later are picked up).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+
+    #[command(flatten)]
+    pub watch: WatchOptions,
+}
+
+/// How to follow the run and what to say.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Watching")]
+pub struct WatchOptions {
+    /// Seconds between evaluations when new data arrived (fractions allowed).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
+    pub interval: f64,
+
+    /// Exit 0 when no new data arrived for this many seconds (default: never).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub idle_exit: Option<f64>,
+
+    /// One JSON object per evaluation on standard output (JSON lines) instead of the status line.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Run this shell command once per alert, with the alert's JSON on its standard input.
+    #[arg(long, value_name = "CMD")]
+    pub on_alert: Option<String>,
+
+    /// Report alerts and keep watching instead of exiting.
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Alert (and exit 1) when a finding at or above this level is established.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// Colour the report printed on alert: auto, always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Print nothing but alerts' reports; the exit status tells the outcome.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    let s = parse_number(text)?;
+    if s.is_finite() && s > 0.0 && s <= 1e9 {
+        Ok(s)
+    } else {
+        Err("must be a positive number of seconds (e.g. 10 or 0.2)".into())
+    }
 }
 
 /// How to decide.

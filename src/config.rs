@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::clean::CleanOptions;
 use std::io::IsTerminal;
 
-use crate::cli::{AnalyzeArgs, ColorChoice};
+use crate::cli::{AnalysisArgs, AnalyzeArgs, ColorChoice, ReadArgs};
 use crate::diagnose::AnalysisSettings;
 use crate::diagnose::finding::FailOn;
 use crate::diagnose::rebound::ReboundSettings;
@@ -163,22 +163,8 @@ impl AnalyzeSettings {
                         .collect(),
                 },
             },
-            clean: CleanOptions {
-                ipe: read.ipe,
-                jepa_col: read.jepa_col.clone(),
-                reg_col: read.reg_col.clone(),
-                loss_col: read.loss_col.clone(),
-            },
-            analysis: AnalysisSettings {
-                rebound: ReboundSettings {
-                    alpha: args.analysis.alpha,
-                    min_magnitude: args.analysis.min_rebound,
-                    smoothing: args.analysis.smoothing,
-                    max_blocks: args.analysis.max_blocks as usize,
-                    ..ReboundSettings::default()
-                },
-                warmup_steps: args.analysis.warmup_steps,
-            },
+            clean: clean_options(read),
+            analysis: analysis_settings(&args.analysis),
             outputs: Outputs {
                 text: !out.quiet && on_stdout.is_empty(),
                 json,
@@ -208,9 +194,33 @@ impl AnalyzeSettings {
     }
 }
 
+/// Role overrides and `--ipe` (shared by `analyze` and `watch`).
+pub fn clean_options(read: &ReadArgs) -> CleanOptions {
+    CleanOptions {
+        ipe: read.ipe,
+        jepa_col: read.jepa_col.clone(),
+        reg_col: read.reg_col.clone(),
+        loss_col: read.loss_col.clone(),
+    }
+}
+
+/// The analysis flags (shared by `analyze` and `watch`).
+pub fn analysis_settings(args: &AnalysisArgs) -> AnalysisSettings {
+    AnalysisSettings {
+        rebound: ReboundSettings {
+            alpha: args.alpha,
+            min_magnitude: args.min_rebound,
+            smoothing: args.smoothing,
+            max_blocks: args.max_blocks as usize,
+            ..ReboundSettings::default()
+        },
+        warmup_steps: args.warmup_steps,
+    }
+}
+
 /// Whether to colour: `always`/`never` as said; `auto` when standard output is a terminal and
 /// `NO_COLOR` is unset or empty (no-color.org).
-fn use_color(choice: ColorChoice) -> bool {
+pub fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

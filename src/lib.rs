@@ -21,3 +21,4 @@ pub mod params;
 pub mod progression;
 pub mod report;
 pub mod stats;
+pub mod watch;

@@ -42,6 +42,8 @@ pub enum Code {
     InsufficientData,
     NoDescent,
     ComponentDivergence,
+    /// (`watch`) the log stopped growing for longer than expected.
+    StalledLog,
 }
 
 impl Code {
@@ -62,6 +64,7 @@ impl Code {
             Code::InsufficientData => "insufficient-data",
             Code::NoDescent => "no-descent",
             Code::ComponentDivergence => "component-divergence",
+            Code::StalledLog => "stalled-log",
         }
     }
 }

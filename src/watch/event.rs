@@ -1,0 +1,157 @@
+//! What `watch` says: one JSON object per evaluation (`--json`, JSON lines), or a human status
+//! line (rewritten in place on a terminal, one line per evaluation otherwise) and the full report
+//! when an alert fires.
+//!
+//! JSON lines (schema_version 1; fields may be added, never removed or renamed):
+//! `{"schema_version":1,"event":"status"|"alert"|"idle"|"interrupted","step":N,"verdict":"…",
+//!   "findings":[…as in analyze…],"alerts":["code",…],"rows":N,"files":N,"look":k|null,"level":x,
+//!   "loss":{"series":"loss-jepa","current":x,"min":x,"min_step":N}}`
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::monitor::Evaluation;
+use crate::diagnose::finding::{Finding, Verdict};
+use crate::diagnose::jepa_series;
+use crate::model::round_reported;
+use crate::report::json::SCHEMA_VERSION;
+
+/// Why an event was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Status,
+    Alert,
+    Idle,
+    Interrupted,
+}
+
+/// The JEPA loss as it stands: the newest block mean and the lowest one.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LossNow {
+    pub series: String,
+    pub current: f64,
+    pub min: f64,
+    pub min_step: u64,
+}
+
+/// One JSON line.
+#[derive(Serialize)]
+pub struct Event<'a> {
+    pub schema_version: u32,
+    pub event: EventKind,
+    pub step: Option<u64>,
+    pub verdict: Verdict,
+    pub findings: &'a [Finding],
+    /// Codes of the findings that tripped `--fail-on` for the first time at this event.
+    pub alerts: Vec<&'static str>,
+    pub rows: u64,
+    /// Log files followed.
+    pub files: usize,
+    /// The look of the rebound test at this evaluation (`null` between looks).
+    pub look: Option<u32>,
+    /// The level the rebound test used, or will use at the next look.
+    pub level: f64,
+    pub loss: Option<LossNow>,
+}
+
+/// The JEPA loss now (smoothed, as the rebound detector sees it) and its minimum after warmup,
+/// from the diagnosis; before the detector has a minimum, the newest and lowest block means.
+pub fn loss_now(eval: &Evaluation) -> Option<LossNow> {
+    let r = &eval.diagnosis.rebound;
+    if let (Some(series), Some(min_step), Some(min), Some(current)) =
+        (&r.series, r.min_step, r.min_value, r.end_value)
+    {
+        return Some(LossNow {
+            series: series.clone(),
+            current: round_reported(current),
+            min: round_reported(min),
+            min_step,
+        });
+    }
+    let run = &eval.run;
+    let series = jepa_series(run)?;
+    let mut current = None;
+    let mut min: Option<(u64, f64)> = None;
+    for (step, v) in series.finite_points(&run.steps) {
+        current = Some(v);
+        if min.is_none_or(|(_, m)| v < m) {
+            min = Some((step, v));
+        }
+    }
+    let (min_step, min_value) = min?;
+    Some(LossNow {
+        series: series.name.clone(),
+        current: round_reported(current?),
+        min: round_reported(min_value),
+        min_step,
+    })
+}
+
+/// Writes one event as a JSON line and flushes it.
+pub fn write_json(
+    out: &mut dyn Write,
+    kind: EventKind,
+    eval: &Evaluation,
+    alerts: Vec<&'static str>,
+    extra: &[Finding],
+    files: usize,
+) -> io::Result<()> {
+    let mut findings = eval.diagnosis.findings.clone();
+    findings.extend(extra.iter().cloned());
+    let event = Event {
+        schema_version: SCHEMA_VERSION,
+        event: kind,
+        step: eval.last_step,
+        verdict: eval.diagnosis.verdict,
+        findings: &findings,
+        alerts,
+        rows: eval.rows,
+        files,
+        look: eval.look,
+        level: eval.level,
+        loss: loss_now(eval),
+    };
+    serde_json::to_writer(&mut *out, &event).map_err(io::Error::other)?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// The one-line status: steps, the loss now and its minimum, the state.
+pub fn status_line(eval: &Evaluation, files: usize) -> String {
+    let mut parts = vec![format!(
+        "step {}",
+        eval.last_step.map_or("-".to_string(), |s| s.to_string())
+    )];
+    parts.push(format!("{} rows", eval.rows));
+    if files > 1 {
+        parts.push(format!("{files} files"));
+    }
+    if let Some(l) = loss_now(eval) {
+        parts.push(format!(
+            "{} {:.5} smoothed (min {:.5} at step {})",
+            l.series, l.current, l.min, l.min_step
+        ));
+    }
+    let worst = eval
+        .diagnosis
+        .findings
+        .iter()
+        .find(|f| f.severity >= crate::diagnose::finding::Severity::Warning);
+    let state = match worst {
+        Some(f) => format!("{} ({})", eval.diagnosis.verdict.as_str(), f.code.as_str()),
+        None => eval.diagnosis.verdict.as_str().to_string(),
+    };
+    parts.push(state);
+    parts.join(" · ")
+}
+
+/// A status line before any row was read.
+pub fn waiting_line(files: usize) -> String {
+    if files == 0 {
+        "waiting for a log to appear".into()
+    } else {
+        format!("waiting for rows ({files} file(s) followed)")
+    }
+}

@@ -1,0 +1,341 @@
+//! From the bytes appended to one log to its new rows, with the parsers `analyze` uses: each batch
+//! of complete lines is parsed as a small input of its own, with the little context the format
+//! needs carried over from the previous batch. No parser is duplicated here.
+//!
+//! - CSV (V-JEPA family and generic): the current header line is put before the new lines, so
+//!   [`crate::ingest::csv::parse`] sees a normal file; a header written again (a restart) is in the
+//!   new lines and the parser treats it as in `analyze`; the newest header is kept for the next
+//!   batch (a restart may write a wider one).
+//! - JSON lines: stateless, the new lines are parsed as they are.
+//! - Console logs: values are running means since the start of the epoch, recovered from
+//!   consecutive lines, so the last loss line of the previous batch is put before the new lines.
+//!   Its row comes out again as the batch's first row, with the same key as the last row taken:
+//!   the caller only fills the cells that row lacked (the grad stats V-JEPA prints on the lines
+//!   after the loss line), so the value recovered across the boundary is never replaced.
+//! - A JSON document (`trainer_state.json`) is rewritten whole by its writer: any change re-reads it
+//!   whole.
+//! - TensorBoard event files are not read yet by `analyze` on this branch; a binary record reader
+//!   would plug in at [`FileFeed::parse_batch`] with its own carried state (the offset of the last
+//!   complete record instead of the last newline).
+
+use std::io::Cursor;
+
+use super::tail::{Growth, Tail};
+use crate::error::IngestError;
+use crate::ingest::table::{ColumnData, KeyKind, ValuePolicy};
+use crate::ingest::values::parse_value;
+use crate::ingest::{IngestOptions, Parsed, SNIFF_BYTES, Source, console, csv, json, sniff};
+use crate::model::{Format, RowAccount, SkippedRow};
+
+/// New rows of one file, in key order. A first key equal to the last key of the previous batch
+/// (and no restart in this batch) completes that row: only the cells it lacked are taken (a
+/// console line's grad stats, a JSON line for the same step, as `analyze` merges rows sharing a
+/// key); a first key before it is a restart that replaces from there on.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub key_kind: Option<KeyKind>,
+    pub names: Vec<String>,
+    pub keys: Vec<u64>,
+    /// One vector per name, aligned with `keys`.
+    pub columns: Vec<Vec<f32>>,
+    pub account: RowAccount,
+    pub restarts: u64,
+    pub lines_ignored: u64,
+    pub skipped: Vec<SkippedRow>,
+    pub warnings: Vec<String>,
+}
+
+/// What a look at one file gave.
+#[derive(Debug)]
+pub enum Fed {
+    Rows(Batch),
+    /// The file was truncated or replaced: what was read from it before is void.
+    Reset,
+    Nothing,
+    Missing,
+}
+
+/// One followed log.
+#[derive(Debug)]
+pub struct FileFeed {
+    pub source: Source,
+    tail: Tail,
+    forced: Option<Format>,
+    step_col: Option<String>,
+    format: Option<Format>,
+    /// Lines read before the format could be recognised.
+    head: Vec<u8>,
+    /// CSV: the header line in force.
+    header: Option<Vec<u8>>,
+    /// Console: the last loss line and its key.
+    context: Option<Vec<u8>>,
+    pub ipe_hint: Option<u64>,
+    /// Complete lines taken from the file so far (for file line numbers in messages).
+    lines_done: u64,
+}
+
+impl FileFeed {
+    pub fn new(source: Source, opts: &IngestOptions) -> FileFeed {
+        let path = source.path.clone().unwrap_or_default();
+        FileFeed {
+            tail: Tail::new(&path),
+            source,
+            forced: opts.format,
+            step_col: opts.step_col.clone(),
+            format: None,
+            head: Vec::new(),
+            header: None,
+            context: None,
+            ipe_hint: None,
+            lines_done: 0,
+        }
+    }
+
+    /// The format, once recognised.
+    pub fn format(&self) -> Option<Format> {
+        self.format
+    }
+
+    /// Whether more bytes wait beyond the last read.
+    pub fn behind(&self) -> bool {
+        self.tail.behind()
+    }
+
+    /// Starts over from the beginning of the file (everything is read again).
+    pub fn rewind(&mut self) {
+        self.tail.rewind();
+        self.reset_state();
+    }
+
+    fn reset_state(&mut self) {
+        self.format = None;
+        self.head.clear();
+        self.header = None;
+        self.context = None;
+        self.lines_done = 0;
+    }
+
+    /// Reads and parses what was appended, at most `max_bytes` of it.
+    pub fn poll(&mut self, max_bytes: u64) -> Result<Fed, IngestError> {
+        let growth = self
+            .tail
+            .read_new(max_bytes)
+            .map_err(|e| IngestError::io(&self.source.name, e))?;
+        let lines = match growth {
+            Growth::Lines(lines) => lines,
+            Growth::Reset => {
+                self.reset_state();
+                return Ok(Fed::Reset);
+            }
+            Growth::Nothing => return Ok(Fed::Nothing),
+            Growth::Missing => return Ok(Fed::Missing),
+        };
+        if self.format.is_none() {
+            self.head.extend_from_slice(&lines);
+            let Some(format) = self.recognise()? else {
+                return Ok(Fed::Nothing);
+            };
+            self.format = Some(format);
+            let lines = std::mem::take(&mut self.head);
+            return self.parse_batch(format, lines);
+        }
+        match self.format {
+            Some(format) => self.parse_batch(format, lines),
+            None => Ok(Fed::Nothing),
+        }
+    }
+
+    /// The format of the head read so far: `None` while undecided (waiting for more lines).
+    fn recognise(&self) -> Result<Option<Format>, IngestError> {
+        if let Some(f) = self.forced {
+            return Ok(Some(f));
+        }
+        let head = &self.head[..self.head.len().min(SNIFF_BYTES)];
+        if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
+            return Err(IngestError::unusable(
+                &self.source.name,
+                "the file is UTF-16 text; jepa-doctor reads UTF-8 (convert it: iconv -f UTF-16 -t UTF-8)",
+            ));
+        }
+        match sniff::sniff(head, self.source.path.as_deref()) {
+            Some(f) => Ok(Some(f)),
+            None if self.head.len() >= SNIFF_BYTES => Err(IngestError::unusable(
+                &self.source.name,
+                "not a log format jepa-doctor recognises (CSV/TSV with a header, JSON lines, a JSON document, or JEPA console output); force one with --format",
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Parses one batch of complete lines with the format's own parser.
+    fn parse_batch(&mut self, format: Format, lines: Vec<u8>) -> Result<Fed, IngestError> {
+        let values = ValuePolicy::all();
+        let new_lines = memchr::memchr_iter(b'\n', &lines).count() as u64;
+        // Line k of the parser's input is line k + shift of the file.
+        let mut shift = self.lines_done as i64;
+        let parsed = match format {
+            Format::VjepaCsv | Format::Vjepa2Csv | Format::IjepaCsv | Format::Csv => {
+                let mut rest: &[u8] = &lines;
+                if self.header.is_none() {
+                    let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+                    self.header = Some(rest[..end].to_vec());
+                    rest = &rest[end..];
+                }
+                let delimiter = sniff::delimiter(self.header.as_deref().unwrap_or_default());
+                if self.lines_done == 0 {
+                    shift = 0; // the header is the file's own first line
+                } else {
+                    shift -= 1; // the header put before the new lines
+                }
+                let mut input = self.header.clone().unwrap_or_default();
+                input.extend_from_slice(rest);
+                if let Some(h) = last_header(rest, delimiter) {
+                    self.header = Some(h);
+                }
+                let opts = csv::CsvOptions {
+                    format,
+                    delimiter,
+                    step_col: self.step_col.clone(),
+                    values,
+                };
+                csv::parse(Cursor::new(input), &self.source, &opts)
+            }
+            Format::Jsonl => {
+                let opts = json::JsonOptions {
+                    step_col: self.step_col.clone(),
+                    values,
+                };
+                json::parse_lines(Cursor::new(lines), &self.source, &opts)
+            }
+            Format::Json => {
+                // Rewritten whole: parse the whole file as it is now.
+                let path = self.source.path.clone().unwrap_or_default();
+                let text =
+                    std::fs::read(&path).map_err(|e| IngestError::io(&self.source.name, e))?;
+                let opts = json::JsonOptions {
+                    step_col: self.step_col.clone(),
+                    values,
+                };
+                json::parse_document(Cursor::new(text), &self.source, &opts)
+            }
+            Format::ConsoleLog => {
+                let mut input = self.context.clone().unwrap_or_default();
+                let context_lines = u64::from(!input.is_empty());
+                shift -= context_lines as i64;
+                input.extend_from_slice(&lines);
+                if let Some(last) = lines
+                    .split(|b| *b == b'\n')
+                    .rev()
+                    .find(|l| sniff::is_loss_line(l))
+                {
+                    let mut line = last.to_vec();
+                    line.push(b'\n');
+                    self.context = Some(line);
+                }
+                console::parse(Cursor::new(input), &self.source, &values).map(|mut p| {
+                    if context_lines > 0 && p.table.restarts == 0 {
+                        // The context row was taken before: it comes again only to collect the
+                        // lines that belong to it (grad stats printed after the loss line).
+                        let rows = &mut p.table.account;
+                        rows.rows_read = rows.rows_read.saturating_sub(1);
+                        rows.rows_used = rows.rows_used.saturating_sub(1);
+                    }
+                    p
+                })
+            }
+            // TensorBoard event files, MLflow stores, W&B exports and the other tracker formats
+            // are not followed yet: a reader keeping its own state would plug in here.
+            other => Err(IngestError::unusable(
+                &self.source.name,
+                format!(
+                    "{} logs cannot be watched yet (analyze reads them)",
+                    other.as_str()
+                ),
+            )),
+        };
+        self.lines_done += new_lines;
+        if format == Format::Json {
+            shift = 0;
+        }
+        match parsed {
+            Ok(p) => {
+                if p.ipe_hint.is_some() {
+                    self.ipe_hint = p.ipe_hint;
+                }
+                let mut batch = batch_of(p);
+                for s in &mut batch.skipped {
+                    s.line = s.line.map(|l| l.saturating_add_signed(shift));
+                }
+                Ok(Fed::Rows(batch))
+            }
+            Err(IngestError::Empty { .. } | IngestError::HeaderOnly { .. }) => Ok(Fed::Nothing),
+            Err(IngestError::At {
+                path,
+                line,
+                message,
+            }) => Err(IngestError::At {
+                path,
+                line: line.saturating_add_signed(shift),
+                message,
+            }),
+            Err(IngestError::Json {
+                path,
+                line,
+                column,
+                message,
+            }) => Err(IngestError::Json {
+                path,
+                line: line.saturating_add_signed(shift),
+                column,
+                message,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The last header line among `lines` (every cell a name, none a number), with its newline.
+fn last_header(lines: &[u8], delimiter: u8) -> Option<Vec<u8>> {
+    lines
+        .split(|b| *b == b'\n')
+        .rev()
+        .find(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let cells: Vec<&[u8]> = line.split(|b| *b == delimiter).collect();
+            cells.len() > 1
+                && cells
+                    .iter()
+                    .all(|c| !c.trim_ascii().is_empty() && parse_value(c.trim_ascii()).is_err())
+        })
+        .map(|l| {
+            let mut l = l.to_vec();
+            l.push(b'\n');
+            l
+        })
+}
+
+fn batch_of(p: Parsed) -> Batch {
+    let t = p.table;
+    let columns = t
+        .columns
+        .iter()
+        .map(|c| match c {
+            ColumnData::Values(v) => v.clone(),
+            ColumnData::Kinds(k) => k
+                .iter()
+                .map(|b| crate::model::ValueKind::from_byte(*b).representative())
+                .collect(),
+        })
+        .collect();
+    Batch {
+        key_kind: Some(p.key_kind),
+        names: t.names,
+        keys: t.keys.iter().collect(),
+        columns,
+        account: t.account,
+        restarts: t.restarts,
+        lines_ignored: p.lines_ignored,
+        skipped: t.skipped,
+        warnings: t.warnings,
+    }
+}

@@ -1,0 +1,191 @@
+//! `jepa-doctor watch`: follow a run while it trains and raise the alarm the moment a collapse, a
+//! divergence or (with `--fail-on rebound`) a rebound is established (issue 16, DESIGN §2).
+//!
+//! The loop, every `--interval` seconds: read what the logs appended ([`follow`], [`feed`],
+//! [`tail`]), update the block statistics ([`monitor`]), evaluate, say so ([`event`]). The rebound
+//! test spends its significance level over the looks ([`spending`]) so a healthy run watched for a
+//! week raises a false alarm with probability at most `--alpha`. Directories are watched with
+//! `notify` for new rank files (re-scanned at every tick when no watcher could be set up); files
+//! themselves are polled at every tick, which also works where file events do not arrive (network
+//! file systems a cluster's nodes share).
+
+pub mod event;
+pub mod feed;
+pub mod follow;
+pub mod monitor;
+mod session;
+pub mod spending;
+pub mod tail;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::cli::WatchArgs;
+use crate::config::{analysis_settings, clean_options, use_color};
+use crate::diagnose::finding::FailOn;
+use crate::error::IngestError;
+use crate::ingest::IngestOptions;
+use crate::ingest::table::{KeyKind, ValuePolicy};
+use follow::Follower;
+use monitor::MonitorSettings;
+use session::Session;
+
+/// Everything `watch` needs to know.
+#[derive(Clone, Debug)]
+pub struct WatchSettings {
+    pub inputs: Vec<String>,
+    pub ingest: IngestOptions,
+    pub monitor: MonitorSettings,
+    pub interval: Duration,
+    pub idle_exit: Option<Duration>,
+    pub json: bool,
+    pub on_alert: Option<String>,
+    pub keep_going: bool,
+    pub fail_on: FailOn,
+    pub color: bool,
+    pub quiet: bool,
+}
+
+impl WatchSettings {
+    pub fn from_args(args: &WatchArgs) -> Result<WatchSettings, IngestError> {
+        let w = &args.watch;
+        Ok(WatchSettings {
+            inputs: args.inputs.clone(),
+            ingest: IngestOptions {
+                format: args.read.format.forced(),
+                step_col: args.read.step_col.clone(),
+                config: args.read.config.clone(),
+                strict: args.read.strict,
+                values: ValuePolicy::all(),
+                general_csv_only: true,
+                progress_bar: false,
+                ..IngestOptions::default()
+            },
+            monitor: MonitorSettings {
+                analysis: analysis_settings(&args.analysis),
+                clean: clean_options(&args.read),
+                key_kind: KeyKind::Step,
+                params: None,
+            },
+            interval: Duration::from_secs_f64(w.interval),
+            idle_exit: w.idle_exit.map(Duration::from_secs_f64),
+            json: w.json,
+            on_alert: w.on_alert.clone(),
+            keep_going: w.keep_going,
+            fail_on: w.fail_on,
+            color: use_color(w.color),
+            quiet: w.quiet,
+        })
+    }
+}
+
+/// Runs `watch` until an alert (exit 1), `--idle-exit` (0, or 1 when an alert fired with
+/// `--keep-going`), or SIGINT/SIGTERM (0).
+pub fn run(settings: &WatchSettings) -> Result<u8> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("setting up the signal handlers")?;
+    }
+    let mut follower =
+        Follower::open(&settings.inputs, &settings.ingest, settings.monitor.clone())?;
+    follower.stale_after = (settings.interval * 5).max(Duration::from_secs(2));
+    let (tx, rx) = mpsc::channel();
+    let _watcher = watch_directories(&settings.inputs, tx);
+    let mut session = Session::new(settings);
+    let mut last_data = Instant::now();
+    let mut last_tick = Instant::now();
+    let mut gaps: Vec<f64> = Vec::new();
+    let mut first = true;
+    loop {
+        let dirty = rx.try_iter().count() > 0;
+        if dirty || _watcher.is_none() || first {
+            follower.discover()?;
+        }
+        let polled = follower.poll()?;
+        let now = Instant::now();
+        if polled.rows_read > 0 {
+            if !first {
+                gaps.push(now.duration_since(last_data).as_secs_f64());
+                if gaps.len() > 64 {
+                    gaps.remove(0);
+                }
+            }
+            last_data = now;
+        }
+        if polled.rows_read > 0 || first || polled.reread {
+            match follower.monitor.evaluate(follower.ipe_hint()) {
+                Some(eval) => {
+                    if let Some(code) = session.evaluated(eval, &follower, &[])? {
+                        return Ok(code);
+                    }
+                }
+                None => session.waiting(follower.sources().len())?,
+            }
+        }
+        first = false;
+        let silent = now.duration_since(last_data);
+        if let Some(idle) = settings.idle_exit
+            && silent >= idle
+        {
+            return session.idle(&follower, silent);
+        }
+        if !session.stall_reported && silent >= stall_threshold(&gaps, settings.interval) {
+            session.stall_reported = true;
+            if let Some(code) = session.stalled(&follower, silent)? {
+                return Ok(code);
+            }
+        }
+        // Wait for the next tick, waking up for a signal.
+        let next = last_tick + settings.interval;
+        while Instant::now() < next {
+            if stop.load(Ordering::Relaxed) {
+                return session.interrupted();
+            }
+            std::thread::sleep((next - Instant::now()).min(Duration::from_millis(25)));
+        }
+        last_tick = Instant::now();
+        if stop.load(Ordering::Relaxed) {
+            return session.interrupted();
+        }
+    }
+}
+
+/// Silence after which a growing log counts as stalled: 20 typical gaps between growths, at least
+/// 30 intervals and 10 minutes (checkpointing and evaluation pauses are normal).
+fn stall_threshold(gaps: &[f64], interval: Duration) -> Duration {
+    let mut sorted = gaps.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let typical = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    Duration::from_secs_f64(
+        (20.0 * typical)
+            .max(30.0 * interval.as_secs_f64())
+            .max(600.0),
+    )
+}
+
+/// Watches the input directories (and the directories of input files) for new files.
+fn watch_directories(
+    inputs: &[String],
+    tx: mpsc::Sender<notify::Result<notify::Event>>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let mut watcher = notify::recommended_watcher(tx).ok()?;
+    for input in inputs {
+        let path = Path::new(input);
+        let dir = if path.is_dir() {
+            path
+        } else {
+            path.parent().filter(|p| !p.as_os_str().is_empty())?
+        };
+        watcher
+            .watch(dir, notify::RecursiveMode::NonRecursive)
+            .ok()?;
+    }
+    Some(watcher)
+}

@@ -1,0 +1,157 @@
+//! Following one growing file like `tail -F`: remember how far it was read, read only what was
+//! appended since, hand out complete lines and hold a partial last line until its newline arrives.
+//!
+//! A file that shrank (truncated, `> file`) or whose identity changed (device and inode on Unix:
+//! replaced by a new file, or rotated and recreated) is read again from its start, and the caller
+//! is told so ([`Growth::Reset`]). A file that disappeared keeps its state until it comes back.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// What a look at the file found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Growth {
+    /// Complete lines (each ending in `\n`) appended since the last look.
+    Lines(Vec<u8>),
+    /// The file was truncated or replaced: everything read so far is void; read again from 0.
+    Reset,
+    /// Nothing new (or only part of a line).
+    Nothing,
+    /// The file is not there (yet, or any more).
+    Missing,
+}
+
+/// The read position in one followed file.
+#[derive(Debug)]
+pub struct Tail {
+    path: PathBuf,
+    offset: u64,
+    identity: Option<(u64, u64)>,
+    partial: Vec<u8>,
+}
+
+impl Tail {
+    pub fn new(path: &Path) -> Tail {
+        Tail {
+            path: path.to_path_buf(),
+            offset: 0,
+            identity: None,
+            partial: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes consumed so far (complete lines and the held partial line).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Starts over from the beginning of the file.
+    pub fn rewind(&mut self) {
+        self.offset = 0;
+        self.identity = None;
+        self.partial.clear();
+    }
+
+    /// Reads what was appended since the last look, at most `max_bytes` of it (call again to get
+    /// the rest).
+    pub fn read_new(&mut self, max_bytes: u64) -> io::Result<Growth> {
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Growth::Missing),
+            Err(e) => return Err(e),
+        };
+        let identity = identity_of(&meta);
+        let replaced = self.identity.is_some() && identity.is_some() && self.identity != identity;
+        if replaced || meta.len() < self.offset {
+            self.rewind();
+            self.identity = identity;
+            return Ok(Growth::Reset);
+        }
+        self.identity = identity;
+        if meta.len() == self.offset {
+            return Ok(Growth::Nothing);
+        }
+        let mut file = File::open(&self.path)?;
+        file.seek(SeekFrom::Start(self.offset))?;
+        let want = (meta.len() - self.offset).min(max_bytes.max(1));
+        let mut buf = std::mem::take(&mut self.partial);
+        let before = buf.len();
+        file.take(want).read_to_end(&mut buf)?;
+        self.offset += (buf.len() - before) as u64;
+        match memchr::memrchr(b'\n', &buf) {
+            Some(end) => {
+                self.partial = buf.split_off(end + 1);
+                Ok(Growth::Lines(buf))
+            }
+            None => {
+                self.partial = buf;
+                Ok(Growth::Nothing)
+            }
+        }
+    }
+
+    /// Whether bytes remain unread beyond what the last look took.
+    pub fn behind(&self) -> bool {
+        std::fs::metadata(&self.path).is_ok_and(|m| m.len() > self.offset)
+    }
+}
+
+#[cfg(unix)]
+fn identity_of(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity_of(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn holds_partial_lines_and_detects_truncation() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("log.csv");
+        std::fs::write(&path, b"a,b\n1,")?;
+        let mut tail = Tail::new(&path);
+        assert_eq!(tail.read_new(1 << 20)?, Growth::Lines(b"a,b\n".to_vec()));
+        assert_eq!(tail.read_new(1 << 20)?, Growth::Nothing);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)?
+            .write_all(b"2\n3,4\n")?;
+        assert_eq!(
+            tail.read_new(1 << 20)?,
+            Growth::Lines(b"1,2\n3,4\n".to_vec())
+        );
+        std::fs::write(&path, b"a,b\n")?;
+        assert_eq!(tail.read_new(1 << 20)?, Growth::Reset);
+        assert_eq!(tail.read_new(1 << 20)?, Growth::Lines(b"a,b\n".to_vec()));
+        Ok(())
+    }
+
+    #[test]
+    fn detects_a_replaced_file_of_the_same_size() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("log.csv");
+        std::fs::write(&path, b"x\n")?;
+        let mut tail = Tail::new(&path);
+        assert_eq!(tail.read_new(1 << 20)?, Growth::Lines(b"x\n".to_vec()));
+        let other = dir.path().join("new.csv");
+        std::fs::write(&other, b"y\nz\n")?;
+        std::fs::rename(&other, &path)?;
+        assert_eq!(tail.read_new(1 << 20)?, Growth::Reset);
+        std::fs::remove_file(&path)?;
+        assert_eq!(tail.read_new(1 << 20)?, Growth::Missing);
+        Ok(())
+    }
+}
