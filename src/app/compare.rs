@@ -119,12 +119,10 @@ fn settings(args: &CompareArgs) -> Result<AnalyzeSettings> {
             plot_size: out.plot_size,
             no_chart: true,
             markdown: out.markdown.clone(),
-            export: None,
-            github: false,
             fail_on: out.fail_on,
-            explain: false,
             color: out.color,
             quiet: out.quiet,
+            ..OutputArgs::default()
         },
     };
     let mut settings = AnalyzeSettings::from_args(&as_analyze)?;
