@@ -93,7 +93,7 @@ fn refuse_overwriting_inputs(named: &[NamedRun], settings: &AnalyzeSettings) -> 
     let mut files: Vec<std::path::PathBuf> = Vec::new();
     for n in named {
         match &n.source {
-            RunSource::Logs(inputs) => {
+            RunSource::Logs(inputs) | RunSource::Selected { inputs, .. } => {
                 files.extend(inputs.iter().map(std::path::PathBuf::from));
                 if let Ok(plan) = ingest::plan(inputs, &settings.ingest) {
                     files.extend(plan.files());
