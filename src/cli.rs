@@ -368,8 +368,8 @@ pub struct ReadArgs {
     pub run: Option<String>,
 }
 
-/// What to write.
-#[derive(Debug, Args, Clone)]
+/// What to write. (`Default` is "nothing asked for"; the command line's defaults come from clap.)
+#[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Write the JSON report: --json alone to standard output, --json=FILE to a file.

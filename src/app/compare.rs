@@ -14,6 +14,7 @@ use crate::compare::sources::{NamedRun, RunSource, named_runs};
 use crate::compare::{self, Comparison};
 use crate::config::{AnalyzeSettings, Target};
 use crate::diagnose::finding::FailOn;
+use crate::ingest::IngestOptions;
 use crate::report::compare_plot::CompareFigure;
 use crate::report::{compare_json, compare_markdown, compare_text, json, output};
 use crate::{clean, diagnose, ingest};
@@ -92,7 +93,7 @@ fn refuse_overwriting_inputs(named: &[NamedRun], settings: &AnalyzeSettings) -> 
     let mut files: Vec<std::path::PathBuf> = Vec::new();
     for n in named {
         match &n.source {
-            RunSource::Logs(inputs) => {
+            RunSource::Logs(inputs) | RunSource::Selected { inputs, .. } => {
                 files.extend(inputs.iter().map(std::path::PathBuf::from));
                 if let Ok(plan) = ingest::plan(inputs, &settings.ingest) {
                     files.extend(plan.files());
@@ -119,14 +120,10 @@ fn settings(args: &CompareArgs) -> Result<AnalyzeSettings> {
             plot_size: out.plot_size,
             no_chart: true,
             markdown: out.markdown.clone(),
-            export: None,
-            github: false,
             fail_on: out.fail_on,
-            explain: false,
             color: out.color,
             quiet: out.quiet,
-            figure_url: None,
-            log_y: false,
+            ..OutputArgs::default()
         },
         settings: Default::default(),
         given: Vec::new(),
@@ -141,11 +138,18 @@ fn settings(args: &CompareArgs) -> Result<AnalyzeSettings> {
 /// row's `error`.
 fn analyse(n: &NamedRun, s: &AnalyzeSettings, fail_on: FailOn) -> RunRow {
     let attempt = std::panic::catch_unwind(|| match &n.source {
-        RunSource::Logs(inputs) => analyse_logs(n, inputs, s, fail_on),
+        RunSource::Logs(inputs) => analyse_logs(n, inputs, &s.ingest, s, fail_on),
+        RunSource::Selected { inputs, run } => {
+            let ingest = IngestOptions {
+                run: Some(run.clone()),
+                ..s.ingest.clone()
+            };
+            analyse_logs(n, inputs, &ingest, s, fail_on)
+        }
         RunSource::Report(path) => read_report(n, path),
     });
     let sources = match &n.source {
-        RunSource::Logs(inputs) => inputs.clone(),
+        RunSource::Logs(inputs) | RunSource::Selected { inputs, .. } => inputs.clone(),
         RunSource::Report(path) => vec![path.clone()],
     };
     match attempt {
@@ -162,10 +166,11 @@ fn analyse(n: &NamedRun, s: &AnalyzeSettings, fail_on: FailOn) -> RunRow {
 fn analyse_logs(
     n: &NamedRun,
     inputs: &[String],
+    ingest: &IngestOptions,
     s: &AnalyzeSettings,
     fail_on: FailOn,
 ) -> Result<RunRow> {
-    let loaded = ingest::load(inputs, &s.ingest)?;
+    let loaded = ingest::load(inputs, ingest)?;
     let run = clean::clean(loaded, &s.clean)?;
     let d = diagnose::diagnose(&run, &s.analysis);
     let report = json::to_value(&run, &d, exit_code(&d, fail_on))?;

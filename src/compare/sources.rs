@@ -1,15 +1,14 @@
 //! Which runs a `compare` command line names: each RUN argument becomes zero or more
 //! [`NamedRun`]s, a name and where the run's data comes from.
 //!
-//! **The seam for sources holding several runs.** Arguments are offered to the
-//! [`PRODUCERS`] in order; the first that claims one produces its runs. Today a saved
-//! `analyze --json` report is one run and anything else (a run directory, a log file) is one run
-//! read exactly like `analyze` reads it. A TensorBoard log dir with sub-runs, an MLflow store or a
-//! W&B export is one more producer placed before [`single_run`]: it returns one `NamedRun` per
-//! run it holds, each with [`RunSource::Logs`] naming only that run's files (or, for a store that
-//! cannot be split into files such as MLflow's SQLite `mlflow.db`, a new [`RunSource`] variant that
-//! the runner reads with the format's reader). Everything after this step — analysis, ranking,
-//! table, figure — sees only named runs.
+//! **Sources holding several runs.** Arguments are offered to the [`PRODUCERS`] in order; the
+//! first that claims one produces its runs: a saved `analyze --json` report is one run
+//! ([`saved_report`]); a TensorBoard log dir with several run folders, an MLflow store (file store
+//! or `mlflow.db`) or a W&B CSV export with several runs is one named run per run it holds
+//! ([`multi_run_source`], from [`crate::ingest::sources::list_runs`]), each read with `--run`
+//! set to it; anything else (a run directory, a log file) is one run read exactly like `analyze`
+//! reads it ([`single_run`]). Another kind of source is one more producer in that list.
+//! Everything after this step — analysis, ranking, table, figure — sees only named runs.
 
 use std::io::Read;
 use std::path::Path;
@@ -19,6 +18,9 @@ use std::path::Path;
 pub enum RunSource {
     /// The inputs of one run (files, a run directory), read with the same ingest as `analyze`.
     Logs(Vec<String>),
+    /// One run of a source holding several: the source's inputs and the run to read from them
+    /// (what `analyze --run ID|NAME` selects).
+    Selected { inputs: Vec<String>, run: String },
     /// A saved `analyze --json` report.
     Report(String),
 }
@@ -36,7 +38,7 @@ pub struct NamedRun {
 pub type Producer = fn(&str) -> Option<Vec<NamedRun>>;
 
 /// The producers, tried in order (see the module documentation).
-pub const PRODUCERS: &[Producer] = &[saved_report, single_run];
+pub const PRODUCERS: &[Producer] = &[saved_report, multi_run_source, single_run];
 
 /// The named runs of the RUN arguments, in the order given, names made unique.
 pub fn named_runs(args: &[String]) -> Vec<NamedRun> {
@@ -86,6 +88,31 @@ fn is_saved_report(path: &Path) -> bool {
         && head.contains("\"jepa-doctor\"")
 }
 
+/// A TensorBoard log dir, MLflow store or W&B export holding two or more runs: one named run per
+/// run, named as the source names it (TensorBoard run folder, MLflow `run_name`, W&B run name).
+/// A source holding one run, or one that cannot be listed, is left to [`single_run`] (whose
+/// reading reports the error).
+pub fn multi_run_source(arg: &str) -> Option<Vec<NamedRun>> {
+    let runs = crate::ingest::sources::list_runs(arg).ok()?;
+    if runs.len() < 2 {
+        return None;
+    }
+    Some(
+        runs.into_iter()
+            .map(|r| NamedRun {
+                source: match r.select {
+                    Some(run) => RunSource::Selected {
+                        inputs: r.inputs,
+                        run,
+                    },
+                    None => RunSource::Logs(r.inputs),
+                },
+                name: r.name,
+            })
+            .collect(),
+    )
+}
+
 /// Anything else: one run, read like `analyze` reads its inputs.
 pub fn single_run(arg: &str) -> Option<Vec<NamedRun>> {
     Some(vec![NamedRun {
@@ -114,6 +141,9 @@ fn make_names_unique(runs: &mut [NamedRun]) {
         .iter()
         .map(|r| match &r.source {
             RunSource::Logs(p) => p.first().cloned().unwrap_or_default(),
+            RunSource::Selected { inputs, run } => {
+                format!("{}/{run}", inputs.first().map_or("", String::as_str))
+            }
             RunSource::Report(p) => p.clone(),
         })
         .collect();

@@ -347,7 +347,7 @@ fn parse_as(
         Format::Jsonl => {
             let mut json_opts = json_options(opts);
             if json_opts.step_col.is_none() {
-                json_opts.step_col = framework::json_lines_step_key(&head).map(String::from);
+                json_opts.step_col = framework::json_lines_step_key(head).map(String::from);
             }
             json::parse_lines(reader, source, &json_opts)
         }
