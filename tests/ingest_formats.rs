@@ -43,7 +43,7 @@ fn refusal(args: &[&str]) -> String {
 /// The cleaned series as exported (`--export=-`): name → (step, value as printed).
 fn exported(input: &str) -> BTreeMap<String, Vec<(String, String)>> {
     let out = doctor()
-        .args(["analyze", input, "--export=-", "-q"])
+        .args(["analyze", input, "--export=-"])
         .output()
         .unwrap();
     assert!(out.status.code().is_some_and(|c| c < 2), "{input}: {out:?}");

@@ -1,5 +1,6 @@
 //! `rust-version` in Cargo.toml is honest: at least 1.88 (let-chains) and at least every locked
-//! dependency's own `rust-version`, read from `cargo metadata` (offline, the lock file as is).
+//! dependency's own `rust-version`, read from `cargo metadata` (offline, the lock file as is; the
+//! dependencies of this host's platform, which are the ones a build has downloaded).
 
 use std::process::Command;
 
@@ -11,8 +12,17 @@ fn version(text: &str) -> (u64, u64) {
 #[test]
 fn rust_version_covers_the_language_and_every_dependency() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let host = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV runs");
+    let host = String::from_utf8_lossy(&host.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .expect("rustc -vV names the host");
     let out = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", &host])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");

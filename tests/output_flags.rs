@@ -156,7 +156,7 @@ fn export_and_plot_refuse_a_directory_or_an_input() {
         .arg(&log)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("would overwrite an input"));
+        .stderr(predicate::str::contains("would overwrite the input"));
     doctor()
         .arg("analyze")
         .arg(&run)
