@@ -173,6 +173,10 @@ pub fn validate_plateau(ctx: &Context, from: u64, to: u64, at_minimum: bool) -> 
 /// Monitor several components.
 pub fn watch_components(ctx: &Context) -> String {
     match (&ctx.jepa, &ctx.reg) {
+        // A std / variance monitor means the opposite of V-JEPA's reg-loss: higher = more spread.
+        (Some(j), Some(r)) if crate::ingest::roles::higher_means_spread(r) => format!(
+            "Monitoring: read {j} and {r} together, not the total alone — a rebound with {r} steady or rising is the targets getting harder; with {r} falling toward 0 it is collapse."
+        ),
         (Some(j), Some(r)) => format!(
             "Monitoring: read {j} and {r} together, not the total alone — a rebound with {r} falling is the targets getting harder; with {r} rising it is collapse."
         ),
