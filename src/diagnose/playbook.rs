@@ -130,10 +130,17 @@ pub fn explore_lr(ctx: &Context) -> String {
 /// EMA momentum of the target encoder.
 pub fn explore_ema(ctx: &Context) -> String {
     match ctx.params.and_then(|p| p.ema) {
-        Some((m0, m1)) => format!(
-            "EMA: the target encoder's momentum ramps {m0} → {m1}; a higher start (e.g. {}) moves the targets more slowly and steadies the prediction task.",
-            fmt::value((1.0 - (1.0 - m0) / 2.0).min(0.9999))
-        ),
+        Some((m0, m1)) => {
+            let schedule = if m0 == m1 {
+                format!("is constant at {m0}")
+            } else {
+                format!("ramps {m0} → {m1}")
+            };
+            format!(
+                "EMA: the target encoder's momentum {schedule}; a higher start (e.g. {}) moves the targets more slowly and steadies the prediction task.",
+                fmt::value((1.0 - (1.0 - m0) / 2.0).min(0.9999))
+            )
+        }
         None => "EMA: a higher target-encoder momentum moves the targets more slowly and steadies the prediction task.".into(),
     }
 }
