@@ -38,13 +38,7 @@ pub fn descent(p: &Prepared, warmup_end: Option<u64>) -> Option<(f64, f64, f64)>
     let first = p.blocks.first_step[0];
     let last = p.blocks.last_step[b - 1];
     let warm = warmup_end.unwrap_or(first + (last - first) / 20);
-    let from = p
-        .blocks
-        .steps
-        .iter()
-        .position(|s| *s >= warm as f64)
-        .unwrap_or(0)
-        .min(b - 1);
+    let from = p.blocks.first_at_or_after(warm).unwrap_or(0).min(b - 1);
     let m = (from..b).min_by(|i, j| p.smoothed[*i].total_cmp(&p.smoothed[*j]))?;
     let high = p.smoothed[..=m]
         .iter()

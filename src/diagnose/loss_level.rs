@@ -40,9 +40,7 @@ pub fn by_loss_level(
     let warm = ctx.warmup.map_or(p.blocks.first_step[0], |w| w.end_step);
     let from = p
         .blocks
-        .steps
-        .iter()
-        .position(|s| *s >= warm as f64)
+        .first_at_or_after(warm)
         .unwrap_or(0)
         .max(b / 20)
         .min(b - 1);

@@ -120,7 +120,7 @@ pub fn ending(p: &Prepared) -> Option<(Ending, u64, u64, f64)> {
     let last = p.blocks.last_step[b - 1];
     let first = p.blocks.first_step[0];
     let from = last - (last - first) / 4;
-    let k = p.blocks.steps.iter().position(|s| *s >= from as f64)?;
+    let k = p.blocks.first_at_or_after(from)?;
     if b - k < 8 {
         return None;
     }

@@ -31,6 +31,10 @@ pub struct Blocks {
 }
 
 impl Blocks {
+    /// The first block whose centre step is at or after `step`, if any.
+    pub fn first_at_or_after(&self, step: u64) -> Option<usize> {
+        self.steps.iter().position(|s| *s >= step as f64)
+    }
     pub fn len(&self) -> usize {
         self.medians.len()
     }
