@@ -365,14 +365,9 @@ mod tests {
 
     /// Deterministic uniform noise in [-0.5, 0.5) (xorshift), for tests.
     fn noise(len: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.max(1);
-        (0..len)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-            })
+        crate::stats::test_uniform_noise(len, seed)
+            .into_iter()
+            .map(|u| u - 0.5)
             .collect()
     }
 
