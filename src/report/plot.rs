@@ -1,7 +1,8 @@
 //! `--plot FILE.png|.svg`: the loss report as a figure (DESIGN §8), drawn with plotters and the
 //! DejaVu Sans font embedded in the binary (no system fonts needed).
 //!
-//! Panel 1: the JEPA loss, raw (thin, light) and smoothed (TensorBoard's debiased EMA, thick); the
+//! Panel 1: the JEPA loss, raw (thin, light) and smoothed (thick: the analysis's zero-phase curve,
+//! the numbers the text reports; a series not analysed gets TensorBoard's debiased EMA); the
 //! minimum marked and labelled, the rebound span shaded with its magnitude and p-value in the
 //! legend, changepoints as dashed lines, spikes marked (at the top edge when off the scale),
 //! warmup shaded; epochs on a secondary axis when known; a log y axis when the loss spans decades.
@@ -27,7 +28,7 @@ use crate::diagnose::finding::Verdict;
 use crate::diagnose::rebound::Prepared;
 use crate::fmt;
 use crate::model::{Role, Run, Series};
-use crate::stats::smooth::default_weight;
+use crate::stats::smooth::{DebiasedEma, default_weight};
 
 /// Size and smoothing of the figure.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -185,9 +186,9 @@ struct Curve {
     hi: f64,
 }
 
-/// The curve of an analysed series from its blocks (min/max envelope and the display EMA at
-/// block ends) — no second pass over millions of points — when the analysis kept at least as
-/// much resolution as a figure shows (1000 blocks, or every point of a shorter series).
+/// The curve of an analysed series from its blocks (min/max envelope and the analysis's smoothed
+/// curve at the block centres) — no second pass over millions of points — when the analysis kept
+/// at least as much resolution as a figure shows (1000 blocks, or every point of a shorter series).
 fn curve_from_blocks(name: &str, p: &Prepared) -> Option<Curve> {
     let b = &p.blocks;
     if b.is_empty() || b.len() < b.points.min(1000) {
@@ -200,22 +201,35 @@ fn curve_from_blocks(name: &str, p: &Prepared) -> Option<Curve> {
             raw.push((b.steps[i], b.maxs[i]));
         }
     }
-    let smooth = b
-        .last_step
-        .iter()
-        .zip(&b.ema)
-        .map(|(s, v)| (*s as f64, *v))
-        .collect();
-    Some(finish_curve(name, raw, smooth, &b.mins, &b.maxs))
+    Some(finish_curve(
+        name,
+        raw,
+        analysed_smooth(p),
+        &b.mins,
+        &b.maxs,
+    ))
 }
 
-/// The curve of a series by one pass over its points (decimated per pixel column).
+/// The smoothed line of an analysed series: the detector's de-spiked zero-phase curve, so the
+/// figure shows the very numbers the text and JSON report (start, minimum, end).
+fn analysed_smooth(p: &Prepared) -> Vec<(f64, f64)> {
+    p.blocks
+        .steps
+        .iter()
+        .copied()
+        .zip(p.smoothed.iter().copied())
+        .collect()
+}
+
+/// The curve of a series by one pass over its points (decimated per pixel column); the smoothed
+/// line is the analysis's when the series was analysed.
 fn curve(
     series: &Series,
     run: &Run,
     x: (f64, f64),
     columns: usize,
     smoothing: Option<f64>,
+    prepared: Option<&Prepared>,
 ) -> Option<Curve> {
     let n = series.finite_count();
     if n == 0 {
@@ -224,20 +238,18 @@ fn curve(
     let weight = smoothing.unwrap_or_else(|| default_weight(n));
     let mut raw = Columns::new(x.0, x.1, columns);
     let mut smooth = Columns::new(x.0, x.1, columns);
-    // Streaming debiased EMA: the same formula as stats::smooth, without holding n values.
-    let (mut last, mut debias) = (0.0, 1.0);
+    let mut ema = DebiasedEma::new(weight);
     for (step, v) in series.finite_points(&run.steps) {
         let s = step as f64;
         raw.push(s, v);
-        last = last * weight + (1.0 - weight) * v;
-        debias *= weight;
-        smooth.push(s, last / (1.0 - debias));
+        smooth.push(s, ema.push(v));
     }
     let (mins, maxs) = raw.extremes();
+    let smooth = prepared.map_or_else(|| smooth.means(), analysed_smooth);
     Some(finish_curve(
         &series.name,
         raw.envelope(),
-        smooth.means(),
+        smooth,
         &mins,
         &maxs,
     ))
@@ -341,7 +353,7 @@ fn draw<DB: DrawingBackend>(
     let x = (first as f64, (last as f64).max(first as f64 + 1.0));
     let columns = (w as usize).clamp(100, 4000);
 
-    let title_h = (font * 4.3) as u32;
+    let title_h = (font * 5.0) as u32;
     let (title, body) = root.split_vertically(title_h);
     draw_title(&title, d, font, w)?;
 
@@ -349,7 +361,7 @@ fn draw<DB: DrawingBackend>(
         let series = series?;
         prepared
             .and_then(|p| curve_from_blocks(&series.name, p))
-            .or_else(|| curve(series, run, x, columns, opts.smoothing))
+            .or_else(|| curve(series, run, x, columns, opts.smoothing, prepared))
     };
     let jepa = analysed(crate::diagnose::jepa_series(run), d.jepa.as_ref());
     let reg = analysed(crate::diagnose::reg_series(run), d.reg.as_ref());
@@ -406,7 +418,8 @@ fn draw_title<DB: DrawingBackend>(
     let head = format!("jepa-doctor · {}", d.verdict.as_str());
     area.draw(&Text::new(
         head,
-        (16, 6),
+        // A margin of about one line of text above the title, as on the other edges.
+        (16, (font * 0.8) as i32),
         ("sans-serif", font * 1.35)
             .into_font()
             .style(FontStyle::Bold)
@@ -414,7 +427,7 @@ fn draw_title<DB: DrawingBackend>(
     ))?;
     let max_chars = (width / (font * 0.56)) as usize;
     for (i, line) in wrap(&d.headline, max_chars, 2).iter().enumerate() {
-        let y = (font * (1.85 + 1.2 * i as f64)) as i32;
+        let y = (font * (2.6 + 1.2 * i as f64)) as i32;
         area.draw(&Text::new(
             line.as_str(),
             (16, y),

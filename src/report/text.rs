@@ -8,6 +8,7 @@ use super::json::series_entries;
 use super::style::Palette;
 use crate::diagnose::Diagnosis;
 use crate::diagnose::rebound::{Power, WarmupSource};
+use crate::diagnose::schedule::ScheduleKind;
 use crate::fmt;
 use crate::model::{IpeSource, Role, Run, SeriesSummary};
 
@@ -115,13 +116,18 @@ fn write_findings(
             (Some(a), _) => format!("step {a}"),
             _ => String::new(),
         };
-        writeln!(
-            out,
-            "{} {:<22} {}",
-            palette.severity(f.severity, &format!("{:<7}", f.severity.as_str())),
-            f.code.as_str(),
-            palette.dim(&steps)
-        )?;
+        let severity = palette.severity(f.severity, &format!("{:<7}", f.severity.as_str()));
+        // The code is padded only to align the steps after it: no trailing blanks without them.
+        if steps.is_empty() {
+            writeln!(out, "{severity} {}", f.code.as_str())?;
+        } else {
+            writeln!(
+                out,
+                "{severity} {:<22} {}",
+                f.code.as_str(),
+                palette.dim(&steps)
+            )?;
+        }
         const INDENT: &str = "        ";
         write_wrapped(out, INDENT, INDENT, &f.message, opts.width)?;
         if opts.explain {
@@ -204,6 +210,21 @@ fn verdict_reason(d: &Diagnosis) -> String {
     }
 }
 
+/// What to say instead of "warmup ends at step 0" when the run has no warmup (a cooldown run,
+/// or a config with 0 warmup epochs): that there is none, and the schedule when it is known.
+fn without_warmup(d: &Diagnosis) -> Option<String> {
+    let w = d.rebound.warmup?;
+    if w.source != WarmupSource::Config || w.end_step > 0 {
+        return None;
+    }
+    Some(match &d.schedule {
+        // The cooldown's clause already says it has no warmup by design.
+        Some(s) if s.kind == ScheduleKind::LinearDecay => format!("LR: {}", s.describe()),
+        Some(s) => format!("no warmup (config) · LR: {}", s.describe()),
+        None => "no warmup (config)".into(),
+    })
+}
+
 /// The rebound decision and the changepoints.
 fn write_rebound(
     out: &mut dyn Write,
@@ -248,7 +269,9 @@ fn write_rebound(
                 facts.push(format!("{} per 1k steps", fmt::signed(slope)));
             }
         }
-        if let Some(w) = r.warmup {
+        if let Some(no_warmup) = without_warmup(d) {
+            facts.push(no_warmup);
+        } else if let Some(w) = r.warmup {
             let source = match w.source {
                 WarmupSource::Flag => "--warmup-steps",
                 WarmupSource::Config => "config",

@@ -8,6 +8,8 @@
 //! (mean of its steps). With `n ≤ max_blocks` every point is its own block: nothing is averaged.
 //! The reduction is one streaming pass plus a selection per block: O(n).
 
+use super::smooth::DebiasedEma;
+
 /// Default maximum number of blocks.
 pub const DEFAULT_MAX_BLOCKS: usize = 1000;
 
@@ -79,8 +81,7 @@ pub fn reduce(
     ] {
         v.reserve(b);
     }
-    let weight = ema_weight.clamp(0.0, 0.999_999_999);
-    let (mut last_ema, mut debias) = (0.0f64, 1.0f64);
+    let mut ema = DebiasedEma::new(ema_weight);
     let mut scratch: Vec<u64> = Vec::with_capacity(n / b + 1);
     let (mut step_sum, mut first, mut sum) = (0.0f64, 0u64, 0.0f64);
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -99,8 +100,7 @@ pub fn reduce(
         sum += value;
         lo = lo.min(value);
         hi = hi.max(value);
-        last_ema = last_ema * weight + (1.0 - weight) * value;
-        debias *= weight;
+        let smoothed = ema.push(value);
         if i + 1 == end {
             let last = step;
             let count = scratch.len();
@@ -108,7 +108,7 @@ pub fn reduce(
             blocks.medians.push(median_of_keys(&mut scratch));
             blocks.mins.push(lo);
             blocks.maxs.push(hi);
-            blocks.ema.push(last_ema / (1.0 - debias));
+            blocks.ema.push(smoothed);
             blocks.steps.push(step_sum / count as f64);
             blocks.first_step.push(first);
             blocks.last_step.push(last);

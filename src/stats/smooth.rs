@@ -20,20 +20,39 @@ pub const MAD_TO_SIGMA: f64 = 1.482_602_218_505_602;
 
 /// TensorBoard's debiased EMA with smoothing weight `weight` (0 = none).
 pub fn ema_debiased(values: &[f64], weight: f64) -> Vec<f64> {
-    let weight = weight.clamp(0.0, 0.999_999_999);
-    let mut out = Vec::with_capacity(values.len());
-    let mut last = 0.0;
-    let mut debias = 1.0;
-    for &y in values {
-        if !y.is_finite() {
-            out.push(y);
-            continue;
+    let mut ema = DebiasedEma::new(weight);
+    values
+        .iter()
+        .map(|&y| if y.is_finite() { ema.push(y) } else { y })
+        .collect()
+}
+
+/// TensorBoard's debiased EMA one point at a time (the formula of the module doc), for passes
+/// that do not hold the series: the block reduction and the figure's per-pixel curve.
+/// [`ema_debiased`] is this over a slice.
+#[derive(Clone, Copy, Debug)]
+pub struct DebiasedEma {
+    weight: f64,
+    last: f64,
+    debias: f64,
+}
+
+impl DebiasedEma {
+    /// An EMA with smoothing weight `weight` in [0, 1) (clamped; 0 = none), before any value.
+    pub fn new(weight: f64) -> DebiasedEma {
+        DebiasedEma {
+            weight: weight.clamp(0.0, 0.999_999_999),
+            last: 0.0,
+            debias: 1.0,
         }
-        last = last * weight + (1.0 - weight) * y;
-        debias *= weight;
-        out.push(last / (1.0 - debias));
     }
-    out
+
+    /// Takes the next finite value `y` and returns the smoothed value at it.
+    pub fn push(&mut self, y: f64) -> f64 {
+        self.last = self.last * self.weight + (1.0 - self.weight) * y;
+        self.debias *= self.weight;
+        self.last / (1.0 - self.debias)
+    }
 }
 
 /// The debiased EMA run forward then backward: no lag, same smoothness class.
