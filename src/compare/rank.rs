@@ -8,14 +8,14 @@
 //!   across different LR or EMA settings (a collapsed run has the lowest loss of all); the
 //!   renderers say so whenever the ranking is by loss.
 //! - `eval:NAME`: the best value of the downstream metric NAME; higher first unless the name
-//!   says loss or error ([`super::setup::higher_is_better`]).
+//!   says loss or error ([`crate::ingest::roles::higher_is_better`]).
 //!
 //! Runs without the ranked value come after the ranked ones (no rank); runs that could not be
 //! analysed come last. Ties keep the order given.
 
 use super::row::RunRow;
-use super::setup::higher_is_better;
 use crate::diagnose::finding::{Severity, Verdict};
+use crate::ingest::roles::higher_is_better;
 
 /// The ranking key.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::diagnose::schedule::logged_peak;
+use crate::ingest::roles::higher_is_better;
 use crate::model::{Role, Run, serialize_reported, serialize_reported_opt};
 
 /// The `setup` section of the `analyze` report.
@@ -42,13 +43,6 @@ pub struct EvalBest {
     #[serde(serialize_with = "serialize_reported")]
     pub last: f64,
     pub last_step: u64,
-}
-
-/// Whether a downstream metric named `name` is better when higher (accuracy, kNN, probe) — not
-/// when its name says loss or error.
-pub fn higher_is_better(name: &str) -> bool {
-    let name = name.to_lowercase();
-    !["loss", "error", "err"].iter().any(|w| name.contains(w))
 }
 
 /// The setup of a cleaned run.
@@ -109,18 +103,5 @@ pub fn setup(run: &Run) -> Setup {
         ema_end,
         eval,
         params,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accuracy_is_better_higher_and_losses_lower() {
-        assert!(higher_is_better("probe_acc"));
-        assert!(higher_is_better("knn_top1"));
-        assert!(!higher_is_better("val/loss"));
-        assert!(!higher_is_better("eval_error"));
     }
 }

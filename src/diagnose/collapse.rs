@@ -458,14 +458,14 @@ fn transient(ctx: &Context, m: &Monitor, found: &[Episode]) -> Finding {
     ));
     f.recommendations.push(playbook::explore_lr(ctx));
     f.recommendations.push(playbook::explore_ema(ctx));
-    f.recommendations.push(playbook::watch_features());
+    f.recommendations.push(playbook::watch_features(ctx));
     f
 }
 
 /// The playbook for a collapse.
 pub(super) fn recommendations(ctx: &Context) -> Vec<String> {
     vec![
-        playbook::watch_features(),
+        playbook::watch_features(ctx),
         playbook::architecture(ctx),
         playbook::explore_lr(ctx),
         playbook::explore_ema(ctx),

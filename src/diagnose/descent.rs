@@ -141,6 +141,6 @@ pub fn no_descent(ctx: &Context, jepa: &Series, p: &Prepared) -> Option<Finding>
         f.recommendations.push("Collapse to uniform outputs: check the teacher temperature and its warmup, the centering momentum and the sharpening (a teacher temperature too high or centering without sharpening gives a uniform output); lower the LR or lengthen warmup if the loss rose during warmup.".into());
     }
     f.recommendations.push(playbook::raise_lr(ctx));
-    f.recommendations.push(playbook::watch_features());
+    f.recommendations.push(playbook::watch_features(ctx));
     Some(f)
 }

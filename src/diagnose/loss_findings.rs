@@ -5,11 +5,12 @@
 use serde_json::json;
 
 use crate::fmt;
-use crate::ingest::roles::higher_means_spread;
+use crate::ingest::roles::{higher_is_better, higher_means_spread};
 use crate::model::{Role, Series};
 
 use super::collapse::Episode;
 use super::finding::{Code, Finding, Severity};
+use super::loss_level::dropped_suddenly;
 use super::playbook::{self, Context};
 use super::rebound::{Power, Prepared, Rebound, RegTrend};
 use super::schedule::place;
@@ -155,12 +156,12 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
         .push(playbook::validate_downstream(ctx, min_step, last));
     f.recommendations.push(playbook::watch_components(ctx));
     if code == Code::ReboundWithCollapse {
-        f.recommendations.push(playbook::watch_features());
+        f.recommendations.push(playbook::watch_features(ctx));
         f.recommendations.push(playbook::explore_lr(ctx));
         f.recommendations.push(playbook::explore_ema(ctx));
         f.recommendations.push(playbook::architecture(ctx));
     } else {
-        f.recommendations.push(playbook::watch_features());
+        f.recommendations.push(playbook::watch_features(ctx));
     }
     Some(f)
 }
@@ -187,14 +188,11 @@ fn downstream_after(ctx: &Context, min_step: u64) -> Option<Downstream> {
     if last_step <= min_step {
         return None;
     }
-    let lower_is_better = ["loss", "error", "err"]
-        .iter()
-        .any(|w| eval.name.to_lowercase().contains(w));
     let change = (last - at_min) / at_min.abs().max(f64::MIN_POSITIVE);
-    let worse = if lower_is_better {
-        change >= 0.05
-    } else {
+    let worse = if higher_is_better(&eval.name) {
         change <= -0.05
+    } else {
+        change >= 0.05
     };
     Some(Downstream {
         name: eval.name.clone(),
@@ -235,11 +233,8 @@ pub fn sudden_drops(
         ),
         None => {
             format!(
-                "{} dropped suddenly at {} from {} to {}{}",
-                jepa.name,
-                ctx.when(first.step),
-                fmt::value(first.before),
-                fmt::value(first.after),
+                "{}{}",
+                dropped_suddenly(ctx, &jepa.name, first),
                 if drops.len() > 1 {
                     format!(" ({} such drops)", drops.len())
                 } else {
@@ -268,7 +263,7 @@ pub fn sudden_drops(
         .because("falls within 1% of the run to below the preceding trend by ≥ 10% of the descent and ≥ 6 noise σ, from a level held for several windows; a period when ≥ 4 drops come at intervals within ±40% of their median");
     f.recommendations.push(playbook::explore_lr(ctx));
     f.recommendations.push(playbook::explore_ema(ctx));
-    f.recommendations.push(playbook::watch_features());
+    f.recommendations.push(playbook::watch_features(ctx));
     Some(f)
 }
 

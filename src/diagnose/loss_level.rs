@@ -20,7 +20,7 @@ use super::shape;
 /// The highest smoothed level after warmup and the end level (median of the last 5% of blocks).
 pub fn loss_levels(p: &Prepared) -> (f64, f64) {
     let b = p.cleaned.len();
-    let start = p.smoothed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (start, _) = shape::smoothed_range(p);
     let end = median(&p.cleaned[b - (b / 20).max(3).min(b)..]);
     (start, end)
 }
@@ -79,12 +79,12 @@ pub fn by_loss_level(
         Code::Collapse,
         Severity::Error,
         format!(
-            "{} fell from {} to {} ({} of it, smoothed levels) between steps {s0} and {s1} ({} steps) and stayed there: a regression-to-target loss this close to zero means the predictions match the targets trivially — collapse ({how})",
-            jepa.name,
-            fmt::value(pre),
-            fmt::value(end),
-            fmt::percent(share),
-            s1.saturating_sub(s0)
+            "{name} fell from {from} to {to} ({of_it} of it, smoothed levels) between steps {s0} and {s1} ({span} steps) and stayed there: a regression-to-target loss this close to zero means the predictions match the targets trivially — collapse ({how})",
+            name = jepa.name,
+            from = fmt::value(pre),
+            to = fmt::value(end),
+            of_it = fmt::percent(share),
+            span = s1.saturating_sub(s0)
         ),
     )
     .series(&jepa.name)
@@ -124,6 +124,17 @@ pub fn regression_loss(ctx: &Context, jepa: &Series) -> bool {
         )
 }
 
+/// "NAME dropped suddenly at step S (epoch E) from A to B": one wording for a drop, in the
+/// sudden-drop finding and in collapse by a drop.
+pub fn dropped_suddenly(ctx: &Context, name: &str, drop: &shape::Drop) -> String {
+    format!(
+        "{name} dropped suddenly at {} from {} to {}",
+        ctx.when(drop.step),
+        fmt::value(drop.before),
+        fmt::value(drop.after)
+    )
+}
+
 /// A sudden level drop to < 10% of the start that lasts (end < 15% of the start).
 fn historical_drop(
     ctx: &Context,
@@ -139,11 +150,8 @@ fn historical_drop(
         Code::Collapse,
         Severity::Error,
         format!(
-            "{} dropped suddenly at {} from {} to {} ({} of its start) and stayed there: the prediction task became trivial — collapse",
-            jepa.name,
-            ctx.when(drop.step),
-            fmt::value(drop.before),
-            fmt::value(drop.after),
+            "{} ({} of its start) and stayed there: the prediction task became trivial — collapse",
+            dropped_suddenly(ctx, &jepa.name, drop),
             fmt::percent(drop.after / start)
         ),
     )
@@ -157,7 +165,9 @@ fn historical_drop(
         "loss_start": round_reported(start),
         "loss_end": round_reported(end),
     }))
-    .because("a sudden level drop to under 10% of the starting loss that lasts to the end of the run");
+    .because(
+        "a sudden level drop to under 10% of the starting loss that lasts to the end of the run",
+    );
     f.recommendations = recommendations(ctx);
     Some(f)
 }

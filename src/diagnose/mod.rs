@@ -5,6 +5,7 @@
 pub mod collapse;
 pub mod components;
 pub mod descent;
+pub mod family;
 pub mod finding;
 pub mod loss_findings;
 pub mod loss_level;
@@ -131,6 +132,7 @@ pub fn diagnose(run: &Run, settings: &AnalysisSettings) -> Diagnosis {
         jepa: jepa.map(|s| s.name.clone()),
         reg: reg.map(|s| s.name.clone()),
         peak_lr,
+        family: family::Family::of(run),
     };
 
     // The summaries of every series on one core while the detector prepares the losses.

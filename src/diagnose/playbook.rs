@@ -2,12 +2,15 @@
 //! rate (start high, 1e-3 class, warm up, decay), monitoring (several components, downstream
 //! validation, feature distribution), architecture (predictor depth and width, masks,
 //! regularization coefficient). Each function returns one recommendation; the detectors pick the
-//! ones relevant to what they found.
+//! ones relevant to what they found. The wording follows the run's [`Family`]: a DINO / iBOT or
+//! data2vec run is not held to the V-JEPA LR class, and no run is told about a reg loss it does
+//! not have.
 
 use crate::fmt;
 use crate::model::Run;
 use crate::params::RunParams;
 
+use super::family::Family;
 use super::rebound::Warmup;
 use super::schedule::Schedule;
 
@@ -24,6 +27,8 @@ pub struct Context<'a> {
     pub reg: Option<String>,
     /// Peak LR and where it came from ("config" or "logged").
     pub peak_lr: Option<(f64, &'static str)>,
+    /// The method that wrote the run, which decides how the advice is phrased.
+    pub family: Family,
 }
 
 impl Context<'_> {
@@ -62,11 +67,15 @@ pub fn lr_relation(peak: f64) -> String {
 /// The schedule as the config states it, in one clause.
 fn schedule_clause(ctx: &Context) -> Option<String> {
     let (peak, source) = ctx.peak_lr?;
-    let mut parts = vec![format!(
-        "peak LR {} ({source}, {})",
-        fmt::sci(peak),
-        lr_relation(peak)
-    )];
+    let mut parts = vec![if ctx.family.uses_jepa_lr_class() {
+        format!(
+            "peak LR {} ({source}, {})",
+            fmt::sci(peak),
+            lr_relation(peak)
+        )
+    } else {
+        format!("peak LR {} ({source})", fmt::sci(peak))
+    }];
     if let Some(p) = ctx.params {
         if let Some(start) = p.start_lr {
             parts.push(format!("start {}", fmt::sci(start)));
@@ -90,9 +99,18 @@ fn schedule_clause(ctx: &Context) -> Option<String> {
 /// Learning rate, for a run whose LR looks too low.
 pub fn raise_lr(ctx: &Context) -> String {
     let current = schedule_clause(ctx).unwrap_or_else(|| "the peak LR".into());
-    format!(
-        "Learning rate: {current}. Start high — a peak around 1e-3 (e.g. 6e-4 to 1.5e-3) with linear warmup, then decay progressively; for a small batch do not scale the LR down linearly, linear scaling does not hold for SSL ViTs."
-    )
+    match ctx.family {
+        // main_dino.py: `--lr` 5e-4 at batch 256, scaled linearly with the batch, `--warmup_epochs` 10.
+        Family::SelfDistillation => format!(
+            "Learning rate: {current}. DINO / iBOT scale the peak with the batch (5e-4 × batch/256 in DINO) after a linear warmup (10 epochs), then decay it with a cosine; a peak far below that, or a warmup longer than the run, keeps the loss from descending."
+        ),
+        Family::Data2vec => format!(
+            "Learning rate: {current}. Compare the peak and its warmup with the data2vec recipe for this modality (the fairseq config's `lr` and warmup updates); a peak far below it, or a warmup longer than the run, keeps the loss from descending."
+        ),
+        Family::Jepa | Family::Unknown => format!(
+            "Learning rate: {current}. Start high — a peak around 1e-3 (e.g. 6e-4 to 1.5e-3) with linear warmup, then decay progressively; for a small batch do not scale the LR down linearly, linear scaling does not hold for SSL ViTs."
+        ),
+    }
 }
 
 /// Learning rate, for instability or collapse: explore lower peaks and longer warmup (a cooldown
@@ -150,8 +168,13 @@ pub fn validate_downstream(ctx: &Context, min_step: u64, last_step: u64) -> Stri
     let start = ctx.warmup.map_or(0, |w| w.end_step).min(min_step);
     let before = start + (min_step - start) / 2;
     let after = min_step + last_step.saturating_sub(min_step) / 2;
+    let proxy = match ctx.family {
+        Family::Jepa | Family::Unknown => "the JEPA loss is a proxy against moving EMA targets",
+        Family::SelfDistillation => "the distillation loss is a proxy against a moving EMA teacher",
+        Family::Data2vec => "the data2vec loss is a proxy against moving EMA-teacher targets",
+    };
     format!(
-        "Validate downstream: the JEPA loss is a proxy against moving EMA targets. Probe (kNN, linear or attentive probe) the checkpoints nearest to {} (before the minimum), {} (the minimum), {} and the last one, {}; keep the one that transfers best.",
+        "Validate downstream: {proxy}. Probe (kNN, linear or attentive probe) the checkpoints nearest to {} (before the minimum), {} (the minimum), {} and the last one, {}; keep the one that transfers best.",
         ctx.when(before),
         ctx.when(min_step),
         ctx.when(after),
@@ -187,6 +210,12 @@ pub fn watch_components(ctx: &Context) -> String {
         (Some(j), Some(r)) => format!(
             "Monitoring: read {j} and {r} together, not the total alone — a rebound with {r} falling is the targets getting harder; with {r} rising it is collapse."
         ),
+        (Some(j), None) if ctx.family == Family::SelfDistillation => format!(
+            "Monitoring: log the teacher's output entropy and the student–teacher KL next to {j}: both collapses (to one prototype, or to the uniform output) drive the KL to 0, which the loss alone does not show."
+        ),
+        (Some(j), None) if ctx.family == Family::Data2vec => format!(
+            "Monitoring: log target_var and pred_var next to {j} (the variances of targets and predictions data2vec reports): without them a rebound cannot be told apart from collapse."
+        ),
         (Some(j), None) => format!(
             "Monitoring: log a collapse monitor next to {j} (V-JEPA's reg-loss = mean(relu(1 − std)) of the predictions, or the prediction std): without it a rebound cannot be told apart from collapse."
         ),
@@ -195,9 +224,21 @@ pub fn watch_components(ctx: &Context) -> String {
     }
 }
 
-/// Watch the feature distribution.
-pub fn watch_features() -> String {
-    "Feature distribution: track the per-dimension std of predictor outputs and targets and their effective rank; std → 0 (reg-loss → 1) means the representations are collapsing.".into()
+/// Watch the feature distribution, naming the run's own collapse monitor (none when it logs
+/// none); for DINO / iBOT, the teacher's output distribution.
+pub fn watch_features(ctx: &Context) -> String {
+    if ctx.family == Family::SelfDistillation {
+        return "Output distribution: track the teacher's output entropy and the student–teacher KL (Caron et al. 2021, avoiding collapse): the KL falling to 0 with the entropy at 0 is collapse to one prototype, with the entropy at ln K collapse to the uniform output.".into();
+    }
+    let monitor = match &ctx.reg {
+        // A std / variance monitor goes to 0 with the spread; a hinge on the std to 1.
+        Some(r) if crate::ingest::roles::higher_means_spread(r) => format!(" ({r} → 0)"),
+        Some(r) => format!(" ({r} → 1)"),
+        None => String::new(),
+    };
+    format!(
+        "Feature distribution: track the per-dimension std of predictor outputs and targets and their effective rank; std → 0{monitor} means the representations are collapsing."
+    )
 }
 
 /// Architecture: predictor, masks, regularization.
@@ -230,8 +271,16 @@ pub fn architecture(ctx: &Context) -> String {
     } else {
         format!(" (now: {})", parts.join(", "))
     };
+    // The reg coefficient is advice only for a run with a regularization term (V-JEPA's
+    // reg-loss); V-JEPA 2 and I-JEPA have none.
+    let has_reg = ctx.reg.is_some() || ctx.params.is_some_and(|p| p.reg_coeff.is_some());
+    let reg = if has_reg {
+        "a regularization coefficient above 0 penalises collapse directly (the shipped configs use 0, a pure monitor); "
+    } else {
+        ""
+    };
     format!(
-        "Architecture{current}: a regularization coefficient above 0 penalises collapse directly (the shipped configs use 0, a pure monitor); harder masks (larger or more blocks) and a predictor that is not too shallow keep the prediction task informative."
+        "Architecture{current}: {reg}harder masks (larger or more blocks) and a predictor that is not too shallow keep the prediction task informative."
     )
 }
 

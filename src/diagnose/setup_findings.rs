@@ -125,8 +125,10 @@ pub fn non_finite(ctx: &Context, run: &Run, summaries: &[SeriesSummary]) -> Vec<
 /// LR level, warmup and decay, from the config or the logged LR.
 pub fn learning_rate(ctx: &Context, run: &Run) -> Vec<Finding> {
     let mut out = Vec::new();
+    // The 1e-3 class is the V-JEPA recipes'; DINO / iBOT and data2vec peak elsewhere.
     if let Some((peak, source)) = ctx.peak_lr
         && peak < LR_TOO_LOW
+        && ctx.family.uses_jepa_lr_class()
     {
         let mut f = Finding::new(
             Code::LrTooLow,

@@ -11,10 +11,19 @@
 //!   fall of at least 10% of the descent is a slow descent (more steps would still pay).
 
 use crate::stats::changepoint::noise_variance;
+use crate::stats::period::regular_period;
 use crate::stats::smooth::median;
 use crate::stats::trend::{hamed_rao_conservative, sens_slope_xy};
 
 use super::rebound::Prepared;
+
+/// The highest and the lowest level of the smoothed curve (−∞ and +∞ when it is empty): the
+/// run's scale, against which drops, endings and spikes are measured.
+pub fn smoothed_range(p: &Prepared) -> (f64, f64) {
+    let high = p.smoothed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let low = p.smoothed.iter().copied().fold(f64::INFINITY, f64::min);
+    (high, low)
+}
 
 /// A sudden downward level shift.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,8 +49,7 @@ pub fn sudden_drops(p: &Prepared, after_step: u64) -> Vec<Drop> {
     if b < 20 {
         return Vec::new();
     }
-    let start = p.smoothed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let min = p.smoothed.iter().copied().fold(f64::INFINITY, f64::min);
+    let (start, min) = smoothed_range(p);
     let descent = start - min;
     let sigma = noise_variance(c).sqrt();
     if descent.is_nan() || descent <= 0.0 {
@@ -85,22 +93,10 @@ pub fn sudden_drops(p: &Prepared, after_step: u64) -> Vec<Drop> {
     drops
 }
 
-/// Median interval of regular drops: at least 4 drops, and at least 70% of the intervals within
-/// ±40% of their median (a late first drop or one missed crash does not hide the period).
+/// Median interval of regular drops ([`crate::stats::period::regular_period`] of their steps).
 pub fn drop_period(drops: &[Drop]) -> Option<f64> {
-    if drops.len() < 4 {
-        return None;
-    }
-    let gaps: Vec<f64> = drops
-        .windows(2)
-        .map(|w| (w[1].step - w[0].step) as f64)
-        .collect();
-    let typical = median(&gaps);
-    let regular = gaps
-        .iter()
-        .filter(|g| (*g - typical).abs() <= 0.4 * typical)
-        .count();
-    (typical > 0.0 && regular as f64 >= 0.7 * gaps.len() as f64).then_some(typical)
+    let steps: Vec<u64> = drops.iter().map(|d| d.step).collect();
+    regular_period(&steps)
 }
 
 /// How the last quarter of the run behaves.
@@ -128,8 +124,7 @@ pub fn ending(p: &Prepared) -> Option<(Ending, u64, u64, f64)> {
     let mk = hamed_rao_conservative(tail);
     let slope = sens_slope_xy(&p.blocks.steps[k..], tail);
     let change = slope * (last - p.blocks.first_step[k]) as f64;
-    let start = p.smoothed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let min = p.smoothed.iter().copied().fold(f64::INFINITY, f64::min);
+    let (start, min) = smoothed_range(p);
     let descent = (start - min).max(f64::MIN_POSITIVE);
     let e = if mk.p >= 0.05 || change.abs() < 0.02 * descent {
         Ending::Plateau { p: mk.p, change }

@@ -7,9 +7,11 @@
 //! of at least 6 and at least 1.25× the level, or at least 2× the level (DESIGN §5's ratio rule)
 //! and 3 robust σ above it — and at least 5% of the curve's range above it, so a wiggle near a
 //! floor of ~0 is not "2× the level". Consecutive spike points form one event. Regular intervals between
-//! four or more events are reported as a period.
+//! four or more events are reported as a period ([`crate::stats::period`], the rule the periodic
+//! crashes use).
 
 use crate::model::{Series, StepAxis};
+use crate::stats::period::regular_period;
 use crate::stats::smooth::{MAD_TO_SIGMA, median_in_place};
 
 use super::rebound::Prepared;
@@ -31,7 +33,7 @@ pub struct SpikeEvent {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Spikes {
     pub events: Vec<SpikeEvent>,
-    /// Median interval between events when they come regularly (≥ 4 events, CV < 0.25).
+    /// Median interval between event peaks when they come regularly ([`regular_period`]).
     pub period: Option<f64>,
     pub points: usize,
 }
@@ -84,8 +86,7 @@ pub fn detect(series: &Series, axis: &StepAxis, prepared: &Prepared) -> Spikes {
 
     // An excursion must also matter on the curve's own scale (5% of its range): near a floor of
     // ~0 any wiggle is "2× the level".
-    let top = level.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let bottom = level.iter().copied().fold(f64::INFINITY, f64::min);
+    let (top, bottom) = super::shape::smoothed_range(prepared);
     let min_excursion = 0.05 * (top - bottom);
     let mut spikes = Spikes::default();
     let mut current: Option<SpikeEvent> = None;
@@ -140,20 +141,7 @@ pub fn detect(series: &Series, axis: &StepAxis, prepared: &Prepared) -> Spikes {
     if let Some(done) = current {
         spikes.events.push(done);
     }
-    spikes.period = period(&spikes.events);
+    let peaks: Vec<u64> = spikes.events.iter().map(|e| e.peak_step).collect();
+    spikes.period = regular_period(&peaks);
     spikes
-}
-
-/// Median interval between event peaks when the intervals are regular.
-fn period(events: &[SpikeEvent]) -> Option<f64> {
-    if events.len() < 4 {
-        return None;
-    }
-    let gaps: Vec<f64> = events
-        .windows(2)
-        .map(|w| (w[1].peak_step - w[0].peak_step) as f64)
-        .collect();
-    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
-    let sd = (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64).sqrt();
-    (mean > 0.0 && sd / mean < 0.25).then(|| median_in_place(&mut gaps.clone()))
 }

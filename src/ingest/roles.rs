@@ -137,6 +137,14 @@ pub fn higher_means_spread(name: &str) -> bool {
         || leaf.contains("effective_rank")
 }
 
+/// Whether a downstream metric named `name` is better when higher (accuracy, kNN, probe) — not
+/// when its name says loss or error. The one rule for ranking runs and for reading a metric that
+/// got worse after the loss minimum.
+pub fn higher_is_better(name: &str) -> bool {
+    let name = name.to_lowercase();
+    !["loss", "error", "err"].iter().any(|w| name.contains(w))
+}
+
 /// True for names that hold the global step (or the iteration within an epoch, `itr`).
 pub fn is_step_name(name: &str) -> bool {
     matches!(
@@ -174,6 +182,14 @@ pub fn normalize(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accuracy_is_better_higher_and_losses_lower() {
+        assert!(higher_is_better("probe_acc"));
+        assert!(higher_is_better("knn_top1"));
+        assert!(!higher_is_better("val/loss"));
+        assert!(!higher_is_better("eval_error"));
+    }
 
     #[test]
     fn vjepa_columns() {

@@ -125,9 +125,12 @@ impl Figure for CompareFigure<'_> {
         let (w, h) = (self.opts.width as f64, self.opts.height as f64);
         let font = (h / 55.0).clamp(11.0, 28.0);
         let runs = drawn(&self.comparison.runs, self.x);
-        let (title, body) = root.split_vertically((font * 3.6) as u32);
+        let (title, body) = root.split_vertically((font * 4.2) as u32);
         draw_title(&title, self.comparison, font)?;
-        let legend_w = (w * 0.24).clamp(180.0, 520.0) as u32;
+        // As wide as the longest label needs (at the largest legend text), at most a quarter.
+        let longest = runs.iter().map(|r| legend_label(r).chars().count()).max();
+        let legend_w = (50.0 + longest.unwrap_or(8) as f64 * font * 0.9 * 0.55)
+            .clamp(120.0, (w * 0.24).max(120.0)) as u32;
         let (plots, legend) = body.split_horizontally(body.dim_in_pixel().0 - legend_w);
         draw_legend_column(&legend, &runs, font)?;
         let any_reg = runs.iter().any(|r| !r.reg.is_empty());
@@ -174,7 +177,7 @@ fn draw_title<DB: DrawingBackend>(
             c.runs.len(),
             c.rank_by.name()
         ),
-        (16, 6),
+        (16, (font * 0.7) as i32),
         ("sans-serif", font * 1.3)
             .into_font()
             .style(FontStyle::Bold)
@@ -182,10 +185,21 @@ fn draw_title<DB: DrawingBackend>(
     ))?;
     area.draw(&Text::new(
         "smoothed JEPA loss per run · ● its minimum · thick dashes: after the minimum of a detected rebound",
-        (16, (font * 2.0) as i32),
+        (16, (font * 2.6) as i32),
         ("sans-serif", font * 0.85).into_font().color(&GREY),
     ))?;
     Ok(())
+}
+
+/// A run's legend text: rank, name, verdict.
+fn legend_label(r: &Drawn) -> String {
+    let verdict = match (&r.row.verdict, &r.row.error) {
+        (Some(v), _) if r.jepa.is_empty() => format!("{v} (no curve)"),
+        (Some(v), _) => v.clone(),
+        (None, _) => "not analysed".into(),
+    };
+    let rank = r.row.rank.map_or_else(|| "–".into(), |k| format!("{k}."));
+    format!("{rank} {} · {verdict}", r.row.name)
 }
 
 /// The legend in its own column: a swatch, the rank, the run name and its verdict, in rank order;
@@ -202,13 +216,7 @@ fn draw_legend_column<DB: DrawingBackend>(
     let max_chars = ((w as f64 - 40.0) / (size * 0.55)).max(8.0) as usize;
     for (i, r) in runs.iter().enumerate() {
         let y = (font + line * i as f64) as i32;
-        let verdict = match (&r.row.verdict, &r.row.error) {
-            (Some(v), _) if r.jepa.is_empty() => format!("{v} (no curve)"),
-            (Some(v), _) => v.clone(),
-            (None, _) => "not analysed".into(),
-        };
-        let rank = r.row.rank.map_or_else(|| "–".into(), |k| format!("{k}."));
-        let mut text = format!("{rank} {} · {verdict}", r.row.name);
+        let mut text = legend_label(r);
         if text.chars().count() > max_chars {
             text = text
                 .chars()

@@ -49,7 +49,8 @@ pub fn table(c: &Comparison) -> Table {
     .map(String::from)
     .to_vec();
     headers.extend(evals.iter().map(|e| format!("best {e}")));
-    headers.extend(short_names(&c.config_diff));
+    let diff = diff_columns(c);
+    headers.extend(short_names(&diff));
     let rows = c.runs.iter().map(|r| cells(r, &evals, c)).collect();
     let verdicts = c.runs.iter().map(RunRow::verdict_level).collect();
     Table {
@@ -57,6 +58,16 @@ pub fn table(c: &Comparison) -> Table {
         rows,
         verdicts,
     }
+}
+
+/// The differing settings that get a column: all but the peak LR and the EMA momentum
+/// (`…lr`, `…ema`), which the fixed columns already show for every run.
+fn diff_columns(c: &Comparison) -> Vec<String> {
+    c.config_diff
+        .iter()
+        .filter(|k| !matches!(k.rsplit('.').next(), Some("lr" | "ema")))
+        .cloned()
+        .collect()
 }
 
 fn opt(x: Option<f64>) -> String {
@@ -67,7 +78,7 @@ fn cells(r: &RunRow, evals: &[String], c: &Comparison) -> Vec<String> {
     let rank = r.rank.map_or_else(|| "–".into(), |n| n.to_string());
     if r.error.is_some() {
         let mut row = vec![rank, r.name.clone(), "not analysed".into()];
-        row.resize(11 + evals.len() + c.config_diff.len(), String::new());
+        row.resize(11 + evals.len() + diff_columns(c).len(), String::new());
         return row;
     }
     let min = match (r.min_loss, r.min_step) {
@@ -122,7 +133,7 @@ fn cells(r: &RunRow, evals: &[String], c: &Comparison) -> Vec<String> {
             |e| format!("{} @ {}", fmt::value(e.best), e.best_step),
         ));
     }
-    for key in &c.config_diff {
+    for key in &diff_columns(c) {
         row.push(r.config.get(key).map_or_else(|| "–".into(), setting));
     }
     row

@@ -4,6 +4,7 @@
 
 pub mod blocks;
 pub mod changepoint;
+pub mod period;
 pub mod persistence;
 pub mod rise;
 pub mod smooth;
