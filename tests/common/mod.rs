@@ -7,6 +7,11 @@ use jepa_doctor::clean::{CleanOptions, clean};
 use jepa_doctor::ingest::{IngestOptions, load};
 use jepa_doctor::model::{Run, Series};
 
+/// The binary under test (`assert_cmd`), for the end-to-end tests.
+pub fn doctor() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("jepa-doctor").unwrap()
+}
+
 /// Path of a file under `fixtures/`.
 pub fn fixture(rel: &str) -> String {
     let p: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fixtures", rel]
