@@ -5,14 +5,9 @@ mod common;
 use std::io::{Read, Write};
 use std::process::{Command as StdCommand, Stdio};
 
-use assert_cmd::Command;
-use common::fixture;
+use common::{doctor, fixture};
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn doctor() -> Command {
-    Command::cargo_bin("jepa-doctor").unwrap()
-}
 
 fn json_of(args: &[&str]) -> Value {
     let out = doctor().args(args).arg("--json=-").output().unwrap();

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use assert_cmd::Command;
-use common::fixture;
 use common::sweep::{self, Truth};
+use common::{Tool, fixture};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -30,14 +30,6 @@ struct CompareReport {
     runs: Vec<RunEntry>,
     config_diff: Vec<String>,
     exit_code: u8,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct Tool {
-    name: String,
-    version: String,
 }
 
 #[derive(Deserialize, Debug)]

@@ -3,14 +3,9 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::fixture;
+use common::{doctor, fixture};
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn doctor() -> Command {
-    Command::cargo_bin("jepa-doctor").unwrap()
-}
 
 /// The JSON report and the exit status of `analyze <fixture> [args]`.
 fn report(rel: &str, args: &[&str]) -> (Value, i32) {

@@ -9,13 +9,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use assert_cmd::Command;
-use common::fixture;
+use common::{doctor, fixture};
 use serde_json::Value;
-
-fn doctor() -> Command {
-    Command::cargo_bin("jepa-doctor").unwrap()
-}
 
 /// `analyze INPUT --json=-` (exit 0 or 1) as JSON.
 fn report(args: &[&str]) -> Value {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Tool;
+
 use assert_cmd::Command;
 use serde::Deserialize;
 use serde_json::Value;
@@ -47,14 +49,6 @@ struct EvalBest {
     best_step: u64,
     last: f64,
     last_step: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct Tool {
-    name: String,
-    version: String,
 }
 
 #[derive(Deserialize)]

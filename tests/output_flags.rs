@@ -4,14 +4,9 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::fixture;
+use common::{doctor, fixture};
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn doctor() -> Command {
-    Command::cargo_bin("jepa-doctor").unwrap()
-}
 
 /// A copy of the recipe run in a temporary directory (so a wrong write would be seen).
 fn run_copy() -> (tempfile::TempDir, std::path::PathBuf) {

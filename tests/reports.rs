@@ -2,14 +2,9 @@
 
 mod common;
 
-use assert_cmd::Command;
-use common::fixture;
+use common::{doctor, fixture};
 use predicates::prelude::*;
 use sha2::{Digest, Sha256};
-
-fn doctor() -> Command {
-    Command::cargo_bin("jepa-doctor").unwrap()
-}
 
 fn plot(rel: &str, file: &std::path::Path, extra: &[&str]) {
     doctor()

@@ -7,14 +7,9 @@ mod common;
 
 use std::io::Write;
 
-use assert_cmd::Command;
 use common::failures::{Class, generate};
-use common::fixture;
+use common::{doctor, fixture, stdout_of};
 use serde_json::Value;
-
-fn doctor() -> Command {
-    Command::cargo_bin("jepa-doctor").unwrap()
-}
 
 /// The JSON report and exit status of `analyze <path> [args]`.
 fn report(path: &str, args: &[&str]) -> (Value, i32) {
@@ -131,14 +126,7 @@ fn a_loss_pinned_at_ln_k_never_descended_uniform_output_collapse() {
     assert_eq!(f[0]["severity"], "error");
     assert_eq!(f[0]["evidence"]["uniform_classes"], 65536);
     assert!(f[0]["message"].as_str().unwrap().contains("ln 65536"));
-    let text = String::from_utf8(
-        doctor()
-            .args(["analyze", &path, "--no-chart"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let text = stdout_of(&["analyze", &path, "--no-chart"]);
     assert!(!text.contains("descended from"), "{text}");
     assert!(findings(&v, "plateau").is_empty());
     assert_eq!(role_of(&v, "train_lr"), "lr");
@@ -225,14 +213,7 @@ fn healthy_runs_with_a_high_monitor_or_variance_monitors_are_not_collapse() {
 fn the_healthy_headline_quotes_the_numbers_of_the_body() {
     let path = fixture("samples/recipe");
     let (v, _) = report(&path, &[]);
-    let text = String::from_utf8(
-        doctor()
-            .args(["analyze", &path, "--no-chart"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let text = stdout_of(&["analyze", &path, "--no-chart"]);
     let headline = text.lines().next().unwrap();
     let body = text
         .lines()

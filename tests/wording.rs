@@ -6,20 +6,8 @@
 
 mod common;
 
-use common::{doctor, fixture};
+use common::{fixture, stdout_of};
 use serde_json::Value;
-
-/// Stdout of `jepa-doctor ARGS` (exit 0 or 1), without colour.
-fn stdout_of(args: &[&str]) -> String {
-    let out = doctor()
-        .args(args)
-        .arg("--color=never")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// The SVG figure of `analyze INPUT`.
 fn svg_of(input: &str) -> String {
@@ -44,7 +32,11 @@ fn texts(svg: &str) -> Vec<(f64, f64, String)> {
             let head = &t[..t.find('>')?];
             let body = &t[t.find('>')? + 1..];
             let text = body[..body.find("</text>")?].trim().to_owned();
-            Some((attr(head, "x")?.parse().ok()?, attr(head, "y")?.parse().ok()?, text))
+            Some((
+                attr(head, "x")?.parse().ok()?,
+                attr(head, "y")?.parse().ok()?,
+                text,
+            ))
         })
         .collect()
 }
@@ -141,12 +133,18 @@ fn advice_is_phrased_for_the_runs_family() {
     let cooldown = advice(&fixture("cases/slow-collapse-cooldown"));
     println!("V-JEPA 2 cooldown:\n{cooldown}\n");
     assert!(!cooldown.contains("reg-loss"), "{cooldown}");
-    assert!(!cooldown.contains("regularization coefficient"), "{cooldown}");
+    assert!(
+        !cooldown.contains("regularization coefficient"),
+        "{cooldown}"
+    );
 
     // V-JEPA with its reg-loss: the reg advice stays.
     let vjepa = advice(&fixture("synthetic/collapse"));
     assert!(vjepa.contains("(reg-loss → 1)"), "{vjepa}");
-    assert!(vjepa.contains("regularization coefficient above 0"), "{vjepa}");
+    assert!(
+        vjepa.contains("regularization coefficient above 0"),
+        "{vjepa}"
+    );
 }
 
 #[test]
@@ -159,17 +157,31 @@ fn a_run_without_warmup_is_not_said_to_end_it_at_step_0() {
     );
     // A run with a warmup still says where it ends.
     let recipe = stdout_of(&["analyze", &fixture("samples/recipe")]);
-    assert!(recipe.contains("warmup ends at step 400 (config)"), "{recipe}");
+    assert!(
+        recipe.contains("warmup ends at step 400 (config)"),
+        "{recipe}"
+    );
 }
 
 #[test]
 fn no_report_line_ends_in_blanks() {
     // The recipe's config-smell finding has no steps: its code was padded for nothing.
-    for input in ["samples/recipe", "samples/highlr_reg", "cases/slow-collapse-cooldown"] {
+    for input in [
+        "samples/recipe",
+        "samples/highlr_reg",
+        "cases/slow-collapse-cooldown",
+    ] {
         let text = stdout_of(&["analyze", &fixture(input)]);
-        assert!(input != "samples/recipe" || text.contains("config-smell"), "{text}");
+        assert!(
+            input != "samples/recipe" || text.contains("config-smell"),
+            "{text}"
+        );
         for line in text.lines() {
-            assert_eq!(line, line.trim_end(), "trailing blanks in {input}: {line:?}");
+            assert_eq!(
+                line,
+                line.trim_end(),
+                "trailing blanks in {input}: {line:?}"
+            );
         }
     }
 }
@@ -182,8 +194,14 @@ fn compare_shows_the_peak_lr_once_and_a_legend_as_wide_as_its_labels() {
     println!("{header}");
     assert_eq!(header.matches("peak LR").count(), 1, "{header}");
     let columns: Vec<&str> = header.split("  ").map(str::trim).collect();
-    assert!(!columns.contains(&"lr"), "the config's lr is the peak LR: {header}");
-    assert!(columns.contains(&"reg_coeff"), "other differing settings stay: {header}");
+    assert!(
+        !columns.contains(&"lr"),
+        "the config's lr is the peak LR: {header}"
+    );
+    assert!(
+        columns.contains(&"reg_coeff"),
+        "other differing settings stay: {header}"
+    );
     assert!(
         text.contains("config diff: loss.reg_coeff, optimization.lr"),
         "{text}"

@@ -320,19 +320,7 @@ pub fn generate(class: Class, seed: u64) -> Instance {
                 // A uniform output is exact: only rounding-level noise.
                 let tiny = noise(&mut rng, n, 1e-5 * level);
                 let j = j.iter().zip(&tiny).map(|(a, b)| a + b).collect();
-                let steps: Vec<u64> = (0..n as u64).collect();
-                return finish(
-                    class,
-                    seed,
-                    steps,
-                    j,
-                    None,
-                    lr(n, warm),
-                    Vec::new(),
-                    None,
-                    uniform_k,
-                    Vec::new(),
-                );
+                return finish_plain(class, seed, j, warm, uniform_k, Vec::new());
             }
             (ts.iter().map(|_| start).collect(), None)
         }
@@ -366,19 +354,7 @@ pub fn generate(class: Class, seed: u64) -> Instance {
                 }
                 extra.push(series(name, Role::Jepa, &v));
             }
-            let steps: Vec<u64> = (0..n as u64).collect();
-            return finish(
-                class,
-                seed,
-                steps,
-                total,
-                None,
-                lr(n, warm),
-                Vec::new(),
-                None,
-                None,
-                extra,
-            );
+            return finish_plain(class, seed, total, warm, None, extra);
         }
         Class::PeriodicCrashes => {
             let floor = start * rng.random_range(0.25..0.35);
@@ -444,6 +420,32 @@ pub fn generate(class: Class, seed: u64) -> Instance {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// An instance on steps 0..n with the usual LR, without a reg series, drops or a period.
+fn finish_plain(
+    class: Class,
+    seed: u64,
+    jepa: Vec<f64>,
+    warm: f64,
+    uniform_k: Option<u64>,
+    extra: Vec<Series>,
+) -> Instance {
+    let n = jepa.len();
+    let steps: Vec<u64> = (0..n as u64).collect();
+    let lr = lr(n, warm);
+    finish(
+        class,
+        seed,
+        steps,
+        jepa,
+        None,
+        lr,
+        Vec::new(),
+        None,
+        uniform_k,
+        extra,
+    )
+}
+
 fn finish(
     class: Class,
     seed: u64,

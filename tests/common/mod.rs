@@ -12,6 +12,26 @@ pub fn doctor() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("jepa-doctor").unwrap()
 }
 
+/// The `tool` object of a JSON report (analyze and compare), as docs/json.md states it.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+/// Stdout of `jepa-doctor ARGS`, without colour; the run must exit 0 or 1 (analysed).
+pub fn stdout_of(args: &[&str]) -> String {
+    let out = doctor()
+        .args(args)
+        .arg("--color=never")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Path of a file under `fixtures/`.
 pub fn fixture(rel: &str) -> String {
     let p: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fixtures", rel]
