@@ -419,7 +419,6 @@ pub fn generate(class: Class, seed: u64) -> Instance {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
 /// An instance on steps 0..n with the usual LR, without a reg series, drops or a period.
 fn finish_plain(
     class: Class,
@@ -446,6 +445,7 @@ fn finish_plain(
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn finish(
     class: Class,
     seed: u64,
