@@ -214,7 +214,7 @@ pub fn read_run(run: &TbRun, values: &ValuePolicy) -> Result<Vec<(Source, Parsed
             if i > 0 {
                 sink.restart();
             }
-            sink.read_file(reader, &file_name)?;
+            sink.read_file(reader, &file_name, false)?;
         }
         out.push((source, sink.finish()?));
     }
@@ -228,8 +228,56 @@ pub fn parse(
     values: &ValuePolicy,
 ) -> Result<Parsed, IngestError> {
     let mut sink = EventSink::new(&source.name, values, None);
-    sink.read_file(reader, &source.name)?;
+    sink.read_file(reader, &source.name, false)?;
     sink.finish()
+}
+
+/// What following a growing event file carries from one read of its appended bytes to the next
+/// ([`parse_appended`]): the byte offset reached, the records counted, and which tags are scalars
+/// (the plugin is named only on a tag's first event).
+#[derive(Clone, Debug, Default)]
+pub struct EventFollow {
+    /// The series name of an `add_scalars` sub-writer (see [`Writer::series_name`]).
+    pub rename: Option<String>,
+    /// Bytes of the file consumed so far (complete records).
+    pub offset: u64,
+    records: u64,
+    scalar_tags: HashMap<String, bool>,
+}
+
+impl EventFollow {
+    /// The state at the start of a file; `rename` as in [`EventFollow::rename`].
+    pub fn new(rename: Option<String>) -> EventFollow {
+        EventFollow {
+            rename,
+            ..EventFollow::default()
+        }
+    }
+}
+
+/// Parses the complete records at the start of `bytes`, the bytes appended to a live event file
+/// since `state.offset`. Returns the rows (`None` when the records held no scalar) and how many
+/// bytes were consumed: a record cut at the end (the writer is mid-write) is not an error, it is
+/// left for the next call with the bytes that complete it. Used by `watch`.
+pub fn parse_appended(
+    bytes: &[u8],
+    source: &Source,
+    values: &ValuePolicy,
+    state: &mut EventFollow,
+) -> Result<(Option<Parsed>, usize), IngestError> {
+    let mut sink = EventSink::new(&source.name, values, state.rename.clone());
+    sink.scalar_tags = std::mem::take(&mut state.scalar_tags);
+    sink.records = state.records;
+    sink.base = state.offset;
+    let held = sink.read_file(bytes, &source.name, true)?;
+    let consumed = held.map_or(bytes.len() as u64, |at| at - state.offset) as usize;
+    state.offset += consumed as u64;
+    state.records = sink.records;
+    state.scalar_tags = std::mem::take(&mut sink.scalar_tags);
+    if sink.builder.rows_read() == 0 {
+        return Ok((None, consumed));
+    }
+    Ok((Some(sink.finish()?), consumed))
 }
 
 /// Turns events into table rows.
@@ -245,6 +293,8 @@ struct EventSink {
     ignored: u64,
     restarts: u64,
     records: u64,
+    /// Byte offset of the reader's start in the file (live reading starts mid-file).
+    base: u64,
 }
 
 impl EventSink {
@@ -258,6 +308,7 @@ impl EventSink {
             ignored: 0,
             restarts: 0,
             records: 0,
+            base: 0,
         }
     }
 
@@ -267,11 +318,25 @@ impl EventSink {
         self.row = None;
     }
 
-    fn read_file(&mut self, reader: impl Read, file: &str) -> Result<(), IngestError> {
+    /// Reads the records of one file. `live`: the file is still being written, so a truncated
+    /// last record is held, not skipped: its offset in the file is returned.
+    fn read_file(
+        &mut self,
+        reader: impl Read,
+        file: &str,
+        live: bool,
+    ) -> Result<Option<u64>, IngestError> {
         let mut frames = RecordReader::new(reader);
         self.row = None;
         loop {
             let frame = frames.next_frame().map_err(|e| IngestError::io(file, e))?;
+            let frame = frame.shifted(self.base);
+            if live && matches!(frame, Frame::End | Frame::Truncated { .. }) {
+                return Ok(match frame {
+                    Frame::Truncated { offset, .. } => Some(offset),
+                    _ => None,
+                });
+            }
             self.records += 1;
             let record = self.records;
             match frame {
@@ -304,7 +369,7 @@ impl EventSink {
                 }
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn add_event(&mut self, event: Event, record: u64, offset: u64) {

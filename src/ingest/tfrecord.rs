@@ -39,6 +39,29 @@ pub enum Frame {
     End,
 }
 
+impl Frame {
+    /// The same frame with its offset moved by `base` (a stream read from the middle of a file).
+    pub fn shifted(self, base: u64) -> Frame {
+        match self {
+            Frame::Record { offset } => Frame::Record {
+                offset: offset + base,
+            },
+            Frame::BadPayloadCrc { offset } => Frame::BadPayloadCrc {
+                offset: offset + base,
+            },
+            Frame::Resynced { offset, bytes } => Frame::Resynced {
+                offset: offset + base,
+                bytes,
+            },
+            Frame::Truncated { offset, bytes } => Frame::Truncated {
+                offset: offset + base,
+                bytes,
+            },
+            Frame::End => Frame::End,
+        }
+    }
+}
+
 /// Reads TFRecord frames from a byte stream.
 pub struct RecordReader<R> {
     inner: BufReader<R>,

@@ -3,7 +3,8 @@
 //! when an alert fires.
 //!
 //! JSON lines (schema_version 1; fields may be added, never removed or renamed):
-//! `{"schema_version":1,"event":"status"|"alert"|"idle"|"interrupted","step":N,"verdict":"…",
+//! `{"schema_version":1,"event":"status"|"alert"|"idle"|"interrupted","time":"2026-11-30T09:35:40Z",
+//!   "step":N,"verdict":"…",
 //!   "findings":[…as in analyze…],"alerts":["code",…],"rows":N,"files":N,"look":k|null,"level":x,
 //!   "loss":{"series":"loss-jepa","current":x,"min":x,"min_step":N}}`
 
@@ -41,6 +42,8 @@ pub struct LossNow {
 pub struct Event<'a> {
     pub schema_version: u32,
     pub event: EventKind,
+    /// When the event was written, UTC (RFC 3339).
+    pub time: String,
     pub step: Option<u64>,
     pub verdict: Verdict,
     pub findings: &'a [Finding],
@@ -103,6 +106,7 @@ pub fn write_json(
     let event = Event {
         schema_version: SCHEMA_VERSION,
         event: kind,
+        time: super::clock::Utc::now().date_time(),
         step: eval.last_step,
         verdict: eval.diagnosis.verdict,
         findings: &findings,

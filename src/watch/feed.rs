@@ -14,17 +14,20 @@
 //!   after the loss line), so the value recovered across the boundary is never replaced.
 //! - A JSON document (`trainer_state.json`) is rewritten whole by its writer: any change re-reads it
 //!   whole.
-//! - TensorBoard event files are not read yet by `analyze` on this branch; a binary record reader
-//!   would plug in at [`FileFeed::parse_batch`] with its own carried state (the offset of the last
-//!   complete record instead of the last newline).
+//! - TensorBoard event files: binary TFRecord streams, followed by [`super::tfevents`] (raw bytes,
+//!   a partial last record held; a writer's newer event file is a restart).
+//! - MLflow stores, W&B run folders and exports are not followed yet (`analyze` reads them).
 
 use std::io::Cursor;
 
 use super::tail::{Growth, Tail};
+use super::tfevents::EventChain;
 use crate::error::IngestError;
 use crate::ingest::table::{ColumnData, KeyKind, ValuePolicy};
 use crate::ingest::values::parse_value;
-use crate::ingest::{IngestOptions, Parsed, SNIFF_BYTES, Source, console, csv, json, sniff};
+use crate::ingest::{
+    IngestOptions, Parsed, SNIFF_BYTES, Source, console, csv, json, sniff, tensorboard,
+};
 use crate::model::{Format, RowAccount, SkippedRow};
 
 /// New rows of one file, in key order. A first key equal to the last key of the previous batch
@@ -72,6 +75,8 @@ pub struct FileFeed {
     pub ipe_hint: Option<u64>,
     /// Complete lines taken from the file so far (for file line numbers in messages).
     lines_done: u64,
+    /// TensorBoard: the writer's event files, followed as binary records instead of lines.
+    events: Option<EventChain>,
 }
 
 impl FileFeed {
@@ -88,7 +93,37 @@ impl FileFeed {
             context: None,
             ipe_hint: None,
             lines_done: 0,
+            events: None,
         }
+        .with_events_if_named(opts)
+    }
+
+    /// A TensorBoard writer: its event files (name order) and, for an `add_scalars` sub-writer,
+    /// the series name its tag takes.
+    pub fn events(
+        source: Source,
+        files: Vec<std::path::PathBuf>,
+        rename: Option<String>,
+    ) -> FileFeed {
+        let mut feed = FileFeed::new(source, &IngestOptions::default());
+        feed.format = Some(Format::Tensorboard);
+        feed.events = Some(EventChain::new(files, rename));
+        feed
+    }
+
+    /// An event file (by name, or `--format tensorboard`) is followed as binary records.
+    fn with_events_if_named(mut self, opts: &IngestOptions) -> FileFeed {
+        let path = self.source.path.clone().unwrap_or_default();
+        if opts.format == Some(Format::Tensorboard) || tensorboard::is_event_file(&path) {
+            self.format = Some(Format::Tensorboard);
+            self.events = Some(EventChain::new(vec![path], None));
+        }
+        self
+    }
+
+    /// The writer's event files, when this feed follows TensorBoard event files.
+    pub fn event_chain(&mut self) -> Option<&mut EventChain> {
+        self.events.as_mut()
     }
 
     /// The format, once recognised.
@@ -98,11 +133,18 @@ impl FileFeed {
 
     /// Whether more bytes wait beyond the last read.
     pub fn behind(&self) -> bool {
-        self.tail.behind()
+        match &self.events {
+            Some(chain) => chain.behind(),
+            None => self.tail.behind(),
+        }
     }
 
     /// Starts over from the beginning of the file (everything is read again).
     pub fn rewind(&mut self) {
+        if let Some(chain) = &mut self.events {
+            chain.rewind();
+            return;
+        }
         self.tail.rewind();
         self.reset_state();
     }
@@ -117,6 +159,9 @@ impl FileFeed {
 
     /// Reads and parses what was appended, at most `max_bytes` of it.
     pub fn poll(&mut self, max_bytes: u64) -> Result<Fed, IngestError> {
+        if let Some(chain) = &mut self.events {
+            return chain.poll(&ValuePolicy::all(), max_bytes);
+        }
         let growth = self
             .tail
             .read_new(max_bytes)
@@ -243,8 +288,8 @@ impl FileFeed {
                     p
                 })
             }
-            // TensorBoard event files, MLflow stores, W&B exports and the other tracker formats
-            // are not followed yet: a reader keeping its own state would plug in here.
+            // TensorBoard event files are followed by `EventChain` (see `poll`); MLflow stores,
+            // W&B exports and the other tracker formats are not followed yet.
             other => Err(IngestError::unusable(
                 &self.source.name,
                 format!(
@@ -314,7 +359,7 @@ fn last_header(lines: &[u8], delimiter: u8) -> Option<Vec<u8>> {
         })
 }
 
-fn batch_of(p: Parsed) -> Batch {
+pub(super) fn batch_of(p: Parsed) -> Batch {
     let t = p.table;
     let columns = t
         .columns

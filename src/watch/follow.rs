@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use super::feed::{Batch, Fed, FileFeed};
 use super::monitor::{Monitor, MonitorSettings};
 use crate::error::IngestError;
+use crate::ingest::sources::{self, Container};
 use crate::ingest::table::{KeyKind, SKIPPED_REASONS_KEPT};
-use crate::ingest::{IngestOptions, Source, discover};
+use crate::ingest::{IngestOptions, Source, discover, tensorboard};
 use crate::model::{MISSING, Role, is_missing};
 use crate::params::RunParams;
 
@@ -35,6 +36,18 @@ struct Followed {
     last_growth: Instant,
     /// The file was truncated or replaced since its last rows.
     was_reset: bool,
+}
+
+impl Followed {
+    fn new(feed: FileFeed) -> Followed {
+        Followed {
+            feed,
+            pending: VecDeque::new(),
+            last_key: None,
+            last_growth: Instant::now(),
+            was_reset: false,
+        }
+    }
 }
 
 /// What one poll found.
@@ -57,6 +70,8 @@ pub struct Follower {
     key_kind: Option<KeyKind>,
     /// A file that stopped growing this long no longer holds the merge back.
     pub stale_after: Duration,
+    /// The TensorBoard run followed (its name in the log directory), once picked.
+    event_run: Option<String>,
 }
 
 impl Follower {
@@ -98,6 +113,7 @@ impl Follower {
             monitor: Monitor::new(settings),
             key_kind: None,
             stale_after: Duration::from_secs(30),
+            event_run: None,
         };
         follower.monitor.input.config = config;
         follower.discover()?;
@@ -107,11 +123,26 @@ impl Follower {
     /// Looks for logs not followed yet in the inputs (new rank files); returns their names.
     pub fn discover(&mut self) -> Result<Vec<String>, IngestError> {
         let mut found = Vec::new();
-        for input in &self.inputs {
-            let path = Path::new(input);
+        for input in self.inputs.clone() {
+            let path = Path::new(&input);
+            if path.is_dir() {
+                match sources::container_at(path) {
+                    Some(Container::Tensorboard(dir)) => {
+                        found.extend(self.discover_events(&input, &dir)?);
+                        continue;
+                    }
+                    Some(Container::MlflowFiles(_) | Container::MlflowDb(_)) => {
+                        return Err(not_followed(&input, "an MLflow store"));
+                    }
+                    Some(Container::WandbRun(_)) => {
+                        return Err(not_followed(&input, "a W&B run folder"));
+                    }
+                    None => {}
+                }
+            }
             let sources = if path.is_dir() {
                 // A run directory without logs yet is fine: they appear when training starts.
-                discover::plan(std::slice::from_ref(input), None)
+                discover::plan(std::slice::from_ref(&input), None)
                     .map(|p| p.sources)
                     .unwrap_or_default()
             } else if is_yaml(path) {
@@ -122,18 +153,57 @@ impl Follower {
             for source in sources {
                 if !self.files.iter().any(|f| f.feed.source.path == source.path) {
                     found.push(source.name.clone());
-                    self.files.push(Followed {
-                        feed: FileFeed::new(source, &self.ingest),
-                        pending: VecDeque::new(),
-                        last_key: None,
-                        last_growth: Instant::now(),
-                        was_reset: false,
-                    });
+                    self.files
+                        .push(Followed::new(FileFeed::new(source, &self.ingest)));
                 }
             }
         }
         if !found.is_empty() {
             self.refresh_input_summary();
+        }
+        Ok(found)
+    }
+
+    /// Follows the writers of the one TensorBoard run in `dir` (`--run` picks among several;
+    /// once picked, runs that appear later are ignored): new writers (`add_scalars` folders) and
+    /// newer event files of known writers (restarts). Returns the new writers' names.
+    fn discover_events(&mut self, input: &str, dir: &Path) -> Result<Vec<String>, IngestError> {
+        let runs = tensorboard::runs_in(dir)?;
+        let wanted = self.event_run.clone().or_else(|| self.ingest.run.clone());
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let run = match sources::pick(input, &runs, |r| (r.name.as_str(), None), wanted.as_deref())
+        {
+            Ok(run) => run,
+            // A run picked earlier is still followed; a folder just created may not be
+            // recognisable as one of its `add_scalars` writers yet.
+            Err(_) if self.event_run.is_some() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        self.event_run = Some(run.name.clone());
+        let mut found = Vec::new();
+        for writer in &run.writers {
+            let Some(folder) = writer.files.first().and_then(|f| f.parent()) else {
+                continue;
+            };
+            let known = self.files.iter_mut().find_map(|f| {
+                let chain = f.feed.event_chain()?;
+                let first = chain.files().first()?;
+                (first.parent() == Some(folder)).then_some(chain)
+            });
+            match known {
+                Some(chain) => chain.extend(&writer.files),
+                None => {
+                    let source = Source::file(folder);
+                    found.push(source.name.clone());
+                    self.files.push(Followed::new(FileFeed::events(
+                        source,
+                        writer.files.clone(),
+                        writer.series_name.clone(),
+                    )));
+                }
+            }
         }
         Ok(found)
     }
@@ -397,6 +467,15 @@ impl Follower {
             .map(|f| now.duration_since(f.last_growth))
             .min()
     }
+}
+
+fn not_followed(input: &str, what: &str) -> IngestError {
+    IngestError::unusable(
+        input,
+        format!(
+            "is {what}, which watch cannot follow yet; analyze reads it (e.g. from cron, see README \"Watching a run\")"
+        ),
+    )
 }
 
 fn is_yaml(path: &Path) -> bool {

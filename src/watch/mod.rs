@@ -9,6 +9,7 @@
 //! themselves are polled at every tick, which also works where file events do not arrive (network
 //! file systems a cluster's nodes share).
 
+pub mod clock;
 pub mod event;
 pub mod feed;
 pub mod follow;
@@ -16,6 +17,7 @@ pub mod monitor;
 mod session;
 pub mod spending;
 pub mod tail;
+pub mod tfevents;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,6 +36,10 @@ use crate::ingest::table::{KeyKind, ValuePolicy};
 use follow::Follower;
 use monitor::MonitorSettings;
 use session::Session;
+
+/// Exit status when SIGINT / SIGTERM arrived while output was being written (128 + SIGINT, as a
+/// shell reports a command killed by Ctrl-C): the output may be incomplete.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Everything `watch` needs to know.
 #[derive(Clone, Debug)]
@@ -64,7 +70,7 @@ impl WatchSettings {
                 values: ValuePolicy::all(),
                 general_csv_only: true,
                 progress_bar: false,
-                ..IngestOptions::default()
+                run: args.read.run.clone(),
             },
             monitor: MonitorSettings {
                 analysis: analysis_settings(&args.analysis),
@@ -85,7 +91,8 @@ impl WatchSettings {
 }
 
 /// Runs `watch` until an alert (exit 1), `--idle-exit` (0, or 1 when an alert fired with
-/// `--keep-going`), or SIGINT/SIGTERM (0).
+/// `--keep-going`), or SIGINT/SIGTERM (0; 130 when the signal arrived while output was being
+/// written).
 pub fn run(settings: &WatchSettings) -> Result<u8> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -97,7 +104,7 @@ pub fn run(settings: &WatchSettings) -> Result<u8> {
     follower.stale_after = (settings.interval * 5).max(Duration::from_secs(2));
     let (tx, rx) = mpsc::channel();
     let _watcher = watch_directories(&settings.inputs, tx);
-    let mut session = Session::new(settings);
+    let mut session = Session::new(settings, Arc::clone(&stop));
     let mut last_data = Instant::now();
     let mut last_tick = Instant::now();
     let mut gaps: Vec<f64> = Vec::new();
@@ -130,6 +137,9 @@ pub fn run(settings: &WatchSettings) -> Result<u8> {
         }
         first = false;
         let silent = now.duration_since(last_data);
+        if polled.rows_read == 0 {
+            session.quiet(silent)?;
+        }
         if let Some(idle) = settings.idle_exit
             && silent >= idle
         {
@@ -183,9 +193,14 @@ fn watch_directories(
         } else {
             path.parent().filter(|p| !p.as_os_str().is_empty())?
         };
-        watcher
-            .watch(dir, notify::RecursiveMode::NonRecursive)
-            .ok()?;
+        // A TensorBoard log directory gets `add_scalars` folders and restart files below it.
+        let mode = match crate::ingest::sources::container_at(dir) {
+            Some(crate::ingest::sources::Container::Tensorboard(_)) => {
+                notify::RecursiveMode::Recursive
+            }
+            _ => notify::RecursiveMode::NonRecursive,
+        };
+        watcher.watch(dir, mode).ok()?;
     }
     Some(watcher)
 }

@@ -4,17 +4,20 @@
 
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::WatchSettings;
+use super::clock::{self, Utc};
 use super::event::{self, EventKind};
 use super::follow::Follower;
 use super::monitor::Evaluation;
+use super::{EXIT_INTERRUPTED, WatchSettings};
 use crate::app::{EXIT_FINDING, EXIT_OK};
-use crate::diagnose::finding::{Code, Finding, Severity};
+use crate::diagnose::finding::{Code, FailOn, Finding, Severity, Verdict};
 use crate::report::chart::ChartOptions;
 use crate::report::text::{self, TextOptions};
 
@@ -29,10 +32,14 @@ pub(super) struct Session<'a> {
     pub(super) stall_reported: bool,
     /// Log files followed at the last evaluation.
     files: usize,
+    /// Verdicts that tripped `--fail-on` already (the gate follows the verdict as `analyze` does).
+    alerted_verdicts: BTreeSet<Verdict>,
+    /// Set by SIGINT / SIGTERM.
+    stop: Arc<AtomicBool>,
 }
 
 impl<'a> Session<'a> {
-    pub(super) fn new(settings: &'a WatchSettings) -> Session<'a> {
+    pub(super) fn new(settings: &'a WatchSettings, stop: Arc<AtomicBool>) -> Session<'a> {
         Session {
             settings,
             tty: std::io::stdout().is_terminal() && !settings.json,
@@ -42,6 +49,8 @@ impl<'a> Session<'a> {
             last_line: None,
             stall_reported: false,
             files: 0,
+            alerted_verdicts: BTreeSet::new(),
+            stop,
         }
     }
 
@@ -54,19 +63,32 @@ impl<'a> Session<'a> {
     ) -> Result<Option<u8>> {
         let fail_on = self.settings.fail_on;
         self.files = follower.sources().len();
-        let fresh: Vec<&Finding> = eval
-            .diagnosis
-            .findings
-            .iter()
-            .chain(extra)
+        let findings = || eval.diagnosis.findings.iter().chain(extra);
+        let mut fresh: Vec<&Finding> = findings()
             .filter(|f| fail_on.trips(f) && !self.alerted.contains(&f.code))
             .collect();
+        // As in `analyze`, the verdict trips the gate too (`--fail-on rebound` and an unstable
+        // run): the findings that make the verdict are then the alert.
+        let verdict = eval.diagnosis.verdict;
+        let verdict_trips =
+            fail_on.trips_verdict(verdict) && !self.alerted_verdicts.contains(&verdict);
+        if verdict_trips {
+            for f in findings() {
+                if f.severity >= Severity::Warning
+                    && !self.alerted.contains(&f.code)
+                    && !fresh.iter().any(|g| g.code == f.code)
+                {
+                    fresh.push(f);
+                }
+            }
+        }
         let alerts: Vec<&'static str> = fresh.iter().map(|f| f.code.as_str()).collect();
         let codes: Vec<Code> = fresh.iter().map(|f| f.code).collect();
-        let alert = !alerts.is_empty();
+        let alert = !alerts.is_empty() || verdict_trips;
         if alert {
             self.alert(&eval, follower, alerts, extra)?;
             self.alerted.extend(codes);
+            self.alerted_verdicts.insert(verdict);
             self.any_alert = true;
         } else {
             self.status(&eval, follower)?;
@@ -77,7 +99,7 @@ impl<'a> Session<'a> {
 
     fn status(&mut self, eval: &Evaluation, follower: &Follower) -> Result<()> {
         if self.settings.json {
-            return emit(|w| {
+            return emit(&self.stop, |w| {
                 event::write_json(
                     w,
                     EventKind::Status,
@@ -103,17 +125,41 @@ impl<'a> Session<'a> {
         if self.settings.quiet {
             return Ok(());
         }
-        let tty = self.tty;
-        emit(|w| {
-            if tty {
-                write!(w, "\r\x1b[2K{line}")?;
-            } else {
-                writeln!(w, "{line}")?;
-            }
-            w.flush()
-        })?;
+        self.draw(&line)?;
         self.last_line = Some(line);
         Ok(())
+    }
+
+    /// Writes a status line stamped with the time: rewritten in place on a terminal (time of
+    /// day), one line each otherwise (date and time, for a log read days later).
+    fn draw(&self, line: &str) -> Result<()> {
+        let now = Utc::now();
+        let tty = self.tty;
+        emit(&self.stop, |w| {
+            if tty {
+                write!(w, "\r\x1b[2K{} {line}", now.time())?;
+            } else {
+                writeln!(w, "{} {line}", now.date_time())?;
+            }
+            w.flush()
+        })
+    }
+
+    /// A tick without new rows: on a terminal the status line is redrawn with the time and how
+    /// long the log has been quiet, so that a glance tells a live watcher from a hung one.
+    pub(super) fn quiet(&mut self, silent: Duration) -> Result<()> {
+        if !self.tty || self.settings.quiet || self.settings.json {
+            return Ok(());
+        }
+        let Some(line) = &self.last_line else {
+            return Ok(());
+        };
+        let line = if silent >= self.settings.interval * 2 {
+            format!("{line} · no new rows for {}", clock::duration(silent))
+        } else {
+            line.clone()
+        };
+        self.draw(&line)
     }
 
     fn alert(
@@ -124,7 +170,7 @@ impl<'a> Session<'a> {
         extra: &[Finding],
     ) -> Result<()> {
         let mut json_line = Vec::new();
-        let summary = alert_summary(eval, &alerts, extra);
+        let summary = alert_summary(eval, &alerts, extra, self.settings.fail_on);
         event::write_json(
             &mut json_line,
             EventKind::Alert,
@@ -134,7 +180,9 @@ impl<'a> Session<'a> {
             follower.sources().len(),
         )?;
         if self.settings.json {
-            emit(|w| w.write_all(&json_line).and_then(|()| w.flush()))?;
+            emit(&self.stop, |w| {
+                w.write_all(&json_line).and_then(|()| w.flush())
+            })?;
         } else if !self.settings.quiet || self.settings.on_alert.is_none() {
             let mut diagnosis = eval.diagnosis.clone();
             diagnosis.findings.extend(extra.iter().cloned());
@@ -146,7 +194,7 @@ impl<'a> Session<'a> {
                 chart: Some(ChartOptions::from_env()),
                 width: text::wrap_width(),
             };
-            emit(|w| {
+            emit(&self.stop, |w| {
                 if tty {
                     writeln!(w, "\r\x1b[2K{line}")?;
                 }
@@ -172,7 +220,7 @@ impl<'a> Session<'a> {
         }
         if self.settings.json {
             if let Some(eval) = &self.last {
-                emit(|w| {
+                emit(&self.stop, |w| {
                     event::write_json(
                         w,
                         EventKind::Idle,
@@ -185,14 +233,23 @@ impl<'a> Session<'a> {
             }
         } else if !self.settings.quiet {
             self.finish_line()?;
+            let idle = self.settings.idle_exit.unwrap_or(silent);
             let mut line = format!(
-                "jepa-doctor watch: no new data for {:.1} s (--idle-exit): stopped watching",
-                silent.as_secs_f64()
+                "jepa-doctor watch: {}: no new rows for {} (--idle-exit {}): stopped watching",
+                Utc::now().date_time(),
+                clock::duration(silent),
+                clock::duration(idle),
             );
             if let Some(f) = stalled.first() {
-                line.push_str(&format!("; {}: {}", f.code.as_str(), f.message));
+                line.push_str(&format!(
+                    "\n  {} ({}): {}",
+                    f.code.as_str(),
+                    f.severity.as_str(),
+                    f.message
+                ));
             }
-            emit(|w| writeln!(w, "{line}"))?;
+            line.push_str(&self.outcome());
+            emit(&self.stop, |w| writeln!(w, "{line}"))?;
         }
         Ok(if self.any_alert {
             EXIT_FINDING
@@ -212,7 +269,7 @@ impl<'a> Session<'a> {
                 self.evaluated(eval, follower, &[finding])
             }
             Some(eval) if self.settings.json => {
-                emit(|w| {
+                emit(&self.stop, |w| {
                     event::write_json(
                         w,
                         EventKind::Status,
@@ -227,7 +284,16 @@ impl<'a> Session<'a> {
             _ => {
                 if !self.settings.quiet {
                     self.finish_line()?;
-                    emit(|w| writeln!(w, "jepa-doctor watch: {}", finding.message))?;
+                    let now = Utc::now().date_time();
+                    emit(&self.stop, |w| {
+                        writeln!(
+                            w,
+                            "jepa-doctor watch: {now}: {} ({}): {}",
+                            finding.code.as_str(),
+                            finding.severity.as_str(),
+                            finding.message
+                        )
+                    })?;
                 }
                 Ok(None)
             }
@@ -238,37 +304,53 @@ impl<'a> Session<'a> {
     pub(super) fn interrupted(&mut self) -> Result<u8> {
         if self.settings.json {
             if let Some(eval) = &self.last {
-                emit(|w| {
+                emit(&self.stop, |w| {
                     event::write_json(w, EventKind::Interrupted, eval, Vec::new(), &[], self.files)
                 })?;
             }
-        } else if let Some(line) = &self.last_line
-            && !self.settings.quiet
-        {
-            let line = line.clone();
-            let tty = self.tty;
-            emit(|w| {
-                if tty {
-                    write!(w, "\r\x1b[2K")?;
+        } else if !self.settings.quiet {
+            if let Some(line) = self.last_line.clone() {
+                self.draw(&line)?;
+                if self.tty {
+                    emit(&self.stop, |w| writeln!(w))?;
                 }
-                writeln!(w, "{line}")?;
-                w.flush()
-            })?;
+            }
+            let line = format!(
+                "jepa-doctor watch: {}: interrupted: stopped watching{}",
+                Utc::now().date_time(),
+                self.outcome()
+            );
+            emit(&self.stop, |w| writeln!(w, "{line}"))?;
         }
         // Stopping the watch is not a verdict: alerts already said what they had to.
         Ok(EXIT_OK)
     }
 
+    /// `; no alert` or `; alerts: code, …` (what the session raised).
+    fn outcome(&self) -> String {
+        if self.alerted.is_empty() && self.alerted_verdicts.is_empty() {
+            "; no alert".into()
+        } else {
+            let codes: Vec<&str> = self.alerted.iter().map(|c| c.as_str()).collect();
+            format!("; alerts raised: {}", codes.join(", "))
+        }
+    }
+
     fn finish_line(&mut self) -> Result<()> {
         if self.tty && self.last_line.is_some() && !self.settings.quiet {
-            emit(|w| writeln!(w))?;
+            emit(&self.stop, |w| writeln!(w))?;
         }
         Ok(())
     }
 }
 
-/// `ALERT at step N: code (severity): message; …`
-fn alert_summary(eval: &Evaluation, alerts: &[&'static str], extra: &[Finding]) -> String {
+/// `ALERT at step N (time): verdict …: code (severity): message; …`
+fn alert_summary(
+    eval: &Evaluation,
+    alerts: &[&'static str],
+    extra: &[Finding],
+    fail_on: FailOn,
+) -> String {
     let what: Vec<String> = eval
         .diagnosis
         .findings
@@ -284,9 +366,19 @@ fn alert_summary(eval: &Evaluation, alerts: &[&'static str], extra: &[Finding]) 
             )
         })
         .collect();
+    let verdict = eval.diagnosis.verdict;
+    let gate = if fail_on.trips_verdict(verdict) {
+        let name = clap::ValueEnum::to_possible_value(&fail_on)
+            .map_or_else(String::new, |v| v.get_name().to_string());
+        format!(" (trips --fail-on {name})")
+    } else {
+        String::new()
+    };
     format!(
-        "jepa-doctor watch: ALERT at step {}: {}",
+        "jepa-doctor watch: {}: ALERT at step {}: verdict {}{gate}: {}",
+        Utc::now().date_time(),
         eval.last_step.map_or("-".into(), |s| s.to_string()),
+        verdict.as_str(),
         what.join("; ")
     )
 }
@@ -306,12 +398,13 @@ fn stalled_finding(follower: &Follower, silent: Duration) -> Option<Finding> {
         return None;
     }
     let seconds = silent.as_secs_f64();
+    let silent_words = clock::duration(silent);
     Some(
         Finding::new(
             Code::StalledLog,
             Severity::Warning,
             format!(
-                "the log stopped growing: nothing new for {seconds:.0} s after step {last_step}{}",
+                "the log stopped growing: nothing new for {silent_words} after step {last_step}{}",
                 planned.map_or(String::new(), |p| format!(" of {p} planned"))
             ),
         )
@@ -352,13 +445,33 @@ fn run_on_alert(cmd: &str, json_line: &[u8]) {
     }
 }
 
-/// Writes to standard output; a closed pipe ends quietly.
-fn emit(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+/// Bytes per write to standard output: a signal that arrives while an event or a report is being
+/// written is noticed after the write it interrupted.
+const WRITE_CHUNK_BYTES: usize = 1024;
+
+/// Writes what `f` renders to standard output. A closed pipe ends quietly (exit 0). SIGINT or
+/// SIGTERM arriving while the output is being written (a slow terminal, a pipe whose reader
+/// stalls) ends at once with exit status 130 ([`EXIT_INTERRUPTED`]), the rest unwritten, so that
+/// whoever reads the output knows it may be cut short.
+fn emit(stop: &AtomicBool, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let mut rendered = Vec::new();
+    f(&mut rendered).context("rendering the output")?;
+    let signalled_before = stop.load(Ordering::SeqCst);
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    match f(&mut lock) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(e).context("writing to standard output"),
+    for chunk in rendered.chunks(WRITE_CHUNK_BYTES) {
+        match lock.write_all(chunk).and_then(|()| lock.flush()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(e) => return Err(e).context("writing to standard output"),
+        }
+        if !signalled_before && stop.load(Ordering::SeqCst) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "\njepa-doctor: interrupted while writing: the output may be incomplete"
+            );
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
     }
+    Ok(())
 }

@@ -4,6 +4,8 @@
 //! A file that shrank (truncated, `> file`) or whose identity changed (device and inode on Unix:
 //! replaced by a new file, or rotated and recreated) is read again from its start, and the caller
 //! is told so ([`Growth::Reset`]). A file that disappeared keeps its state until it comes back.
+//! A binary file (TensorBoard's TFRecord stream) is followed in raw mode: every appended byte is
+//! handed out and its reader holds a partial last record itself.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -12,7 +14,8 @@ use std::path::{Path, PathBuf};
 /// What a look at the file found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Growth {
-    /// Complete lines (each ending in `\n`) appended since the last look.
+    /// Complete lines (each ending in `\n`) appended since the last look; in raw mode, every
+    /// byte appended.
     Lines(Vec<u8>),
     /// The file was truncated or replaced: everything read so far is void; read again from 0.
     Reset,
@@ -29,6 +32,7 @@ pub struct Tail {
     offset: u64,
     identity: Option<(u64, u64)>,
     partial: Vec<u8>,
+    raw: bool,
 }
 
 impl Tail {
@@ -38,6 +42,15 @@ impl Tail {
             offset: 0,
             identity: None,
             partial: Vec::new(),
+            raw: false,
+        }
+    }
+
+    /// Follows a binary file: [`Growth::Lines`] holds every byte appended, cut anywhere.
+    pub fn raw(path: &Path) -> Tail {
+        Tail {
+            raw: true,
+            ..Tail::new(path)
         }
     }
 
@@ -83,6 +96,9 @@ impl Tail {
         let before = buf.len();
         file.take(want).read_to_end(&mut buf)?;
         self.offset += (buf.len() - before) as u64;
+        if self.raw {
+            return Ok(Growth::Lines(buf));
+        }
         match memchr::memrchr(b'\n', &buf) {
             Some(end) => {
                 self.partial = buf.split_off(end + 1);
