@@ -302,6 +302,8 @@ fn a_collapse_alerts_once_established_and_never_before() -> TestResult {
             .iter()
             .any(|c| c == "collapse" || c == "rebound-with-collapse")
     );
+    // The verdict is what trips the default gate (`error`), as in `analyze`.
+    assert_eq!(alert["verdict"], "collapse");
     let step = alert["step"].as_u64().ok_or("step")?;
     assert!(
         step > onset,
@@ -561,14 +563,22 @@ fn sigint_prints_the_last_status_and_exits_0() -> TestResult {
     assert_eq!(out.status.code(), Some(0));
     let lines: Vec<&str> = text.lines().collect();
     assert!(
-        lines.len() >= 2,
-        "the status, then the status again at the interrupt"
+        lines.len() >= 3,
+        "the status, the status again at the interrupt, and a goodbye"
     );
+    // Lines are stamped with the UTC date and time (RFC 3339) for a log read days later.
+    let last_status = lines[lines.len() - 2];
+    let (stamp, status) = last_status.split_once(' ').ok_or("no stamp")?;
     assert!(
-        lines
-            .last()
-            .is_some_and(|l| l.starts_with("step 399 · 400 rows")),
-        "{text}"
+        stamp.len() == 20 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+        "{stamp}"
+    );
+    assert!(status.starts_with("step 399 · 400 rows"), "{text}");
+    let goodbye = lines[lines.len() - 1];
+    assert!(goodbye.starts_with("jepa-doctor watch: "), "{goodbye}");
+    assert!(
+        goodbye.ends_with(": interrupted: stopped watching (no alert)"),
+        "{goodbye}"
     );
     Ok(())
 }

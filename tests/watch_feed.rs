@@ -2,7 +2,8 @@
 //! of random size (cutting lines and headers anywhere), [`FileFeed`] is polled after every piece,
 //! and the rows it hands out — a key at or before the last one replacing from there on, as a
 //! restart does — must equal the table the whole-file parser builds, key for key and value for
-//! value (console logs: the window means recovered across batch boundaries too).
+//! value (console logs: the window means recovered across batch boundaries too; TensorBoard event
+//! files: records cut anywhere, TFRecord framing and all).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -109,6 +110,12 @@ fn every_format_read_in_pieces_equals_the_whole_file() -> Result<(), Box<dyn std
         "fixtures/console/vjepa2_ac.log",
         "fixtures/json/train_eval_mixed.jsonl",
         "fixtures/json/highlr_reg_twin.jsonl",
+        // TensorBoard event files (tensorboardX): pieces cut records anywhere, the partial
+        // record is held; the tensor-style file names the scalars plugin on a tag's first
+        // event only, which must carry over from batch to batch.
+        "fixtures/formats/same_run/tensorboard/events.out.tfevents.1796019447.vm.fixture",
+        "fixtures/formats/same_run/tensorboard_tensor/events.out.tfevents.1796019448.vm.15716.0.fixture",
+        "fixtures/formats/tensorboard/add_scalars/events.out.tfevents.1796019453.vm.fixture",
     ];
     for (i, fixture) in fixtures.iter().enumerate() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture);

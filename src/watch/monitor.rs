@@ -15,7 +15,7 @@
 //!   leaves the statistics with them).
 //! - The looks at which the rebound test may reject follow [`super::spending`]; findings that need
 //!   no test (non-finite losses, collapse by level, setup findings) are reported at every
-//!   evaluation.
+//!   evaluation, and what the last look established is reported until the next look.
 
 use crate::clean::{self, CleanOptions};
 use crate::diagnose::finding::{Code, Finding, Verdict};
@@ -105,6 +105,8 @@ pub struct Monitor {
     /// `(series, key, value)` of the first non-finite values of each series.
     non_finite: Vec<(usize, u64, f32)>,
     spending: Spending,
+    /// The findings of the rebound test at the last look, reported until the next look.
+    established: Vec<Finding>,
     /// Statistics of the inputs, shown in reports.
     pub input: InputSummary,
 }
@@ -125,6 +127,7 @@ impl Monitor {
             last_row: Vec::new(),
             non_finite: Vec::new(),
             spending,
+            established: Vec::new(),
             input: InputSummary::default(),
         }
     }
@@ -418,10 +421,20 @@ impl Monitor {
         let mut settings = self.settings.analysis.clone();
         settings.rebound.alpha = level;
         let mut diagnosis = diagnose::diagnose(&run, &settings);
-        if look.is_none() {
-            let before = diagnosis.findings.len();
+        if look.is_some() {
+            self.established = diagnosis
+                .findings
+                .iter()
+                .filter(|f| needs_test(f))
+                .cloned()
+                .collect();
+        } else {
+            // Between looks the test does not run: what the last look established stands.
+            let before: Vec<Code> = diagnosis.findings.iter().map(|f| f.code).collect();
             diagnosis.findings.retain(|f| !needs_test(f));
-            if diagnosis.findings.len() != before {
+            diagnosis.findings.extend(self.established.iter().cloned());
+            let after: Vec<Code> = diagnosis.findings.iter().map(|f| f.code).collect();
+            if before != after {
                 diagnosis.verdict = verdict_of(&diagnosis.findings);
                 diagnosis.headline = headline_between_looks(diagnosis.verdict, &diagnosis.findings);
             }

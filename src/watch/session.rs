@@ -235,10 +235,11 @@ impl<'a> Session<'a> {
             self.finish_line()?;
             let idle = self.settings.idle_exit.unwrap_or(silent);
             let mut line = format!(
-                "jepa-doctor watch: {}: no new rows for {} (--idle-exit {}): stopped watching",
+                "jepa-doctor watch: {}: no new rows for {} (--idle-exit {}): stopped watching{}",
                 Utc::now().date_time(),
                 clock::duration(silent),
                 clock::duration(idle),
+                self.outcome(),
             );
             if let Some(f) = stalled.first() {
                 line.push_str(&format!(
@@ -248,7 +249,6 @@ impl<'a> Session<'a> {
                     f.message
                 ));
             }
-            line.push_str(&self.outcome());
             emit(&self.stop, |w| writeln!(w, "{line}"))?;
         }
         Ok(if self.any_alert {
@@ -329,10 +329,10 @@ impl<'a> Session<'a> {
     /// `; no alert` or `; alerts: code, …` (what the session raised).
     fn outcome(&self) -> String {
         if self.alerted.is_empty() && self.alerted_verdicts.is_empty() {
-            "; no alert".into()
+            " (no alert)".into()
         } else {
             let codes: Vec<&str> = self.alerted.iter().map(|c| c.as_str()).collect();
-            format!("; alerts raised: {}", codes.join(", "))
+            format!(" (alerts raised: {})", codes.join(", "))
         }
     }
 
