@@ -196,7 +196,7 @@ impl<'a> Session<'a> {
             };
             emit(&self.stop, |w| {
                 if tty {
-                    writeln!(w, "\r\x1b[2K{line}")?;
+                    writeln!(w, "\r\x1b[2K{} {line}", Utc::now().time())?;
                 }
                 writeln!(w, "{summary}\n")?;
                 text::write(w, &eval.run, &diagnosis, opts)?;
