@@ -7,13 +7,18 @@
 //!
 //! **Method.** The noise is modelled as AR(1) and its coefficient is estimated *conservatively*:
 //! 1. Remove the structure the alternatives put in the series — the best least-squares fit of a
-//!    line, a quadratic, a two-slope hinge or one level shift — and take the lag-1
+//!    line, a quadratic, a cubic, a two-slope hinge, a clamped ramp or one level shift — and take the lag-1
 //!    autocorrelation `r` of the residual, leaving out points beyond [`OUTLIER_MADS`] robust
 //!    standard deviations (what a fit cannot follow, such as the ramp of a jump, is not noise).
 //! 2. Correct the known downward bias of `r` once a mean and a slope are fitted (Shaman & Stine
 //!    1988, *JASA* 83:842: `E r ≈ φ − (2 + 4φ)/n`, so `φ̃ = r + (2 + 4r)/n`), and use its
 //!    one-sided upper confidence bound
 //!    `φ_u = φ̃ + z·√((1 − φ̃²)/n)` with `z` = [`PHI_CONFIDENCE_Z`] (Bartlett's variance of `r`).
+//!    A persistence seen on a longer stretch can raise the bound ([`persistent_trend_at_least`]):
+//!    the rebound detector passes the plateau's integrated autocorrelation time
+//!    ([`integrated_time`], Geyer 1992 initial positive sequence) as the AR(1) coefficient with the
+//!    same time ([`equivalent_phi`]), so a slow wander that the short post-minimum span cannot see
+//!    as persistence still counts as one (see [`super::rise`]).
 //! 3. **Trend**: Mann–Kendall `S` with the variance inflated by the Hamed–Rao factor for that
 //!    AR(1) model (Yue & Wang 2004, *Water Resour. Manag.* 18:201, "effective sample size"):
 //!    `n/n* = 1 + 2/(n(n−1)(n−2)) · Σ_k (n−k)(n−k−1)(n−k−2)·ρ_k`, with the rank autocorrelation

@@ -14,6 +14,14 @@
 //! search itself is part of the null distribution in `tests/calibration.rs`, which runs the whole
 //! choice (de-spike, smooth, pick the minimum after warmup, gap, test) on trend-free series.
 //!
+//! **Persistence of the plateau.** A plateau that wanders in slow oscillations is not AR(1)
+//! noise, and the span after a minimum in one of its troughs can be shorter than one period: fit
+//! there, the persistence looks small and a trough-to-crest climb looks like a trend. So the
+//! plateau (below) less its unimodal fit ([`unimodal_residual`]) gives an integrated
+//! autocorrelation time ([`super::persistence::integrated_time`], Geyer 1992), and the AR(1)
+//! coefficient with that time is a floor for the test's bound: the printed p-value is calibrated on
+//! wandering plateaus too (`tests/calibration.rs`, table 2), not only the decision.
+//!
 //! **Effect size against the plateau.** The plateau is the stretch from where the descent comes
 //! within [`PLATEAU_BAND`] of the descent of the minimum to the end of the run. It is fitted with
 //! a unimodal curve — the decreasing isotonic regression up to the minimum, the increasing one
