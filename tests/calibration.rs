@@ -7,8 +7,10 @@
 //! de-spike, smooth, choose the minimum after warmup, skip the selection gap, test, effect size) on
 //! runs that descend and then stay flat, so the null distribution includes the choice of the
 //! minimum; plus plateaus that wander slowly (a few oscillations, peak to peak 4–7% of the
-//! descent). Every cell simulates 1000 series; seeds derive from a printed master seed
-//! (`JEPA_DOCTOR_CALIBRATION_SEED` explores others).
+//! descent). The always-on tests simulate 300 series per cell; the `#[ignore]`d `*_1000_per_cell`
+//! tests run the same cells with 1000 series each (the tables in docs/statistics.md:
+//! `cargo test --test calibration -- --ignored --nocapture`). Seeds derive from a printed master
+//! seed (`JEPA_DOCTOR_CALIBRATION_SEED` explores others).
 
 use jepa_doctor::diagnose::rebound::{ReboundSettings, decide_prepared, prepare_values};
 use jepa_doctor::stats::persistence::persistent_trend;
@@ -16,7 +18,10 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal, StudentT};
 
-const SERIES_PER_CELL: usize = 1000;
+/// Series per cell of the always-on tests (the ignored ones run [`FULL_SERIES_PER_CELL`]).
+const SERIES_PER_CELL: usize = 300;
+/// Series per cell of the calibration (≥ 1000).
+const FULL_SERIES_PER_CELL: usize = 1000;
 const ALPHA: f64 = 0.01;
 /// The allowed false-alarm rate at α = 0.01 (the bound: 1.5%).
 const MAX_RATE: f64 = 0.015;
@@ -61,6 +66,8 @@ struct Cell {
     n: usize,
     /// Slow sinusoidal wander on the plateau (table 2 only).
     wander: bool,
+    /// Series simulated in this cell.
+    series: usize,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -105,7 +112,7 @@ fn run_cells(cells: &[Cell], f: fn(&Cell, &mut StdRng) -> Rates) -> Vec<Rates> {
 
 fn statistic_cell(cell: &Cell, rng: &mut StdRng) -> Rates {
     let mut r = Rates::default();
-    for _ in 0..SERIES_PER_CELL {
+    for _ in 0..cell.series {
         let y: Vec<f64> = ar1(cell.n, cell.phi, cell.heavy, rng)
             .iter()
             .map(|e| 1.0 + cell.sigma * e)
@@ -154,7 +161,7 @@ fn decision_cell(cell: &Cell, rng: &mut StdRng) -> Rates {
     let span = (cell.n as f64 / 80.0).max(1.0);
     let warmup_end = (0.05 * cell.n as f64) as u64;
     let mut r = Rates::default();
-    for _ in 0..SERIES_PER_CELL {
+    for _ in 0..cell.series {
         let y = null_run(cell, rng);
         let rebound = decide_prepared(&prepare_values(&y, span), warmup_end, &settings);
         r.p_below_alpha += rebound.p_value.is_some_and(|p| p < ALPHA) as usize;
@@ -165,11 +172,11 @@ fn decision_cell(cell: &Cell, rng: &mut StdRng) -> Rates {
     r
 }
 
-fn pct(k: usize) -> f64 {
-    100.0 * k as f64 / SERIES_PER_CELL as f64
+fn pct(k: usize, series: usize) -> f64 {
+    100.0 * k as f64 / series as f64
 }
 
-fn noise_cells(lengths: &[usize], sigmas: &[f64]) -> Vec<Cell> {
+fn noise_cells(lengths: &[usize], sigmas: &[f64], series: usize) -> Vec<Cell> {
     let mut cells = Vec::new();
     for &n in lengths {
         for &sigma in sigmas {
@@ -190,6 +197,7 @@ fn noise_cells(lengths: &[usize], sigmas: &[f64]) -> Vec<Cell> {
                         sigma,
                         n,
                         wander: false,
+                        series,
                     });
                 }
             }
@@ -200,10 +208,20 @@ fn noise_cells(lengths: &[usize], sigmas: &[f64]) -> Vec<Cell> {
 
 #[test]
 fn the_trend_statistic_holds_its_size_under_persistence() {
-    let cells = noise_cells(&[50, 200, 800], &[0.03]);
+    statistic_size(SERIES_PER_CELL);
+}
+
+#[test]
+#[ignore = "the issue's ≥ 1000 series per cell: about 1.5 minutes on two loaded cores"]
+fn the_trend_statistic_holds_its_size_under_persistence_1000_per_cell() {
+    statistic_size(FULL_SERIES_PER_CELL);
+}
+
+fn statistic_size(series: usize) {
+    let cells = noise_cells(&[50, 200, 800], &[0.03], series);
     let rates = run_cells(&cells, statistic_cell);
     println!(
-        "\ncalibration 1: the statistic on trend-free AR(1) slices, {SERIES_PER_CELL} series per cell, master seed {}",
+        "\ncalibration 1: the statistic on trend-free AR(1) slices, {series} series per cell, master seed {}",
         master_seed()
     );
     println!("{:<34} {:>10} {:>13}", "cell", "p < 0.01", "no power");
@@ -212,25 +230,35 @@ fn the_trend_statistic_holds_its_size_under_persistence() {
         println!(
             "{:<34} {:>9.1}% {:>12.1}%",
             c.label,
-            pct(r.p_below_alpha),
-            pct(r.insufficient)
+            pct(r.p_below_alpha, series),
+            pct(r.insufficient, series)
         );
-        worst = worst.max(pct(r.p_below_alpha));
+        worst = worst.max(pct(r.p_below_alpha, series));
     }
     println!("largest false-alarm rate: {worst:.1}%");
     for (c, r) in cells.iter().zip(&rates) {
         assert!(
-            r.p_below_alpha as f64 <= MAX_RATE * SERIES_PER_CELL as f64,
+            r.p_below_alpha as f64 <= MAX_RATE * series as f64,
             "{}: {:.1}% of trend-free series gave p < {ALPHA}",
             c.label,
-            pct(r.p_below_alpha)
+            pct(r.p_below_alpha, series)
         );
     }
 }
 
 #[test]
 fn the_whole_decision_holds_its_size_including_the_choice_of_the_minimum() {
-    let mut cells = noise_cells(&[300, 600], &[0.0]);
+    decision_size(SERIES_PER_CELL);
+}
+
+#[test]
+#[ignore = "the issue's ≥ 1000 runs per cell: about 1.5 minutes on two loaded cores"]
+fn the_whole_decision_holds_its_size_including_the_choice_of_the_minimum_1000_per_cell() {
+    decision_size(FULL_SERIES_PER_CELL);
+}
+
+fn decision_size(series: usize) {
+    let mut cells = noise_cells(&[300, 600], &[0.0], series);
     for (phi, sigma) in [(0.0, 0.01), (0.5, 0.01), (0.9, 0.01), (0.5, 0.03)] {
         cells.push(Cell {
             label: format!("wander n=600 σ={:.0}% φ={phi:.2}", sigma * 100.0),
@@ -239,11 +267,12 @@ fn the_whole_decision_holds_its_size_including_the_choice_of_the_minimum() {
             sigma,
             n: 600,
             wander: true,
+            series,
         });
     }
     let rates = run_cells(&cells, decision_cell);
     println!(
-        "\ncalibration 2: the detector's decision on runs that descend and stay flat (minimum chosen from the data), {SERIES_PER_CELL} runs per cell, master seed {}",
+        "\ncalibration 2: the detector's decision on runs that descend and stay flat (minimum chosen from the data), {series} runs per cell, master seed {}",
         master_seed()
     );
     println!(
@@ -254,27 +283,26 @@ fn the_whole_decision_holds_its_size_including_the_choice_of_the_minimum() {
         println!(
             "{:<34} {:>9.1}% {:>9.1}% {:>9.1}%",
             c.label,
-            pct(r.p_below_alpha),
-            pct(r.detected),
-            pct(r.insufficient)
+            pct(r.p_below_alpha, series),
+            pct(r.detected, series),
+            pct(r.insufficient, series)
         );
     }
     for (c, r) in cells.iter().zip(&rates) {
-        let limit = MAX_RATE * SERIES_PER_CELL as f64;
+        let limit = MAX_RATE * series as f64;
         assert!(
             r.detected as f64 <= limit,
             "{}: {:.1}% called rebounds",
             c.label,
-            pct(r.detected)
+            pct(r.detected, series)
         );
-        // A wandering plateau is not trend-free (its mean moves); only the decision is bounded.
-        if !c.wander {
-            assert!(
-                r.p_below_alpha as f64 <= limit,
-                "{}: {:.1}% gave p < {ALPHA}",
-                c.label,
-                pct(r.p_below_alpha)
-            );
-        }
+        // The printed p-value itself is calibrated, on a wandering plateau too: the plateau's
+        // integrated autocorrelation time bounds the persistence from below.
+        assert!(
+            r.p_below_alpha as f64 <= limit,
+            "{}: {:.1}% gave p < {ALPHA}",
+            c.label,
+            pct(r.p_below_alpha, series)
+        );
     }
 }

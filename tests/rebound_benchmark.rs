@@ -241,9 +241,13 @@ fn noise_key(o: &Outcome) -> String {
 /// Noise the test can resolve a 10% rebound through: persistent noise with a correlation length
 /// `(1+φ)/(1−φ)` (in points) of at most 2% of the run. Beyond that, the run holds too few
 /// independent stretches for any test at α = 0.01, and the detector must say "undecided".
+/// The rule is the same for every AR(1) noise, whatever its scale (of the level or of the
+/// descent).
 fn resolvable(o: &Outcome) -> bool {
     match o.synth.spec.noise {
-        Noise::Persistent { phi, .. } => (1.0 + phi) / (1.0 - phi) <= 0.02 * o.synth.spec.n as f64,
+        Noise::Persistent { phi, .. } | Noise::Autocorrelated { phi, .. } => {
+            (1.0 + phi) / (1.0 - phi) <= 0.02 * o.synth.spec.n as f64
+        }
         _ => true,
     }
 }
@@ -369,7 +373,7 @@ fn detector_on_labelled_synthetic_runs() {
             }
             "jump half" | "jump late 10%" => {
                 let r = recall_of(&all);
-                assert!(r >= 0.75, "{class}: recall {r} on {} runs", all.len())
+                assert!(r >= 0.8, "{class}: recall {r} on {} runs", all.len())
             }
             "healthy descent" | "plateau" | "warmup rise" | "wandering plateau" => assert!(
                 t.detected as f64 <= 0.01 * t.cases as f64,
@@ -392,7 +396,7 @@ fn detector_on_labelled_synthetic_runs() {
         ind_recall >= 0.98,
         "recall under independent noise {ind_recall}"
     );
-    assert!(recall >= 0.9, "recall {recall}");
+    assert!(recall >= 0.97, "recall {recall}");
     assert!(false_alarms <= 0.01, "false alarms {false_alarms}");
     assert!(location_rate >= 0.98, "minimum located {location_rate}");
 }

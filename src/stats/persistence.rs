@@ -7,13 +7,18 @@
 //!
 //! **Method.** The noise is modelled as AR(1) and its coefficient is estimated *conservatively*:
 //! 1. Remove the structure the alternatives put in the series — the best least-squares fit of a
-//!    line, a quadratic, a two-slope hinge or one level shift — and take the lag-1
+//!    line, a quadratic, a cubic, a two-slope hinge, a clamped ramp or one level shift — and take the lag-1
 //!    autocorrelation `r` of the residual, leaving out points beyond [`OUTLIER_MADS`] robust
 //!    standard deviations (what a fit cannot follow, such as the ramp of a jump, is not noise).
 //! 2. Correct the known downward bias of `r` once a mean and a slope are fitted (Shaman & Stine
 //!    1988, *JASA* 83:842: `E r ≈ φ − (2 + 4φ)/n`, so `φ̃ = r + (2 + 4r)/n`), and use its
 //!    one-sided upper confidence bound
 //!    `φ_u = φ̃ + z·√((1 − φ̃²)/n)` with `z` = [`PHI_CONFIDENCE_Z`] (Bartlett's variance of `r`).
+//!    A persistence seen on a longer stretch can raise the bound ([`persistent_trend_at_least`]):
+//!    the rebound detector passes the plateau's integrated autocorrelation time
+//!    ([`integrated_time`], Geyer 1992 initial positive sequence) as the AR(1) coefficient with the
+//!    same time ([`equivalent_phi`]), so a slow wander that the short post-minimum span cannot see
+//!    as persistence still counts as one (see [`super::rise`]).
 //! 3. **Trend**: Mann–Kendall `S` with the variance inflated by the Hamed–Rao factor for that
 //!    AR(1) model (Yue & Wang 2004, *Water Resour. Manag.* 18:201, "effective sample size"):
 //!    `n/n* = 1 + 2/(n(n−1)(n−2)) · Σ_k (n−k)(n−k−1)(n−k−2)·ρ_k`, with the rank autocorrelation
@@ -85,6 +90,9 @@ pub struct PersistentTrend {
     pub factor: f64,
     /// The smallest combined p-value this many points with this persistence could give.
     pub min_attainable_p: f64,
+    /// Integrated autocorrelation time of the surrounding plateau when the caller supplied one
+    /// (see [`super::rise`]), else 1.
+    pub plateau_tau: f64,
 }
 
 impl PersistentTrend {
@@ -104,6 +112,12 @@ impl PersistentTrend {
 
 /// The trend-and-shift test on `y` (finite values, in order). Fewer than 3 points give p = 1.
 pub fn persistent_trend(y: &[f64]) -> PersistentTrend {
+    persistent_trend_at_least(y, 0.0)
+}
+
+/// [`persistent_trend`] with the AR(1) bound raised to at least `phi_floor` (a persistence
+/// known from a longer stretch than `y`, such as the plateau's: [`equivalent_phi`]).
+pub fn persistent_trend_at_least(y: &[f64], phi_floor: f64) -> PersistentTrend {
     let n = y.len();
     let residual = structure_residual(y);
     // A series the fit follows exactly (no noise at all) has no persistence to estimate.
@@ -116,6 +130,10 @@ pub fn persistent_trend(y: &[f64]) -> PersistentTrend {
         }
     } else {
         ar1_upper(&residual)
+    };
+    let ar1 = Ar1Bound {
+        phi_upper: ar1.phi_upper.max(phi_floor.clamp(0.0, PHI_MAX)),
+        ..ar1
     };
     let rho = rank_autocorrelations(ar1.phi_upper, n);
     let factor = mann_kendall_factor(&rho, n);
@@ -139,6 +157,7 @@ pub fn persistent_trend(y: &[f64]) -> PersistentTrend {
         ar1,
         factor,
         min_attainable_p: combined_p(min_mk, min_pt),
+        plateau_tau: 1.0,
     }
 }
 
@@ -191,6 +210,9 @@ pub fn structure_residual(y: &[f64]) -> Vec<f64> {
     let x3: Vec<f64> = x.iter().map(|v| v * v * v).collect();
     keep(ols_residual(y, &[&x, &x2]));
     keep(ols_residual(y, &[&x, &x2, &x3]));
+    if let Some(ramp) = clamped_ramp(&x, y) {
+        keep(ols_residual(y, &[&ramp]));
+    }
     if let Some(h) = hinge(&x, y, 3) {
         let xk = x[h.knot];
         let after: Vec<f64> = x.iter().map(|v| (v - xk).max(0.0)).collect();
@@ -202,6 +224,60 @@ pub fn structure_residual(y: &[f64]) -> Vec<f64> {
     let shift: Vec<f64> = (0..n).map(|i| if i < split { 0.0 } else { 1.0 }).collect();
     keep(ols_residual(y, &[&shift]));
     best
+}
+
+/// Knot positions tried by [`clamped_ramp`] (a grid over the series).
+const RAMP_GRID: usize = 40;
+
+/// The best regressor `clamp(x, x_a, x_b)` (flat, a linear ramp from knot `a` to knot `b`, flat
+/// again) over a grid of knot pairs: the shape of a jump with a width and of a rise that levels
+/// off, which a line, a polynomial or a sharp shift leave in the residual as spurious
+/// persistence. Each candidate is a one-column least-squares fit, `SSE = S_yy − S_zy²/S_zz`,
+/// scored in O(1) from prefix sums (O(n + grid²) in all). `x` is increasing.
+fn clamped_ramp(x: &[f64], y: &[f64]) -> Option<Vec<f64>> {
+    let n = x.len();
+    if n < 2 * RAMP_GRID {
+        return None;
+    }
+    let prefix = |f: &dyn Fn(usize) -> f64| {
+        let mut acc = vec![0.0; n + 1];
+        for i in 0..n {
+            acc[i + 1] = acc[i] + f(i);
+        }
+        acc
+    };
+    let (sy, sx, sxx, sxy) = (
+        prefix(&|i| y[i]),
+        prefix(&|i| x[i]),
+        prefix(&|i| x[i] * x[i]),
+        prefix(&|i| x[i] * y[i]),
+    );
+    let nf = n as f64;
+    let knots: Vec<usize> = (0..=RAMP_GRID).map(|g| g * (n - 1) / RAMP_GRID).collect();
+    let mut best: Option<(f64, usize, usize)> = None;
+    for (i, &a) in knots.iter().enumerate() {
+        for &b in &knots[i + 1..] {
+            // z = x[a] on [0, a], x on (a, b), x[b] on [b, n).
+            let (lo, hi) = (x[a], x[b]);
+            let (na, nb) = ((a + 1) as f64, (n - b) as f64);
+            let sz = lo * na + (sx[b] - sx[a + 1]) + hi * nb;
+            let szz = lo * lo * na + (sxx[b] - sxx[a + 1]) + hi * hi * nb;
+            let szy = lo * sy[a + 1] + (sxy[b] - sxy[a + 1]) + hi * (sy[n] - sy[b]);
+            let czz = szz - sz * sz / nf;
+            let czy = szy - sz * sy[n] / nf;
+            if czz <= 1e-12 * (1.0 + szz) {
+                continue;
+            }
+            let explained = czy * czy / czz;
+            if best.is_none_or(|(e, _, _)| explained > e) {
+                best = Some((explained, a, b));
+            }
+        }
+    }
+    best.map(|(_, a, b)| {
+        let (lo, hi) = (x[a], x[b]);
+        x.iter().map(|v| v.clamp(lo, hi)).collect()
+    })
 }
 
 fn sum_sq(r: &[f64]) -> f64 {
@@ -309,6 +385,43 @@ pub fn ar1_upper(residual: &[f64]) -> Ar1Bound {
         phi_hat: r,
         phi_upper: (corrected + PHI_CONFIDENCE_Z * se).clamp(0.0, PHI_MAX),
     }
+}
+
+/// Geyer's initial-positive-sequence estimate of the integrated autocorrelation time
+/// `τ = 1 + 2·Σ_k ρ_k` of `residual` (Geyer 1992, *Statist. Sci.* 7:473, §3.3): the sums of
+/// adjacent autocorrelations `Γ_m = ρ_{2m} + ρ_{2m+1}` are added while they stay positive.
+/// Unlike the lag-1 AR(1) fit it sees a persistence that is not AR(1): white noise on top of a
+/// slow oscillation has a modest `ρ_1` but positive autocorrelations for a quarter period, and
+/// `τ` grows with that period. Fewer than 8 points give 1.
+pub fn integrated_time(residual: &[f64]) -> f64 {
+    let n = residual.len();
+    if n < 8 {
+        return 1.0;
+    }
+    let mean = residual.iter().sum::<f64>() / n as f64;
+    let d: Vec<f64> = residual.iter().map(|v| v - mean).collect();
+    let c0 = d.iter().map(|v| v * v).sum::<f64>();
+    if c0 <= 0.0 {
+        return 1.0;
+    }
+    let rho = |k: usize| d.iter().zip(&d[k..]).map(|(a, b)| a * b).sum::<f64>() / c0;
+    let mut tau = -1.0;
+    let mut m = 0;
+    while 2 * m + 1 < n / 2 {
+        let gamma = if m == 0 { 1.0 } else { rho(2 * m) } + rho(2 * m + 1);
+        if gamma <= 0.0 {
+            break;
+        }
+        tau += 2.0 * gamma;
+        m += 1;
+    }
+    tau.max(1.0)
+}
+
+/// The AR(1) coefficient with the same integrated autocorrelation time `τ`:
+/// `(1 + φ)/(1 − φ) = τ`, so `φ = (τ − 1)/(τ + 1)`.
+pub fn equivalent_phi(tau: f64) -> f64 {
+    ((tau - 1.0) / (tau + 1.0)).clamp(0.0, PHI_MAX)
 }
 
 /// Rank autocorrelations `ρ_k = (6/π)·asin(φ^k/2)`, k = 1.., until they vanish (< 1e-7).
@@ -435,6 +548,34 @@ mod tests {
         let f = mann_kendall_factor(&rho, 100_000);
         let closed = 1.0 + 2.0 * (3.0 / PI) * 0.1 / 0.9;
         assert!((f - closed).abs() < 1e-3, "{f} vs {closed}");
+    }
+
+    #[test]
+    fn structure_residual_removes_a_ramp_that_levels_off() {
+        // Flat, a ramp over 30 points, flat again: a jump with a width.
+        let y: Vec<f64> = (0..200)
+            .map(|i| (f64::from(i) - 80.0).clamp(0.0, 30.0) / 30.0)
+            .collect();
+        let r = structure_residual(&y);
+        assert!(r.iter().all(|v| v.abs() < 0.05), "{:?}", &r[70..120]);
+    }
+
+    #[test]
+    fn integrated_time_sees_a_slow_oscillation_that_lag_one_misses() {
+        let white: Vec<f64> = crate::stats::test_uniform_noise(400, 7)
+            .iter()
+            .map(|u| 2.0 * u - 1.0)
+            .collect();
+        assert!(integrated_time(&white) < 3.0, "{}", integrated_time(&white));
+        // Two and a half periods of a sinusoid under the same noise at half its variance.
+        let wave: Vec<f64> = white
+            .iter()
+            .enumerate()
+            .map(|(i, e)| 0.8 * e + (std::f64::consts::TAU * 2.5 * i as f64 / 400.0).sin())
+            .collect();
+        let tau = integrated_time(&wave);
+        assert!(tau > 20.0, "{tau}");
+        assert!(equivalent_phi(tau) > 0.9);
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl Rebound {
         let mut lines = Vec::new();
         if let Some(t) = &self.test {
             lines.push(format!(
-                "{} is the chance of a rise at least this clear on a loss with no trend after its minimum, with noise as persistent as this run's (AR(1) coefficient up to {}, one independent point per {} blocks): Mann–Kendall for a drift ({}) and Pettitt / the largest Mann–Whitney split for a jump ({}), variances inflated for that persistence, the smallest of the three tripled (Bonferroni)",
+                "{} is the chance of a rise at least this clear on a loss with no trend after its minimum, with noise as persistent as this run's (AR(1) coefficient up to {}, one independent point per {} blocks; at least as persistent as the plateau's own slow wander, so an oscillating plateau does not make a small p): Mann–Kendall for a drift ({}) and Pettitt / the largest Mann–Whitney split for a jump ({}), variances inflated for that persistence, the smallest of the three tripled (Bonferroni)",
                 fmt::p_eq(self.p_value.unwrap_or(1.0)),
                 fmt::value(t.ar1_upper),
                 fmt::value(t.correlation_length),
