@@ -14,8 +14,8 @@ use crate::ingest::roles::role_from_name;
 use crate::ingest::table::{ColumnData, KeyKind, SKIPPED_REASONS_KEPT, Table, split_epoch_itr};
 use crate::ingest::{Loaded, Parsed, Source};
 use crate::model::{
-    InputSummary, Ipe, IpeSource, MAX_STEP, MISSING, RankSpread, Role, Run, Series, StepAxis,
-    KindRun, ValueKind, is_missing,
+    InputSummary, Ipe, IpeSource, KindRun, MAX_STEP, MISSING, RankSpread, Role, Run, Series,
+    StepAxis, ValueKind, is_missing,
 };
 use crate::progression::Progressions;
 

@@ -55,7 +55,10 @@ fn json_lines_with_many_distinct_keys_read_in_little_memory() {
     let path = dir.path().join("many_keys.jsonl");
     let mut text = String::new();
     for i in 0..ROWS {
-        text.push_str(&format!("{{\"step\": {i}, \"loss\": {:.5}", 1.0 / (i + 1) as f64));
+        text.push_str(&format!(
+            "{{\"step\": {i}, \"loss\": {:.5}",
+            1.0 / (i + 1) as f64
+        ));
         for j in 0..KEYS_PER_ROW {
             text.push_str(&format!(", \"m{i}_{j}\": 0.5"));
         }

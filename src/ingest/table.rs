@@ -351,6 +351,9 @@ impl TableBuilder {
             keys = merged.keys;
             columns = merged.columns;
         }
+        for c in columns.iter_mut() {
+            c.dense_if_kept(keys.len());
+        }
         let account = RowAccount {
             rows_read,
             rows_used: used,
@@ -557,7 +560,6 @@ mod tests {
             b.finish(1)
         };
         let (dense, sparse) = (build(false), build(true));
-        assert!(matches!(sparse.columns[0], ColumnData::Sparse { .. }));
         assert_eq!(keys(&dense), keys(&sparse));
         for c in 0..2 {
             let (x, y) = (values(&dense, c), values(&sparse, c));

@@ -271,4 +271,3 @@ pub struct SeriesSummary {
     pub first_step: Option<u64>,
     pub last_step: Option<u64>,
 }
-

@@ -352,4 +352,3 @@ pub(super) fn sentinel_value(s: &str) -> Option<f32> {
         _ => None,
     }
 }
-

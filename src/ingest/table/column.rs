@@ -167,6 +167,23 @@ impl ColumnData {
         }
     }
 
+    /// Turns a sparse column that keeps its values dense, `rows` long: the values the diagnosis
+    /// reads are dense on the step axis anyway (`model::Series`), and readers of a [`Table`]
+    /// find them as [`ColumnData::Values`]. Only kinds stay sparse.
+    ///
+    /// [`Table`]: super::Table
+    pub(super) fn dense_if_kept(&mut self, rows: usize) {
+        if matches!(
+            self,
+            ColumnData::Sparse {
+                kinds_only: false,
+                ..
+            }
+        ) {
+            self.make_dense(rows);
+        }
+    }
+
     /// Turns a sparse column dense, `rows` long.
     fn make_dense(&mut self, rows: usize) {
         if let ColumnData::Sparse { kinds_only, .. } = self {

@@ -129,8 +129,8 @@ pub(super) fn merge_equal_keys(
         })
         .collect();
     // A row with no value at all still "survives" when its key has no value either.
-    let rows_used = survives.iter().filter(|s| **s).count()
-        + group_has_winner.iter().filter(|w| !**w).count();
+    let rows_used =
+        survives.iter().filter(|s| **s).count() + group_has_winner.iter().filter(|w| !**w).count();
     Merged {
         keys: out_keys,
         columns,
