@@ -28,7 +28,7 @@ fi
 # One run, three spellings: 300 iterations per epoch, loss falling with noise, reg-loss, lr.
 csv="$DIR/same_${ROWS}.csv" jsonl="$DIR/same_${ROWS}.jsonl" log="$DIR/same_${ROWS}.log"
 if [ ! -s "$csv" ] || [ ! -s "$jsonl" ] || [ ! -s "$log" ]; then
-    awk -v n="$ROWS" -v csv="$csv" -v jsonl="$jsonl" -v log="$log" 'BEGIN {
+    awk -v n="$ROWS" -v csv="$csv" -v jsonl="$jsonl" -v clog="$log" 'BEGIN {
         srand(17); ipe = 300
         print "epoch,itr,loss,loss-jepa,reg-loss,enc-grad-norm,pred-grad-norm,gpu-time(ms),wall-time(ms)" > csv
         for (k = 0; k < n; k++) {
@@ -37,7 +37,7 @@ if [ ! -s "$csv" ] || [ ! -s "$jsonl" ] || [ ! -s "$log" ]; then
             reg = 0.9 - 0.2 * k / n; lr = 0.000625
             printf "%d,%d,%.5f,%.5f,%.5f,%.5f,%.5f,%.1f,%.1f\n", e, i, loss, loss, reg, 0.1, 0.3, 400 + rand() * 50, 405 + rand() * 50 > csv
             printf "{\"epoch\": %d, \"itr\": %d, \"loss\": %.5f, \"loss-jepa\": %.5f, \"reg-loss\": %.5f, \"lr\": %.3e, \"gpu-time(ms)\": %.1f}\n", e, i, loss, loss, reg, lr, 400 + rand() * 50 > jsonl
-            printf "INFO:app.vjepa.train:[%d, %5d] loss: %.3f | p%.3f r%.3f | input_var: 0.580 0.314 | masks: [104.0, 56.0] [wd: 4.25e-02] [lr: %.2e] [mem: 1.85e+03] [gpu: %.1f ms][wall: %.1f ms]\n", e, i, loss, loss, reg, lr, 400 + rand() * 50, 405 + rand() * 50 > log
+            printf "INFO:app.vjepa.train:[%d, %5d] loss: %.3f | p%.3f r%.3f | input_var: 0.580 0.314 | masks: [104.0, 56.0] [wd: 4.25e-02] [lr: %.2e] [mem: 1.85e+03] [gpu: %.1f ms][wall: %.1f ms]\n", e, i, loss, loss, reg, lr, 400 + rand() * 50, 405 + rand() * 50 > clog
         }
     }'
 fi

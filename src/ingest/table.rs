@@ -171,6 +171,10 @@ impl TableBuilder {
     /// added before the first row is dense; one added later starts sparse
     /// ([`ColumnData::Sparse`]) and turns dense once half the rows have a value.
     pub fn column(&mut self, name: &str) -> usize {
+        // Seen names first: escaped names hold no control characters, so a hit is exact.
+        if let Some(i) = self.index.get(name) {
+            return *i;
+        }
         let name = crate::fmt::escape_control(name);
         let name = name.as_ref();
         if let Some(i) = self.index.get(name) {
