@@ -350,6 +350,13 @@ fn into_series(names: Vec<String>, columns: Vec<ColumnData>, rows: usize) -> Vec
                 ColumnData::Sparse {
                     kinds_only: false, ..
                 } => (data.dense_values(rows), Vec::new()),
+                // One tight pass over a dense column's kind bytes (10M rows in the CSV path).
+                ColumnData::Kinds(k) => (
+                    Vec::new(),
+                    KindRun::encode(
+                        (k.iter().enumerate()).map(|(i, b)| (i, ValueKind::from_byte(*b))),
+                    ),
+                ),
                 kinds => (
                     Vec::new(),
                     KindRun::encode(kinds.present().map(|(i, v)| (i, ValueKind::of(v)))),
