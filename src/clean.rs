@@ -14,8 +14,8 @@ use crate::ingest::roles::role_from_name;
 use crate::ingest::table::{ColumnData, KeyKind, SKIPPED_REASONS_KEPT, Table, split_epoch_itr};
 use crate::ingest::{Loaded, Parsed, Source};
 use crate::model::{
-    InputSummary, Ipe, IpeSource, MAX_STEP, MISSING, RankSpread, Role, Run, Series, StepAxis,
-    ValueKind, is_missing,
+    InputSummary, Ipe, IpeSource, KindRun, MAX_STEP, MISSING, RankSpread, Role, Run, Series,
+    StepAxis, ValueKind, is_missing,
 };
 use crate::progression::Progressions;
 
@@ -219,7 +219,7 @@ type Merged = (Progressions, Vec<Series>, Option<RankSpread>);
 fn merge(tables: Vec<(Progressions, Table)>) -> Merged {
     if tables.len() == 1 {
         let (steps, table) = tables.into_iter().next().unwrap_or_default();
-        let series = into_series(table.names, table.columns);
+        let series = into_series(table.names, table.columns, steps.len());
         return (steps, series, None);
     }
     let mut axis: Vec<u64> = tables.iter().flat_map(|(s, _)| s.iter()).collect();
@@ -230,10 +230,10 @@ fn merge(tables: Vec<(Progressions, Table)>) -> Merged {
     for (_, t) in &tables {
         for (n, c) in t.names.iter().zip(&t.columns) {
             match names.iter().position(|x| x == n) {
-                Some(i) => keep_values[i] &= matches!(c, ColumnData::Values(_)),
+                Some(i) => keep_values[i] &= c.keeps_values(),
                 None => {
                     names.push(n.clone());
-                    keep_values.push(matches!(c, ColumnData::Values(_)));
+                    keep_values.push(c.keeps_values());
                 }
             }
         }
@@ -252,16 +252,8 @@ fn merge(tables: Vec<(Progressions, Table)>) -> Merged {
             };
             let is_primary = primary == Some(n);
             // Kinds merge through a representative value: any non-finite rank makes the mean so.
-            let values: Box<dyn Iterator<Item = f32>> = match column {
-                ColumnData::Values(v) => Box::new(v.iter().copied()),
-                ColumnData::Kinds(k) => {
-                    Box::new(k.iter().map(|b| ValueKind::from_byte(*b).representative()))
-                }
-            };
-            for (row, v) in values.enumerate() {
-                if is_missing(v) {
-                    continue;
-                }
+            // Kinds merge through a representative value.
+            for (row, v) in column.present() {
                 let at = positions[row];
                 sums[n][at] += f64::from(v);
                 counts[n][at] += 1;
@@ -294,11 +286,8 @@ fn merge(tables: Vec<(Progressions, Table)>) -> Merged {
         })
         .collect();
     let spread = primary.and_then(|n| rank_spread(&names[n], &axis, &lows, &highs, &finite_counts));
-    (
-        Progressions::from_values(&axis),
-        into_series(names, columns),
-        spread,
-    )
+    let series = into_series(names, columns, axis.len());
+    (Progressions::from_values(&axis), series, spread)
 }
 
 /// Index on `axis` of each of `steps` (both sorted; every step is on the axis).
@@ -350,14 +339,28 @@ fn primary_loss_name(names: &[String]) -> Option<usize> {
     by_role(Role::Jepa).or_else(|| by_role(Role::Total))
 }
 
-fn into_series(names: Vec<String>, columns: Vec<ColumnData>) -> Vec<Series> {
+/// Series of `rows` steps from table columns: kept values dense on the axis, kinds as runs.
+fn into_series(names: Vec<String>, columns: Vec<ColumnData>, rows: usize) -> Vec<Series> {
     names
         .into_iter()
         .zip(columns)
         .map(|(name, data)| {
             let (values, kinds) = match data {
                 ColumnData::Values(v) => (v, Vec::new()),
-                ColumnData::Kinds(k) => (Vec::new(), k),
+                ColumnData::Sparse {
+                    kinds_only: false, ..
+                } => (data.dense_values(rows), Vec::new()),
+                // One tight pass over a dense column's kind bytes (10M rows in the CSV path).
+                ColumnData::Kinds(k) => (
+                    Vec::new(),
+                    KindRun::encode(
+                        (k.iter().enumerate()).map(|(i, b)| (i, ValueKind::from_byte(*b))),
+                    ),
+                ),
+                kinds => (
+                    Vec::new(),
+                    KindRun::encode(kinds.present().map(|(i, v)| (i, ValueKind::of(v)))),
+                ),
             };
             Series {
                 role: role_from_name(&name),

@@ -12,14 +12,17 @@
 use std::borrow::Cow;
 use std::io::{BufReader, Read};
 
-use serde_json::{Map, Value};
+mod record;
+
+use rayon::prelude::*;
+use serde_json::Value;
 
 use super::lines::{Line, read_line_capped};
-use super::table::{KeyKind, TableBuilder, ValuePolicy, epoch_itr_key};
-use super::values::{narrow, parse_value, whole_f64};
+use super::table::ValuePolicy;
 use super::{Parsed, Source};
 use crate::error::IngestError;
-use crate::model::{Format, MISSING};
+use crate::model::Format;
+use record::{Flat, Location, RecordSink, flatten_record};
 
 /// A JSON line longer than this is rejected: no metrics record is that long.
 pub const MAX_LINE_BYTES: usize = super::lines::MAX_LINE_BYTES as usize;
@@ -50,7 +53,14 @@ pub struct JsonOptions {
     pub values: ValuePolicy,
 }
 
-/// Parses JSON lines.
+/// Lines read before a batch is parsed (in parallel) and added (in order).
+const BATCH_LINES: usize = 16 * 1024;
+/// Bytes read before a batch is parsed, whatever its line count.
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Parses JSON lines. Lines are read in batches; each batch is parsed and flattened across
+/// cores (rayon), then added to the table in file order, so line numbers, restarts and the
+/// row account are those of a sequential read. Memory: one batch of text and records at a time.
 pub fn parse_lines(
     reader: impl Read,
     source: &Source,
@@ -61,6 +71,7 @@ pub fn parse_lines(
     let mut records = RecordSink::new(path, opts);
     let mut line = Vec::new();
     let mut line_no = 0u64;
+    let mut batch = LineBatch::default();
     loop {
         match read_line_capped(&mut reader, &mut line, MAX_LINE_BYTES)
             .map_err(|e| IngestError::io(path, e))?
@@ -78,35 +89,86 @@ pub fn parse_lines(
                 ));
             }
         }
-        let text = line.trim_ascii();
-        // A byte-order mark starts the first line of files written by some Windows tools.
-        let text = match text.strip_prefix(UTF8_BOM) {
-            Some(rest) if line_no == 1 => rest.trim_ascii_start(),
-            _ => text,
-        };
-        if text.is_empty() {
-            continue;
-        }
-        let (fixed, shifts) = translate_python_tokens(text);
-        match serde_json::from_slice::<Value>(&fixed) {
-            Ok(Value::Object(obj)) => records.add(&obj, Location::Line(line_no)),
-            Ok(other) => records.builder.skip(
-                line_no,
-                format!("not a JSON object but {}", kind_of(&other)),
-            ),
-            Err(e) => {
-                let column = original_column(e.column() as u64, &shifts);
-                records.builder.skip(
-                    line_no,
-                    format!("invalid JSON at column {column}: {}", message_of(&e)),
-                );
-            }
+        batch.push(line_no, &line);
+        if batch.lines.len() >= BATCH_LINES || batch.text.len() >= BATCH_BYTES {
+            batch.add_to(&mut records);
         }
     }
+    batch.add_to(&mut records);
     if records.builder.rows_read() == 0 {
         return Err(IngestError::Empty { path: path.into() });
     }
     Ok(records.finish(Format::Jsonl))
+}
+
+/// Lines waiting to be parsed: their text end to end, and (line number, end offset) of each.
+#[derive(Default)]
+struct LineBatch {
+    text: Vec<u8>,
+    lines: Vec<(u64, usize)>,
+}
+
+/// What one JSON line holds.
+enum ParsedLine {
+    Blank,
+    Record(Flat),
+    Skipped(String),
+}
+
+impl LineBatch {
+    fn push(&mut self, line_no: u64, line: &[u8]) {
+        self.text.extend_from_slice(line);
+        self.lines.push((line_no, self.text.len()));
+    }
+
+    /// Parses the lines across cores and adds them in order; empties the batch.
+    fn add_to(&mut self, records: &mut RecordSink<'_>) {
+        let opts = records.opts();
+        let text = &self.text;
+        let parsed: Vec<ParsedLine> = (0..self.lines.len())
+            .into_par_iter()
+            .with_min_len(256)
+            .map(|i| {
+                let start = if i == 0 { 0 } else { self.lines[i - 1].1 };
+                let (line_no, end) = self.lines[i];
+                parse_line(&text[start..end], line_no, opts)
+            })
+            .collect();
+        for (&(line_no, _), line) in self.lines.iter().zip(parsed) {
+            match line {
+                ParsedLine::Blank => {}
+                ParsedLine::Record(flat) => records.add_flattened(flat, Location::Line(line_no)),
+                ParsedLine::Skipped(reason) => records.builder.skip(line_no, reason),
+            }
+        }
+        self.text.clear();
+        self.lines.clear();
+    }
+}
+
+/// Parses and flattens one line (`line_no` is 1-based; a byte-order mark may start line 1).
+fn parse_line(line: &[u8], line_no: u64, opts: &JsonOptions) -> ParsedLine {
+    let text = line.trim_ascii();
+    // A byte-order mark starts the first line of files written by some Windows tools.
+    let text = match text.strip_prefix(UTF8_BOM) {
+        Some(rest) if line_no == 1 => rest.trim_ascii_start(),
+        _ => text,
+    };
+    if text.is_empty() {
+        return ParsedLine::Blank;
+    }
+    let (fixed, shifts) = translate_python_tokens(text);
+    match serde_json::from_slice::<Value>(&fixed) {
+        Ok(Value::Object(obj)) => ParsedLine::Record(flatten_record(&obj, opts)),
+        Ok(other) => ParsedLine::Skipped(format!("not a JSON object but {}", kind_of(&other))),
+        Err(e) => {
+            let column = original_column(e.column() as u64, &shifts);
+            ParsedLine::Skipped(format!(
+                "invalid JSON at column {column}: {}",
+                message_of(&e)
+            ))
+        }
+    }
 }
 
 /// Parses one JSON document: an array of records, or an object holding one.
@@ -228,314 +290,6 @@ fn records_of(doc: &Value) -> Option<(&Vec<Value>, Option<&str>)> {
     }
 }
 
-/// A record's key: its value, kind, and the names of the keys that hold it.
-type RecordKey = (u64, KeyKind, &'static [&'static str]);
-
-/// Where a record came from, for skip reasons.
-#[derive(Clone, Copy)]
-enum Location {
-    Line(u64),
-    Record(u64),
-}
-
-/// Turns records into table rows, deciding the step of each.
-struct RecordSink<'a> {
-    builder: TableBuilder,
-    opts: &'a JsonOptions,
-    key_kind: Option<KeyKind>,
-    last_key: Option<u64>,
-    order: u64,
-    carried: u64,
-    /// Some records had no step and none before them did: the record order is the step.
-    by_order: bool,
-    text_keys: Vec<String>,
-    /// Names that two keys of one record flatten to.
-    collisions: Vec<String>,
-    flat: Vec<Leaf>,
-}
-
-impl<'a> RecordSink<'a> {
-    fn new(path: &str, opts: &'a JsonOptions) -> RecordSink<'a> {
-        RecordSink {
-            builder: TableBuilder::with_policy(path, opts.values.clone()),
-            opts,
-            key_kind: None,
-            last_key: None,
-            order: 0,
-            carried: 0,
-            by_order: false,
-            text_keys: Vec::new(),
-            collisions: Vec::new(),
-            flat: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, obj: &Map<String, Value>, at: Location) {
-        let mut flat = std::mem::take(&mut self.flat);
-        flat.clear();
-        let step_col = self.opts.step_col.as_deref();
-        let is_key_name = |name: &str| {
-            step_col.map_or_else(
-                || STEP_KEYS.contains(&name) || name == "epoch" || name == "itr",
-                |wanted| wanted == name,
-            )
-        };
-        let mut how = Flattening {
-            text: &mut self.text_keys,
-            is_key_name: &is_key_name,
-            nested: false,
-        };
-        flatten("", obj, &mut flat, &mut how, 0);
-        if how.nested && self.collisions.len() < 8 {
-            // `{"train/loss": 1, "train": {"loss": 2}}`: two keys, one name; the later wins.
-            let mut names: Vec<&str> = flat.iter().map(|l| l.name.as_str()).collect();
-            names.sort_unstable();
-            for pair in names.windows(2) {
-                if pair[0] == pair[1] && !self.collisions.iter().any(|c| c == pair[0]) {
-                    self.collisions.push(pair[0].to_string());
-                }
-            }
-        }
-        self.add_flat(&flat, at);
-        self.flat = flat;
-    }
-
-    fn skip(&mut self, at: Location, reason: impl Into<String>) {
-        match at {
-            Location::Line(line) => self.builder.skip(line, reason),
-            Location::Record(record) => self.builder.skip_record(record, reason),
-        }
-    }
-
-    fn add_flat(&mut self, flat: &[Leaf], at: Location) {
-        let (key, key_names) = match self.find_key(flat) {
-            Err(reason) => {
-                self.skip(at, reason);
-                return;
-            }
-            Ok(Some((key, kind, names))) => {
-                if *self.key_kind.get_or_insert(kind) != kind {
-                    self.skip(at, "step given as epoch/itr here but as a step elsewhere");
-                    return;
-                }
-                self.last_key = Some(key);
-                (key, names)
-            }
-            Ok(None) => match self.last_key {
-                Some(previous) => {
-                    self.carried += 1;
-                    (previous, &[][..])
-                }
-                None => {
-                    self.key_kind.get_or_insert(KeyKind::Step);
-                    self.by_order = true;
-                    (self.order, &[][..])
-                }
-            },
-        };
-        self.order += 1;
-        let values: Vec<(usize, f32)> = flat
-            .iter()
-            .filter(|leaf| leaf.numeric && !key_names.contains(&leaf.name.as_str()))
-            .map(|leaf| (self.builder.column(&leaf.name), leaf.value))
-            .collect();
-        if values.is_empty() {
-            self.skip(at, "no numeric values in the record");
-            return;
-        }
-        let row = self.builder.push_row(key);
-        for (column, v) in values {
-            self.builder.set(row, column, v);
-        }
-    }
-
-    /// The record's key: (value, kind, names of the keys that hold it), `None` when it has none.
-    fn find_key(&self, flat: &[Leaf]) -> Result<Option<RecordKey>, String> {
-        let get = |name: &str| flat.iter().find(|l| l.name == name).map(|l| &l.step);
-        let whole = |name: &str, v: &Result<u64, String>| {
-            v.clone()
-                .map_err(|shown| format!("{name} {shown} is not a whole number from 0 to 2^53"))
-        };
-        if let Some(wanted) = &self.opts.step_col {
-            return match get(wanted) {
-                Some(v) => Ok(Some((whole(wanted, v)?, KeyKind::Step, &[]))),
-                None => Ok(None),
-            };
-        }
-        for name in STEP_KEYS {
-            if let Some(v) = get(name) {
-                return Ok(Some((
-                    whole(name, v)?,
-                    KeyKind::Step,
-                    std::slice::from_ref(name),
-                )));
-            }
-        }
-        if let (Some(e), Some(i)) = (get("epoch"), get("itr")) {
-            let (e, i) = (whole("epoch", e)?, whole("itr", i)?);
-            let key =
-                epoch_itr_key(e, i).ok_or_else(|| format!("epoch {e} / itr {i} out of range"))?;
-            return Ok(Some((key, KeyKind::EpochItr, &["epoch", "itr"])));
-        }
-        Ok(None)
-    }
-
-    fn finish(mut self, format: Format) -> Parsed {
-        let path = self.builder.source().to_string();
-        if self.carried > 0 {
-            self.builder.warn(format!(
-                "{path}: {} records without a step took the previous record's step",
-                self.carried
-            ));
-        }
-        if self.by_order {
-            self.builder.warn(format!(
-                "{path}: no step key in the records; using the record order as the step"
-            ));
-        }
-        if !self.collisions.is_empty() {
-            self.builder.warn(format!(
-                "{path}: keys that flatten to the same name (the later one in each record is used): {}",
-                crate::fmt::names(&self.collisions)
-            ));
-        }
-        self.text_keys.sort();
-        self.text_keys.dedup();
-        if !self.text_keys.is_empty() {
-            let shown: Vec<&str> = self.text_keys.iter().take(8).map(String::as_str).collect();
-            self.builder.warn(format!(
-                "{path}: keys holding text ignored: {}",
-                shown.join(", ")
-            ));
-        }
-        let key_kind = self.key_kind.unwrap_or(KeyKind::Step);
-        Parsed {
-            table: self.builder.finish(0),
-            key_kind,
-            format,
-            ipe_hint: None,
-            lines_ignored: 0,
-        }
-    }
-}
-
-/// A leaf of a record: its flattened name, its value as stored, and what it is worth as a step
-/// (the number as written: steps beyond 2^24 are not exact in `f32`). Non-numeric leaves are
-/// kept only under step-like names, so that an unusable step (`true`, `"x"`, `[1]`) is seen.
-struct Leaf {
-    name: String,
-    value: f32,
-    /// The whole number from 0 to 2^53 it holds, or how it was written when it holds none.
-    step: Result<u64, String>,
-    numeric: bool,
-}
-
-/// What [`flatten`] needs to know besides the object.
-struct Flattening<'a> {
-    /// Non-numeric keys (for the "keys holding text" note).
-    text: &'a mut Vec<String>,
-    /// Whether a name may hold the step (its non-numeric values are kept as unusable steps).
-    is_key_name: &'a dyn Fn(&str) -> bool,
-    /// Whether a nested object was flattened (names may then collide).
-    nested: bool,
-}
-
-/// The step a JSON number stands for: the same rule as every reader ([`whole_f64`],
-/// `values::parse_whole`), exact for integers beyond 2^53 (which `f64` would round).
-fn step_of_number(n: &serde_json::Number) -> Result<u64, String> {
-    let ok = match n.as_u64() {
-        Some(u) => (u <= crate::model::MAX_STEP).then_some(u),
-        None if n.is_i64() => None,
-        None => n.as_f64().and_then(whole_f64),
-    };
-    ok.ok_or_else(|| n.to_string())
-}
-
-/// Flattens numeric leaves of an object into `prefix/key` names.
-fn flatten(
-    prefix: &str,
-    obj: &Map<String, Value>,
-    out: &mut Vec<Leaf>,
-    how: &mut Flattening<'_>,
-    depth: usize,
-) {
-    for (key, value) in obj {
-        if prefix.len() + key.len() >= super::csv::MAX_NAME_BYTES {
-            continue; // not a metric name (a damaged or generated key): ignored
-        }
-        let name = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}/{key}")
-        };
-        let unusable = |shown: String| Leaf {
-            name: name.clone(),
-            value: MISSING,
-            step: Err(shown),
-            numeric: false,
-        };
-        match value {
-            Value::Number(n) => {
-                let value = n.as_f64().map_or(MISSING, narrow);
-                let step = step_of_number(n);
-                out.push(Leaf {
-                    name,
-                    value,
-                    step,
-                    numeric: true,
-                });
-            }
-            Value::String(s) => {
-                match sentinel_value(s).or_else(|| parse_value(s.as_bytes()).ok()) {
-                    Some(value) => {
-                        let step = super::values::parse_whole(s.as_bytes())
-                            .ok_or_else(|| format!("{s:?}"));
-                        out.push(Leaf {
-                            name,
-                            value,
-                            step,
-                            numeric: true,
-                        });
-                    }
-                    None => {
-                        if (how.is_key_name)(&name) {
-                            out.push(unusable(super::values::show_cell(s.as_bytes())));
-                        } else if how.text.len() < 64 {
-                            how.text.push(name);
-                        }
-                    }
-                }
-            }
-            Value::Object(inner) if depth < 16 => {
-                how.nested = true;
-                flatten(&name, inner, out, how, depth + 1)
-            }
-            Value::Bool(b) if (how.is_key_name)(&name) => out.push(unusable(b.to_string())),
-            Value::Array(_) if (how.is_key_name)(&name) => {
-                let text = value.to_string();
-                let shown: String = text.chars().take(40).collect();
-                out.push(unusable(if shown.len() < text.len() {
-                    format!("{shown}…")
-                } else {
-                    shown
-                }));
-            }
-            Value::Null if (how.is_key_name)(&name) => out.push(unusable("null".into())),
-            _ => {}
-        }
-    }
-}
-
-/// Sentinel strings written by [`translate_python_tokens`] back to their values.
-fn sentinel_value(s: &str) -> Option<f32> {
-    match s {
-        "\u{0}NaN" => Some(f32::NAN),
-        "\u{0}Infinity" => Some(f32::INFINITY),
-        "\u{0}-Infinity" => Some(f32::NEG_INFINITY),
-        _ => None,
-    }
-}
-
 /// Where a replacement grew the text: (line, column in the rewritten text after it, growth).
 type Shift = (u64, u64, u64);
 
@@ -638,6 +392,7 @@ fn kind_of(v: &Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::record::sentinel_value;
     use super::*;
 
     #[test]

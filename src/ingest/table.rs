@@ -13,15 +13,24 @@
 //! A row none of whose values survive counts as replaced; `rows_read = rows_used + rows_skipped +
 //! rows_replaced` holds by construction.
 //!
-//! Storage is compact: keys are runs of progressions ([`Progressions`]), and columns the diagnosis
+//! Storage is compact: keys are runs of progressions ([`Progressions`]), columns the diagnosis
 //! does not read (timings, other counters) keep only what kind of value each row had
-//! ([`ColumnData::Kinds`], one byte a row) unless the caller asks for every value (`--export`).
+//! ([`ColumnData::Kinds`], one byte a row) unless the caller asks for every value (`--export`),
+//! and a column that few rows fill keeps only its present values ([`ColumnData::Sparse`]): memory
+//! follows the values present, not rows × distinct keys. Adding a row costs nothing per column;
+//! dense columns are padded with missing values when set or finished.
 
-use std::ops::Range;
+mod column;
+mod resolve;
+
+use std::collections::HashMap;
+
+pub use column::{Chunk, ColumnData};
 
 use crate::ingest::roles::role_from_name;
-use crate::model::{MISSING, Role, RowAccount, SkippedRow, ValueKind, is_missing};
-use crate::progression::{Progression, Progressions};
+use crate::model::{MISSING, Role, RowAccount, SkippedRow};
+use crate::progression::Progressions;
+use resolve::{merge_equal_keys, rows_kept_after_restarts};
 
 /// How many skipped rows are kept with their reason (all are counted).
 pub const SKIPPED_REASONS_KEPT: usize = 20;
@@ -71,117 +80,6 @@ impl ValuePolicy {
     }
 }
 
-/// One column's rows.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ColumnData {
-    /// The values ([`MISSING`] where nothing was logged).
-    Values(Vec<f32>),
-    /// Only the kind of each value ([`ValueKind`] as a byte).
-    Kinds(Vec<u8>),
-}
-
-impl ColumnData {
-    pub fn len(&self) -> usize {
-        match self {
-            ColumnData::Values(v) => v.len(),
-            ColumnData::Kinds(k) => k.len(),
-        }
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    fn with_missing(keep_values: bool, n: usize) -> ColumnData {
-        if keep_values {
-            ColumnData::Values(vec![MISSING; n])
-        } else {
-            ColumnData::Kinds(vec![ValueKind::Missing as u8; n])
-        }
-    }
-    #[inline]
-    fn push(&mut self, v: f32) {
-        match self {
-            ColumnData::Values(values) => values.push(v),
-            ColumnData::Kinds(kinds) => kinds.push(ValueKind::of(v) as u8),
-        }
-    }
-    #[inline]
-    fn set(&mut self, row: usize, v: f32) {
-        match self {
-            ColumnData::Values(values) => values[row] = v,
-            ColumnData::Kinds(kinds) => kinds[row] = ValueKind::of(v) as u8,
-        }
-    }
-    fn is_present(&self, row: usize) -> bool {
-        match self {
-            ColumnData::Values(values) => !is_missing(values[row]),
-            ColumnData::Kinds(kinds) => kinds[row] != ValueKind::Missing as u8,
-        }
-    }
-    fn reserve(&mut self, n: usize) {
-        match self {
-            ColumnData::Values(values) => values.reserve(n),
-            ColumnData::Kinds(kinds) => kinds.reserve(n),
-        }
-    }
-    /// Appends values.
-    pub fn append_values(&mut self, values: &[f32]) {
-        match self {
-            ColumnData::Values(v) => v.extend_from_slice(values),
-            ColumnData::Kinds(k) => k.extend(values.iter().map(|v| ValueKind::of(*v) as u8)),
-        }
-    }
-
-    /// Appends `other`'s rows.
-    pub fn append(&mut self, other: &ColumnData) {
-        match (self, other) {
-            (ColumnData::Values(a), ColumnData::Values(b)) => a.extend_from_slice(b),
-            (ColumnData::Kinds(a), ColumnData::Kinds(b)) => a.extend_from_slice(b),
-            (ColumnData::Kinds(a), ColumnData::Values(b)) => {
-                a.extend(b.iter().map(|v| ValueKind::of(*v) as u8))
-            }
-            (this @ ColumnData::Values(_), ColumnData::Kinds(_)) => {
-                // Cannot happen within one policy; keep the kinds, which both can express.
-                let ColumnData::Values(values) = this else {
-                    return;
-                };
-                let mut kinds: Vec<u8> = values.iter().map(|v| ValueKind::of(*v) as u8).collect();
-                if let ColumnData::Kinds(b) = other {
-                    kinds.extend_from_slice(b);
-                }
-                *this = ColumnData::Kinds(kinds);
-            }
-        }
-    }
-    /// Keeps the rows in `ranges` (ascending, disjoint), in place.
-    fn compact(&mut self, ranges: &[Range<usize>]) {
-        fn keep<T: Copy>(v: &mut Vec<T>, ranges: &[Range<usize>]) {
-            let mut to = 0;
-            for r in ranges {
-                v.copy_within(r.clone(), to);
-                to += r.len();
-            }
-            v.truncate(to);
-        }
-        match self {
-            ColumnData::Values(v) => keep(v, ranges),
-            ColumnData::Kinds(k) => keep(k, ranges),
-        }
-    }
-    /// A new column of `rows` of this one (`None` = missing).
-    fn gather(&self, rows: &[Option<usize>]) -> ColumnData {
-        match self {
-            ColumnData::Values(v) => {
-                ColumnData::Values(rows.iter().map(|r| r.map_or(MISSING, |i| v[i])).collect())
-            }
-            ColumnData::Kinds(k) => ColumnData::Kinds(
-                rows.iter()
-                    .map(|r| r.map_or(ValueKind::Missing as u8, |i| k[i]))
-                    .collect(),
-            ),
-        }
-    }
-}
-
 /// A parsed source: sorted unique keys, one column per name, and the row account.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
@@ -201,7 +99,7 @@ impl Table {
         let i = self.names.iter().position(|n| n == name)?;
         match &self.columns[i] {
             ColumnData::Values(v) => Some(v),
-            ColumnData::Kinds(_) => None,
+            ColumnData::Kinds(_) | ColumnData::Sparse { .. } => None,
         }
     }
 }
@@ -212,6 +110,8 @@ pub struct TableBuilder {
     source: String,
     policy: ValuePolicy,
     names: Vec<String>,
+    /// Column index by (escaped) name.
+    index: HashMap<String, usize>,
     columns: Vec<ColumnData>,
     keys: Progressions,
     /// Row index at which each segment after the first begins.
@@ -236,6 +136,7 @@ impl TableBuilder {
             source: source.to_string(),
             policy,
             names: Vec::new(),
+            index: HashMap::new(),
             columns: Vec::new(),
             keys: Progressions::new(),
             segment_starts: Vec::new(),
@@ -266,24 +167,34 @@ impl TableBuilder {
 
     /// Index of column `name`, adding it (missing at every earlier row) when new. Names are
     /// stored with control characters escaped ([`crate::fmt::escape_control`]): every report
-    /// shows them, and an escape sequence in a column name must not drive a terminal.
+    /// shows them, and an escape sequence in a column name must not drive a terminal. A column
+    /// added before the first row is dense; one added later starts sparse
+    /// ([`ColumnData::Sparse`]) and turns dense once half the rows have a value.
     pub fn column(&mut self, name: &str) -> usize {
+        // Seen names first: escaped names hold no control characters, so a hit is exact.
+        if let Some(i) = self.index.get(name) {
+            return *i;
+        }
         let name = crate::fmt::escape_control(name);
         let name = name.as_ref();
-        if let Some(i) = self.names.iter().position(|n| n == name) {
-            return i;
+        if let Some(i) = self.index.get(name) {
+            return *i;
         }
         let keep = self.policy.keeps(name);
         self.names.push(name.to_string());
-        self.columns
-            .push(ColumnData::with_missing(keep, self.keys.len()));
+        self.index.insert(name.to_string(), self.names.len() - 1);
+        self.columns.push(if self.keys.is_empty() {
+            ColumnData::dense(keep)
+        } else {
+            ColumnData::sparse(keep)
+        });
         self.ignored.push(false);
         self.names.len() - 1
     }
 
     /// Whether column `column` keeps its values (else only their kinds).
     pub fn keeps_values(&self, column: usize) -> bool {
-        matches!(self.columns[column], ColumnData::Values(_))
+        self.columns[column].keeps_values()
     }
 
     /// Drops a column from the result (it turned out to hold text, not numbers).
@@ -335,9 +246,6 @@ impl TableBuilder {
     pub fn push_row(&mut self, key: u64) -> usize {
         self.begin_row();
         self.keys.push(key);
-        for c in &mut self.columns {
-            c.push(MISSING);
-        }
         self.keys.len() - 1
     }
 
@@ -346,15 +254,24 @@ impl TableBuilder {
     pub fn push_values(&mut self, key: u64, values: &[f32]) {
         debug_assert_eq!(values.len(), self.columns.len());
         self.begin_row();
+        let row = self.keys.len();
         self.keys.push(key);
-        // Every column gets a value, so that no column can fall out of step with the keys.
+        let rows = row + 1;
+        // Every dense column gets a value, so that none falls out of step with the keys.
         for (i, c) in self.columns.iter_mut().enumerate() {
-            c.push(values.get(i).copied().unwrap_or(MISSING));
+            let v = values.get(i).copied().unwrap_or(MISSING);
+            match c {
+                ColumnData::Values(values) if values.len() == row => values.push(v),
+                _ => c.set(row, v, rows),
+            }
         }
     }
 
+    /// Sets the value of `column` at `row` (a row pushed with [`Self::push_row`]; a later call
+    /// for the same cell wins, [`MISSING`] clears it).
     pub fn set(&mut self, row: usize, column: usize, value: f32) {
-        self.columns[column].set(row, value);
+        let rows = self.keys.len();
+        self.columns[column].set(row, value, rows);
     }
 
     /// Appends rows parsed elsewhere (a chunk of the same file): keys, columns in this builder's
@@ -376,7 +293,7 @@ impl TableBuilder {
         }
         self.keys.extend_from(&chunk.keys);
         for (c, data) in self.columns.iter_mut().zip(&chunk.columns) {
-            c.append_values(data);
+            c.append_values(offset, data);
         }
         self.rows_read += chunk.keys.len() as u64;
     }
@@ -414,6 +331,9 @@ impl TableBuilder {
             columns.retain(|_| !flags.next().copied().unwrap_or(false));
         }
         let pushed = keys.len();
+        for c in columns.iter_mut() {
+            c.pad(pushed);
+        }
         let kept = rows_kept_after_restarts(&keys, &segment_starts);
         let mut kept_keys = Progressions::new();
         for r in &kept {
@@ -424,7 +344,7 @@ impl TableBuilder {
             used = kept_keys.len() as u64;
             if kept_keys.len() != pushed {
                 for c in columns.iter_mut() {
-                    c.compact(&kept);
+                    c.compact(&kept, pushed);
                 }
             }
             keys = kept_keys;
@@ -434,6 +354,9 @@ impl TableBuilder {
             used = merged.rows_used;
             keys = merged.keys;
             columns = merged.columns;
+        }
+        for c in columns.iter_mut() {
+            c.dense_if_kept(keys.len());
         }
         let account = RowAccount {
             rows_read,
@@ -455,142 +378,10 @@ impl TableBuilder {
     }
 }
 
-/// Rows parsed apart from a builder, to append in order ([`TableBuilder::append_chunk`]).
-/// Reused from chunk to chunk (cleared, not reallocated).
-#[derive(Clone, Debug, Default)]
-pub struct Chunk {
-    pub keys: Progressions,
-    /// The values of each column, in the builder's column order.
-    pub columns: Vec<Vec<f32>>,
-    /// Row indices (within the chunk) where a restarted run's rows begin.
-    pub segment_starts: Vec<usize>,
-}
-
-impl Chunk {
-    /// An empty chunk for `columns` columns.
-    pub fn new(columns: usize) -> Chunk {
-        Chunk {
-            keys: Progressions::new(),
-            columns: vec![Vec::new(); columns],
-            segment_starts: Vec::new(),
-        }
-    }
-    /// Empties it, keeping the memory.
-    pub fn clear(&mut self) {
-        self.keys = Progressions::new();
-        for c in &mut self.columns {
-            c.clear();
-        }
-        self.segment_starts.clear();
-    }
-}
-
-/// Row ranges (in file order) that no later segment supersedes.
-fn rows_kept_after_restarts(keys: &Progressions, segment_starts: &[usize]) -> Vec<Range<usize>> {
-    let n = keys.len();
-    if segment_starts.is_empty() {
-        return std::iter::once(0..n).filter(|r| !r.is_empty()).collect();
-    }
-    let mut bounds = vec![0];
-    bounds.extend_from_slice(segment_starts);
-    bounds.push(n);
-    let segments = bounds.len() - 1;
-    // cutoff[s]: the smallest first key of any later segment.
-    let mut cutoff = vec![u64::MAX; segments];
-    for s in (0..segments.saturating_sub(1)).rev() {
-        let next_first = keys.get(bounds[s + 1]).unwrap_or(u64::MAX);
-        cutoff[s] = cutoff[s + 1].min(next_first);
-    }
-    let mut kept: Vec<Range<usize>> = Vec::new();
-    let mut push = |r: Range<usize>| {
-        if r.is_empty() {
-            return;
-        }
-        match kept.last_mut() {
-            Some(last) if last.end == r.start => last.end = r.end,
-            _ => kept.push(r),
-        }
-    };
-    for (first_row, p) in keys.progressions() {
-        let rows = first_row..first_row + p.count as usize;
-        // The progression may span segment bounds: handle each piece.
-        let mut s = bounds.partition_point(|b| *b <= rows.start) - 1;
-        let mut from = rows.start;
-        while from < rows.end {
-            let to = rows.end.min(bounds[s + 1]);
-            push(kept_prefix(&p, first_row, from..to, cutoff[s]));
-            from = to;
-            s += 1;
-        }
-    }
-    kept
-}
-
-/// Within rows `piece` of progression `p` (which starts at row `first_row`), the rows whose key
-/// is below `cutoff` — a prefix, the keys being increasing.
-fn kept_prefix(
-    p: &Progression,
-    first_row: usize,
-    piece: Range<usize>,
-    cutoff: u64,
-) -> Range<usize> {
-    let k0 = (piece.start - first_row) as u64;
-    let k1 = (piece.end - first_row) as u64;
-    let below = if p.count == 1 || p.stride == 0 {
-        if p.start < cutoff { 1 } else { 0 }
-    } else if cutoff <= p.start {
-        0
-    } else {
-        (cutoff - p.start).div_ceil(p.stride)
-    };
-    let end = below.clamp(k0, k1);
-    piece.start..piece.start + (end - k0) as usize
-}
-
-struct Merged {
-    keys: Progressions,
-    columns: Vec<ColumnData>,
-    rows_used: u64,
-}
-
-/// Sorts `rows` by key (stable) and merges equal keys cell by cell, later rows winning.
-fn merge_equal_keys(keys: &Progressions, columns: &[ColumnData], rows: Vec<usize>) -> Merged {
-    let all: Vec<u64> = keys.iter().collect();
-    let mut order = rows;
-    order.sort_by_key(|&r| all[r]);
-    let mut out_keys = Progressions::new();
-    let mut picks: Vec<Vec<Option<usize>>> = vec![Vec::with_capacity(order.len()); columns.len()];
-    let mut rows_used = 0u64;
-    let mut survivors: Vec<bool> = Vec::new();
-    for group in order.chunk_by(|a, b| all[*a] == all[*b]) {
-        out_keys.push(all[group[0]]);
-        survivors.clear();
-        survivors.resize(group.len(), false);
-        for (c, column) in columns.iter().enumerate() {
-            let winner = group.iter().rposition(|&r| column.is_present(r));
-            if let Some(g) = winner {
-                survivors[g] = true;
-            }
-            picks[c].push(winner.map(|g| group[g]));
-        }
-        // A row with no value at all still "survives" when it is alone with its key.
-        rows_used += survivors.iter().filter(|s| **s).count().max(1) as u64;
-    }
-    let columns = columns
-        .iter()
-        .zip(&picks)
-        .map(|(column, rows)| column.gather(rows))
-        .collect();
-    Merged {
-        keys: out_keys,
-        columns,
-        rows_used,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{ValueKind, is_missing};
 
     fn build(rows: &[(u64, &[f32])], restarts_before: &[usize]) -> Table {
         let mut b = TableBuilder::new("t.csv");
@@ -606,10 +397,8 @@ mod tests {
     }
 
     fn values(t: &Table, c: usize) -> Vec<f32> {
-        match &t.columns[c] {
-            ColumnData::Values(v) => v.clone(),
-            ColumnData::Kinds(_) => panic!("kinds"),
-        }
+        assert!(t.columns[c].keeps_values(), "kinds");
+        t.columns[c].dense_values(t.keys.len())
     }
 
     fn keys(t: &Table) -> Vec<u64> {
@@ -738,6 +527,53 @@ mod tests {
         assert_eq!(keys(&a), keys(&b));
         assert_eq!(a.columns, b.columns);
         assert_eq!(a.account, b.account);
+    }
+
+    /// The same rows through dense columns (named before the first row) and sparse ones (named
+    /// after it) resolve to the same table: restarts, equal keys and the row account.
+    #[test]
+    fn sparse_columns_resolve_like_dense_ones() {
+        let m = MISSING;
+        // (restart before?, key, a, b): a replayed tail, equal keys, values coming and going.
+        let rows: &[(bool, u64, f32, f32)] = &[
+            (false, 0, 1.0, m),
+            (false, 1, m, 2.0),
+            (false, 2, 3.0, m),
+            (false, 3, m, m),
+            (true, 2, 30.0, m),
+            (false, 2, m, 20.0),
+            (false, 4, 4.0, m),
+            (false, 4, m, m),
+            (false, 1, 10.0, m),
+        ];
+        let build = |sparse: bool| {
+            let mut b = TableBuilder::new("x");
+            if !sparse {
+                b.column("a");
+                b.column("b");
+            }
+            for &(restart, key, a, v) in rows {
+                if restart {
+                    b.restart();
+                }
+                let r = b.push_row(key);
+                let (ca, cb) = (b.column("a"), b.column("b"));
+                b.set(r, ca, a);
+                b.set(r, cb, v);
+            }
+            b.finish(1)
+        };
+        let (dense, sparse) = (build(false), build(true));
+        assert_eq!(keys(&dense), keys(&sparse));
+        for c in 0..2 {
+            let (x, y) = (values(&dense, c), values(&sparse, c));
+            assert_eq!(
+                x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                y.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(dense.account, sparse.account);
+        assert!(sparse.account.balances());
     }
 
     #[test]

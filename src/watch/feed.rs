@@ -23,7 +23,7 @@ use std::io::Cursor;
 use super::tail::{Growth, Tail};
 use super::tfevents::EventChain;
 use crate::error::IngestError;
-use crate::ingest::table::{ColumnData, KeyKind, ValuePolicy};
+use crate::ingest::table::{KeyKind, ValuePolicy};
 use crate::ingest::values::parse_value;
 use crate::ingest::{
     IngestOptions, Parsed, SNIFF_BYTES, Source, console, csv, json, sniff, tensorboard,
@@ -364,13 +364,7 @@ pub(super) fn batch_of(p: Parsed) -> Batch {
     let columns = t
         .columns
         .iter()
-        .map(|c| match c {
-            ColumnData::Values(v) => v.clone(),
-            ColumnData::Kinds(k) => k
-                .iter()
-                .map(|b| crate::model::ValueKind::from_byte(*b).representative())
-                .collect(),
-        })
+        .map(|c| c.dense_values(t.keys.len()))
         .collect();
     Batch {
         key_kind: Some(p.key_kind),

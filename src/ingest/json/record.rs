@@ -1,0 +1,354 @@
+//! From one JSON record to one table row: flattening nested objects into `a/b` names and
+//! deciding the record's step. Flattening needs no state ([`flatten_record`]), so JSON lines are
+//! flattened in parallel; the [`RecordSink`] then takes the records in file order.
+
+use serde_json::{Map, Value};
+
+use super::{JsonOptions, STEP_KEYS};
+use crate::ingest::Parsed;
+use crate::ingest::table::{KeyKind, TableBuilder, epoch_itr_key};
+use crate::ingest::values::{narrow, parse_value, whole_f64};
+use crate::model::{Format, MISSING};
+
+/// A record's key: its value, kind, and the names of the keys that hold it.
+type RecordKey = (u64, KeyKind, &'static [&'static str]);
+
+/// Where a record came from, for skip reasons.
+#[derive(Clone, Copy)]
+pub(super) enum Location {
+    Line(u64),
+    Record(u64),
+}
+
+/// Turns records into table rows, deciding the step of each.
+pub(super) struct RecordSink<'a> {
+    pub(super) builder: TableBuilder,
+    opts: &'a JsonOptions,
+    key_kind: Option<KeyKind>,
+    last_key: Option<u64>,
+    order: u64,
+    carried: u64,
+    /// Some records had no step and none before them did: the record order is the step.
+    by_order: bool,
+    text_keys: Vec<String>,
+    /// Names that two keys of one record flatten to.
+    collisions: Vec<String>,
+}
+
+impl<'a> RecordSink<'a> {
+    pub(super) fn new(path: &str, opts: &'a JsonOptions) -> RecordSink<'a> {
+        RecordSink {
+            builder: TableBuilder::with_policy(path, opts.values.clone()),
+            opts,
+            key_kind: None,
+            last_key: None,
+            order: 0,
+            carried: 0,
+            by_order: false,
+            text_keys: Vec::new(),
+            collisions: Vec::new(),
+        }
+    }
+
+    /// The options the records are read with.
+    pub(super) fn opts(&self) -> &'a JsonOptions {
+        self.opts
+    }
+
+    /// Adds a record (flattening it here).
+    pub(super) fn add(&mut self, obj: &Map<String, Value>, at: Location) {
+        let flat = flatten_record(obj, self.opts);
+        self.add_flattened(flat, at);
+    }
+
+    /// Adds a record flattened by [`flatten_record`].
+    pub(super) fn add_flattened(&mut self, flat: Flat, at: Location) {
+        for name in flat.text {
+            if self.text_keys.len() < MAX_TEXT_KEYS {
+                self.text_keys.push(name);
+            }
+        }
+        if flat.nested && self.collisions.len() < 8 {
+            // `{"train/loss": 1, "train": {"loss": 2}}`: two keys, one name; the later wins.
+            let mut names: Vec<&str> = flat.leaves.iter().map(|l| l.name.as_str()).collect();
+            names.sort_unstable();
+            for pair in names.windows(2) {
+                if pair[0] == pair[1] && !self.collisions.iter().any(|c| c == pair[0]) {
+                    self.collisions.push(pair[0].to_string());
+                }
+            }
+        }
+        self.add_flat(&flat.leaves, at);
+    }
+
+    fn skip(&mut self, at: Location, reason: impl Into<String>) {
+        match at {
+            Location::Line(line) => self.builder.skip(line, reason),
+            Location::Record(record) => self.builder.skip_record(record, reason),
+        }
+    }
+
+    fn add_flat(&mut self, flat: &[Leaf], at: Location) {
+        let (key, key_names) = match self.find_key(flat) {
+            Err(reason) => {
+                self.skip(at, reason);
+                return;
+            }
+            Ok(Some((key, kind, names))) => {
+                if *self.key_kind.get_or_insert(kind) != kind {
+                    self.skip(at, "step given as epoch/itr here but as a step elsewhere");
+                    return;
+                }
+                self.last_key = Some(key);
+                (key, names)
+            }
+            Ok(None) => match self.last_key {
+                Some(previous) => {
+                    self.carried += 1;
+                    (previous, &[][..])
+                }
+                None => {
+                    self.key_kind.get_or_insert(KeyKind::Step);
+                    self.by_order = true;
+                    (self.order, &[][..])
+                }
+            },
+        };
+        self.order += 1;
+        let values: Vec<(usize, f32)> = flat
+            .iter()
+            .filter(|leaf| leaf.numeric && !key_names.contains(&leaf.name.as_str()))
+            .map(|leaf| (self.builder.column(&leaf.name), leaf.value))
+            .collect();
+        if values.is_empty() {
+            self.skip(at, "no numeric values in the record");
+            return;
+        }
+        let row = self.builder.push_row(key);
+        for (column, v) in values {
+            self.builder.set(row, column, v);
+        }
+    }
+
+    /// The record's key: (value, kind, names of the keys that hold it), `None` when it has none.
+    fn find_key(&self, flat: &[Leaf]) -> Result<Option<RecordKey>, String> {
+        let get = |name: &str| flat.iter().find(|l| l.name == name).map(|l| &l.step);
+        let whole = |name: &str, v: &Result<u64, String>| {
+            v.clone()
+                .map_err(|shown| format!("{name} {shown} is not a whole number from 0 to 2^53"))
+        };
+        if let Some(wanted) = &self.opts.step_col {
+            return match get(wanted) {
+                Some(v) => Ok(Some((whole(wanted, v)?, KeyKind::Step, &[]))),
+                None => Ok(None),
+            };
+        }
+        for name in STEP_KEYS {
+            if let Some(v) = get(name) {
+                return Ok(Some((
+                    whole(name, v)?,
+                    KeyKind::Step,
+                    std::slice::from_ref(name),
+                )));
+            }
+        }
+        if let (Some(e), Some(i)) = (get("epoch"), get("itr")) {
+            let (e, i) = (whole("epoch", e)?, whole("itr", i)?);
+            let key =
+                epoch_itr_key(e, i).ok_or_else(|| format!("epoch {e} / itr {i} out of range"))?;
+            return Ok(Some((key, KeyKind::EpochItr, &["epoch", "itr"])));
+        }
+        Ok(None)
+    }
+
+    pub(super) fn finish(mut self, format: Format) -> Parsed {
+        let path = self.builder.source().to_string();
+        if self.carried > 0 {
+            self.builder.warn(format!(
+                "{path}: {} records without a step took the previous record's step",
+                self.carried
+            ));
+        }
+        if self.by_order {
+            self.builder.warn(format!(
+                "{path}: no step key in the records; using the record order as the step"
+            ));
+        }
+        if !self.collisions.is_empty() {
+            self.builder.warn(format!(
+                "{path}: keys that flatten to the same name (the later one in each record is used): {}",
+                crate::fmt::names(&self.collisions)
+            ));
+        }
+        self.text_keys.sort();
+        self.text_keys.dedup();
+        if !self.text_keys.is_empty() {
+            let shown: Vec<&str> = self.text_keys.iter().take(8).map(String::as_str).collect();
+            self.builder.warn(format!(
+                "{path}: keys holding text ignored: {}",
+                shown.join(", ")
+            ));
+        }
+        let key_kind = self.key_kind.unwrap_or(KeyKind::Step);
+        Parsed {
+            table: self.builder.finish(0),
+            key_kind,
+            format,
+            ipe_hint: None,
+            lines_ignored: 0,
+        }
+    }
+}
+
+/// A leaf of a record: its flattened name, its value as stored, and what it is worth as a step
+/// (the number as written: steps beyond 2^24 are not exact in `f32`). Non-numeric leaves are
+/// kept only under step-like names, so that an unusable step (`true`, `"x"`, `[1]`) is seen.
+pub(super) struct Leaf {
+    name: String,
+    value: f32,
+    /// The whole number from 0 to 2^53 it holds, or how it was written when it holds none.
+    step: Result<u64, String>,
+    numeric: bool,
+}
+
+/// Text keys kept per record and in all (for the "keys holding text" note).
+const MAX_TEXT_KEYS: usize = 64;
+
+/// A record flattened: its leaves, whether it nested objects (names may collide), and the names
+/// of keys that held text.
+pub(super) struct Flat {
+    leaves: Vec<Leaf>,
+    nested: bool,
+    text: Vec<String>,
+}
+
+/// Flattens a record's numeric leaves (and unusable values under step-like names).
+pub(super) fn flatten_record(obj: &Map<String, Value>, opts: &JsonOptions) -> Flat {
+    let step_col = opts.step_col.as_deref();
+    let is_key_name = |name: &str| {
+        step_col.map_or_else(
+            || STEP_KEYS.contains(&name) || name == "epoch" || name == "itr",
+            |wanted| wanted == name,
+        )
+    };
+    let mut leaves = Vec::new();
+    let mut text = Vec::new();
+    let mut how = Flattening {
+        text: &mut text,
+        is_key_name: &is_key_name,
+        nested: false,
+    };
+    flatten("", obj, &mut leaves, &mut how, 0);
+    let nested = how.nested;
+    Flat {
+        leaves,
+        nested,
+        text,
+    }
+}
+
+/// What [`flatten`] needs to know besides the object.
+struct Flattening<'a> {
+    /// Non-numeric keys (for the "keys holding text" note).
+    text: &'a mut Vec<String>,
+    /// Whether a name may hold the step (its non-numeric values are kept as unusable steps).
+    is_key_name: &'a dyn Fn(&str) -> bool,
+    /// Whether a nested object was flattened (names may then collide).
+    nested: bool,
+}
+
+/// The step a JSON number stands for: the same rule as every reader ([`whole_f64`],
+/// `values::parse_whole`), exact for integers beyond 2^53 (which `f64` would round).
+fn step_of_number(n: &serde_json::Number) -> Result<u64, String> {
+    let ok = match n.as_u64() {
+        Some(u) => (u <= crate::model::MAX_STEP).then_some(u),
+        None if n.is_i64() => None,
+        None => n.as_f64().and_then(whole_f64),
+    };
+    ok.ok_or_else(|| n.to_string())
+}
+
+/// Flattens numeric leaves of an object into `prefix/key` names.
+fn flatten(
+    prefix: &str,
+    obj: &Map<String, Value>,
+    out: &mut Vec<Leaf>,
+    how: &mut Flattening<'_>,
+    depth: usize,
+) {
+    for (key, value) in obj {
+        if prefix.len() + key.len() >= crate::ingest::csv::MAX_NAME_BYTES {
+            continue; // not a metric name (a damaged or generated key): ignored
+        }
+        let name = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}/{key}")
+        };
+        let unusable = |shown: String| Leaf {
+            name: name.clone(),
+            value: MISSING,
+            step: Err(shown),
+            numeric: false,
+        };
+        match value {
+            Value::Number(n) => {
+                let value = n.as_f64().map_or(MISSING, narrow);
+                let step = step_of_number(n);
+                out.push(Leaf {
+                    name,
+                    value,
+                    step,
+                    numeric: true,
+                });
+            }
+            Value::String(s) => {
+                match sentinel_value(s).or_else(|| parse_value(s.as_bytes()).ok()) {
+                    Some(value) => {
+                        let step = crate::ingest::values::parse_whole(s.as_bytes())
+                            .ok_or_else(|| format!("{s:?}"));
+                        out.push(Leaf {
+                            name,
+                            value,
+                            step,
+                            numeric: true,
+                        });
+                    }
+                    None => {
+                        if (how.is_key_name)(&name) {
+                            out.push(unusable(crate::ingest::values::show_cell(s.as_bytes())));
+                        } else if how.text.len() < MAX_TEXT_KEYS {
+                            how.text.push(name);
+                        }
+                    }
+                }
+            }
+            Value::Object(inner) if depth < 16 => {
+                how.nested = true;
+                flatten(&name, inner, out, how, depth + 1)
+            }
+            Value::Bool(b) if (how.is_key_name)(&name) => out.push(unusable(b.to_string())),
+            Value::Array(_) if (how.is_key_name)(&name) => {
+                let text = value.to_string();
+                let shown: String = text.chars().take(40).collect();
+                out.push(unusable(if shown.len() < text.len() {
+                    format!("{shown}…")
+                } else {
+                    shown
+                }));
+            }
+            Value::Null if (how.is_key_name)(&name) => out.push(unusable("null".into())),
+            _ => {}
+        }
+    }
+}
+
+/// Sentinel strings written by [`super::translate_python_tokens`] back to their values.
+pub(super) fn sentinel_value(s: &str) -> Option<f32> {
+    match s {
+        "\u{0}NaN" => Some(f32::NAN),
+        "\u{0}Infinity" => Some(f32::INFINITY),
+        "\u{0}-Infinity" => Some(f32::NEG_INFINITY),
+        _ => None,
+    }
+}
