@@ -7,11 +7,12 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
-use crate::config::{AnalyzeSettings, AnnotationStream, Target};
+use crate::config::{AnalyzeSettings, AnnotationStream};
 use crate::diagnose::Diagnosis;
 use crate::diagnose::finding::FailOn;
 use crate::report::chart::ChartOptions;
 use crate::report::markdown::FigureRef;
+use crate::report::output::Target;
 use crate::report::text::TextOptions;
 use crate::report::{export, github, json, markdown, output, plot, text};
 use crate::{clean, config_file, diagnose, ingest, manual};

@@ -14,25 +14,7 @@ use crate::diagnose::rebound::ReboundSettings;
 use crate::error::IngestError;
 use crate::ingest::IngestOptions;
 use crate::ingest::table::ValuePolicy;
-use crate::report::output::OutputPath;
-use crate::report::plot::{PlotFormat, PlotOptions};
-
-/// Where an output goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    Stdout,
-    File(PathBuf),
-}
-
-impl Target {
-    fn parse(value: &str) -> Target {
-        if value == "-" {
-            Target::Stdout
-        } else {
-            Target::File(PathBuf::from(value))
-        }
-    }
-}
+use crate::report::output::{OutputPath, PlotFormat, PlotOptions, Target};
 
 /// Where `--github` annotations go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -41,8 +41,10 @@ pub enum IngestError {
     NoNumericColumn { path: String, detail: String },
     #[error("{path}: {message}")]
     Unusable { path: String, message: String },
+    /// The first skipped row, as its `SkippedRow` displays it (`path:line: reason`); held as
+    /// text so that the errors, the lowest layer, import nothing from the model.
     #[error("{0} (--strict: skipped rows are errors)")]
-    Strict(crate::model::SkippedRow),
+    Strict(String),
     #[error("{0}")]
     Usage(String),
 }

@@ -6,7 +6,7 @@
 //! normal and ignored. Every field is optional: a config that lacks a value simply does not inform
 //! the analysis.
 
-use serde_yaml_ng::Value;
+use yaml_serde::Value;
 
 use crate::error::IngestError;
 
@@ -58,7 +58,7 @@ pub struct MaskSpec {
 impl RunParams {
     /// Parses YAML text; `path` is only used for messages.
     pub fn from_yaml(text: &str, path: &str) -> Result<RunParams, IngestError> {
-        let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| IngestError::Yaml {
+        let doc: Value = yaml_serde::from_str(text).map_err(|e| IngestError::Yaml {
             path: path.to_string(),
             line: e.location().map(|l| l.line() as u64),
             message: e.to_string(),

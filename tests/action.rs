@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::fixture;
-use serde_yaml_ng::Value;
+use yaml_serde::Value;
 
 const ARTIFACT_URL: &str = "https://github.invalid/run/1/artifacts/7";
 
@@ -46,7 +46,7 @@ impl ActionRun {
 fn action() -> Value {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml"))
         .expect("action.yml");
-    serde_yaml_ng::from_str(&text).expect("action.yml is YAML")
+    yaml_serde::from_str(&text).expect("action.yml is YAML")
 }
 
 /// Replaces `${{ ... }}` expressions: inputs, github.action_path, steps.<id>.outputs.<key>.
@@ -184,7 +184,7 @@ fn run_action(given: &[(&str, &str)]) -> ActionRun {
             for (k, v) in env {
                 let v = match v {
                     Value::String(s) => s.clone(),
-                    other => serde_yaml_ng::to_string(other).unwrap().trim().to_owned(),
+                    other => yaml_serde::to_string(other).unwrap().trim().to_owned(),
                 };
                 cmd.env(k.as_str().unwrap(), expand(&v, &inputs, &outputs));
             }

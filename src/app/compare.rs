@@ -12,10 +12,11 @@ use crate::cli::{AnalyzeArgs, CompareArgs, OutputArgs, XAxis};
 use crate::compare::row::{Curves, RunRow};
 use crate::compare::sources::{NamedRun, RunSource, named_runs};
 use crate::compare::{self, Comparison};
-use crate::config::{AnalyzeSettings, Target};
+use crate::config::AnalyzeSettings;
 use crate::diagnose::finding::FailOn;
 use crate::ingest::IngestOptions;
 use crate::report::compare_plot::CompareFigure;
+use crate::report::output::Target;
 use crate::report::{compare_json, compare_markdown, compare_text, json, output};
 use crate::{clean, diagnose, ingest};
 

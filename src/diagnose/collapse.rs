@@ -39,10 +39,12 @@ use crate::model::{Series, round_reported};
 use crate::stats::smooth::median;
 
 use super::finding::{Code, Finding, Severity};
-use super::loss_level::{self, loss_levels};
 use super::playbook::{self, Context};
 use super::rebound::Prepared;
 use super::shape;
+use loss_level::loss_levels;
+
+pub mod loss_level;
 
 /// Collapse index at or above which predictions count as collapsed (std ≤ 5% of healthy).
 pub const PINNED: f64 = 0.95;

@@ -8,7 +8,6 @@ pub mod descent;
 pub mod family;
 pub mod finding;
 pub mod loss_findings;
-pub mod loss_level;
 pub mod playbook;
 pub mod rebound;
 pub mod schedule;

@@ -6,7 +6,7 @@
 //! follow mlflow/store/tracking/file_store.py and sqlalchemy_store.py (MLflow 3.x).
 //!
 //! A store may hold several runs (deleted ones are skipped): one is read, chosen by `--run` (ID or
-//! name) when there are several ([`super::sources::pick`]). A row is one step of the run: every
+//! name) when there are several ([`super::run_pick::pick`]). A row is one step of the run: every
 //! metric's value at that step. A metric logged twice at one step keeps the later value (MLflow's
 //! own `latest_metrics` rule), counted in a note. MLflow stores NaN as `is_nan` with value 0 and
 //! ±infinity as ±`f64::MAX`; both are read back as what was logged. Params with the names of the
@@ -18,7 +18,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use super::sources::{RunTables, pick};
+use super::run_pick::{RunTables, pick};
 use super::table::{KeyKind, TableBuilder, ValuePolicy};
 use super::values::{parse_value, parse_whole};
 use super::{Parsed, Source};
@@ -389,7 +389,7 @@ fn read_db_params(path: &Path, run_id: &str) -> Result<Vec<(String, String)>, In
 
 /// The run config from MLflow params (see the module documentation for the names read).
 fn params_from(params: &[(String, String)], path: &str) -> Option<RunParams> {
-    use serde_yaml_ng::{Mapping, Value};
+    use yaml_serde::{Mapping, Value};
     const OPTIMIZATION: &[&str] = &[
         "lr",
         "start_lr",
@@ -408,7 +408,7 @@ fn params_from(params: &[(String, String)], path: &str) -> Option<RunParams> {
             None if key == "reg_coeff" => ("loss", "reg_coeff"),
             _ => continue,
         };
-        let value = serde_yaml_ng::from_str::<Value>(text).unwrap_or(Value::String(text.clone()));
+        let value = yaml_serde::from_str::<Value>(text).unwrap_or(Value::String(text.clone()));
         let entry = root
             .entry(Value::String(section.to_string()))
             .or_insert_with(|| Value::Mapping(Mapping::new()));
@@ -420,6 +420,6 @@ fn params_from(params: &[(String, String)], path: &str) -> Option<RunParams> {
     if !used {
         return None;
     }
-    let text = serde_yaml_ng::to_string(&Value::Mapping(root)).ok()?;
+    let text = yaml_serde::to_string(&Value::Mapping(root)).ok()?;
     RunParams::from_yaml(&text, path).ok()
 }

@@ -14,6 +14,7 @@ pub mod lines;
 pub mod mlflow;
 pub mod progress;
 pub mod roles;
+pub mod run_pick;
 pub mod sniff;
 pub mod sources;
 pub mod table;
@@ -174,7 +175,7 @@ pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, I
             if opts.strict
                 && let Some(first) = parsed.table.skipped.first()
             {
-                return Err(IngestError::Strict(first.clone()));
+                return Err(IngestError::Strict(first.to_string()));
             }
             loaded.parsed.push((source, parsed));
         }

@@ -10,10 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::run_pick::{RunTables, pick};
 use super::{IngestOptions, Loaded, Parsed, Source, mlflow, tensorboard, wandb};
 use crate::error::IngestError;
 use crate::model::Format;
-use crate::params::RunParams;
 
 /// One run held by a source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,62 +189,6 @@ pub fn list_runs(input: &str) -> Result<Vec<RunRef>, IngestError> {
             .collect(),
         None => vec![one(Format::Csv)],
     })
-}
-
-/// Picks the one run to analyse among `runs` (names and IDs): the only one, or the one `wanted`
-/// names; otherwise an error listing them.
-pub fn pick<'a, T>(
-    source: &str,
-    runs: &'a [T],
-    name_of: impl Fn(&T) -> (&str, Option<&str>),
-    wanted: Option<&str>,
-) -> Result<&'a T, IngestError> {
-    if let Some(wanted) = wanted {
-        return runs
-            .iter()
-            .find(|r| {
-                let (name, id) = name_of(r);
-                name == wanted || id == Some(wanted)
-            })
-            .ok_or_else(|| {
-                IngestError::unusable(
-                    source,
-                    format!(
-                        "no run '{wanted}' here; runs: {}",
-                        describe_runs(runs, &name_of)
-                    ),
-                )
-            });
-    }
-    match runs {
-        [one] => Ok(one),
-        [] => Err(IngestError::unusable(source, "holds no runs")),
-        _ => Err(IngestError::unusable(
-            source,
-            format!(
-                "holds {} runs: {}; analyse one with --run ID|NAME, or compare them with `jepa-doctor compare {source}`",
-                runs.len(),
-                describe_runs(runs, &name_of)
-            ),
-        )),
-    }
-}
-
-fn describe_runs<T>(runs: &[T], name_of: &impl Fn(&T) -> (&str, Option<&str>)) -> String {
-    runs.iter()
-        .map(|r| match name_of(r) {
-            (name, Some(id)) => format!("{name} ({id})"),
-            (name, None) => name.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// One run's tables read from a container, and its config when the store keeps one.
-#[derive(Clone, Debug, Default)]
-pub struct RunTables {
-    pub parsed: Vec<(Source, Parsed)>,
-    pub params: Option<RunParams>,
 }
 
 /// Reads a container source (as recognised by [`container_at`]) into one run's tables, with the

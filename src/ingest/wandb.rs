@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 
-use super::sources::pick;
+use super::run_pick::pick;
 use super::table::{KeyKind, TableBuilder, ValuePolicy};
 use super::values::{parse_value, whole_f64};
 use super::{Parsed, Source};

@@ -16,7 +16,8 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::plot::{DrawResult, Figure, GREY, PlotOptions, YAxis, write_figure};
+use super::output::PlotOptions;
+use super::plot::{DrawResult, Figure, GREY, YAxis, write_figure};
 use crate::cli::XAxis;
 use crate::compare::Comparison;
 use crate::compare::row::RunRow;

@@ -20,7 +20,6 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use anyhow::{Context, Result};
 
-use crate::config::Target;
 use crate::error::IngestError;
 use crate::fmt::escape_control;
 
@@ -67,6 +66,65 @@ pub fn is_broken_pipe(err: &io::Error) -> bool {
         inner = e.source();
     }
     false
+}
+
+/// Where an output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Target {
+    /// `-` is standard output; anything else a file path.
+    pub fn parse(value: &str) -> Target {
+        if value == "-" {
+            Target::Stdout
+        } else {
+            Target::File(PathBuf::from(value))
+        }
+    }
+}
+
+/// Size and smoothing of the figure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlotOptions {
+    pub width: u32,
+    pub height: u32,
+    /// EMA weight of the drawn smoothed line (`--smoothing`); `None` chooses from the length.
+    pub smoothing: Option<f64>,
+    /// `--log-y`: logarithmic y axes for the loss and regularization panels (else only when a
+    /// positive series spans more than a factor 30).
+    pub log_y: bool,
+}
+
+impl Default for PlotOptions {
+    fn default() -> Self {
+        PlotOptions {
+            width: 1600,
+            height: 1000,
+            smoothing: None,
+            log_y: false,
+        }
+    }
+}
+
+/// The image format, from the file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlotFormat {
+    Png,
+    Svg,
+}
+
+impl PlotFormat {
+    pub fn from_path(path: &Path) -> Option<PlotFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "png" => Some(PlotFormat::Png),
+            "svg" => Some(PlotFormat::Svg),
+            _ => None,
+        }
+    }
 }
 
 /// One output a command will write: the flag that asked for it (for messages) and its path.

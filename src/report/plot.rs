@@ -22,6 +22,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::decimate::Columns;
+use super::output::{PlotFormat, PlotOptions};
 use super::plot_layout::{Legend, clipped, non_finite_marks};
 use crate::diagnose::Diagnosis;
 use crate::diagnose::finding::Verdict;
@@ -29,47 +30,6 @@ use crate::diagnose::rebound::Prepared;
 use crate::fmt;
 use crate::model::{Role, Run, Series};
 use crate::stats::smooth::{DebiasedEma, default_weight};
-
-/// Size and smoothing of the figure.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PlotOptions {
-    pub width: u32,
-    pub height: u32,
-    /// EMA weight of the drawn smoothed line (`--smoothing`); `None` chooses from the length.
-    pub smoothing: Option<f64>,
-    /// `--log-y`: logarithmic y axes for the loss and regularization panels (else only when a
-    /// positive series spans more than a factor 30).
-    pub log_y: bool,
-}
-
-impl Default for PlotOptions {
-    fn default() -> Self {
-        PlotOptions {
-            width: 1600,
-            height: 1000,
-            smoothing: None,
-            log_y: false,
-        }
-    }
-}
-
-/// The image format, from the file extension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PlotFormat {
-    Png,
-    Svg,
-}
-
-impl PlotFormat {
-    pub fn from_path(path: &Path) -> Option<PlotFormat> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "png" => Some(PlotFormat::Png),
-            "svg" => Some(PlotFormat::Svg),
-            _ => None,
-        }
-    }
-}
 
 static FONTS: Once = Once::new();
 

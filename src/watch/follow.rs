@@ -292,7 +292,7 @@ impl Follower {
         if self.ingest.strict
             && let Some(first) = batch.skipped.first()
         {
-            return Err(IngestError::Strict(first.clone()));
+            return Err(IngestError::Strict(first.to_string()));
         }
         let Some(first) = batch.keys.first().copied() else {
             self.account(&batch);

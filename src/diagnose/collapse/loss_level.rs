@@ -2,7 +2,7 @@
 //! targets) that ends below 10% of its pre-fall level has collapsed however long the fall took,
 //! and a sudden drop to under 10% of the start that lasts is collapse too. Runs that did not
 //! collapse bottom out at 15–30% of their start (V-JEPA 0.83 → 0.23, I-JEPA 0.46 → 0.12,
-//! data2vec 3.77 → 0.59). [`super::collapse`] calls this only when no monitor shows the
+//! data2vec 3.77 → 0.59). [`super`] (collapse) calls this only when no monitor shows the
 //! predictions still spread.
 
 use serde_json::json;
@@ -11,11 +11,11 @@ use crate::fmt;
 use crate::model::{Series, round_reported};
 use crate::stats::smooth::median;
 
-use super::collapse::{LOSS_LEVEL_SHARE, Monitor, recommendations};
-use super::finding::{Code, Finding, Severity};
-use super::playbook::Context;
-use super::rebound::Prepared;
-use super::shape;
+use super::{LOSS_LEVEL_SHARE, Monitor, recommendations};
+use crate::diagnose::finding::{Code, Finding, Severity};
+use crate::diagnose::playbook::Context;
+use crate::diagnose::rebound::Prepared;
+use crate::diagnose::shape;
 
 /// The highest smoothed level after warmup and the end level (median of the last 5% of blocks).
 pub fn loss_levels(p: &Prepared) -> (f64, f64) {
