@@ -9,7 +9,7 @@
 //! - Roles come from names unless a flag says otherwise; with only `loss` and `loss-jepa` logged and
 //!   `reg_coeff > 0` in the config, the reg-loss is derived as `(loss - loss-jepa) / reg_coeff`.
 
-use crate::error::IngestError;
+use crate::error::{IngestError, UsageError};
 use crate::ingest::roles::role_from_name;
 use crate::ingest::table::{ColumnData, KeyKind, SKIPPED_REASONS_KEPT, Table, split_epoch_itr};
 use crate::ingest::{Loaded, Parsed, Source};
@@ -375,7 +375,7 @@ fn into_series(names: Vec<String>, columns: Vec<ColumnData>, rows: usize) -> Vec
 
 /// `--jepa-col` / `--reg-col` / `--loss-col`: the named series takes the role; any other series
 /// that had it becomes `other`.
-pub fn apply_role_overrides(series: &mut [Series], opts: &CleanOptions) -> Result<(), IngestError> {
+pub fn apply_role_overrides(series: &mut [Series], opts: &CleanOptions) -> Result<(), UsageError> {
     let overrides = [
         (&opts.jepa_col, Role::Jepa, "--jepa-col"),
         (&opts.reg_col, Role::Reg, "--reg-col"),
@@ -385,7 +385,7 @@ pub fn apply_role_overrides(series: &mut [Series], opts: &CleanOptions) -> Resul
         let Some(wanted) = wanted else { continue };
         let Some(target) = series.iter().position(|s| &s.name == wanted) else {
             let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-            return Err(IngestError::Usage(format!(
+            return Err(UsageError(format!(
                 "{flag} '{wanted}' is not a series of this run (series: {})",
                 crate::fmt::names(&names)
             )));

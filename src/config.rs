@@ -11,7 +11,7 @@ use crate::cli::{AnalysisArgs, AnalyzeArgs, ColorChoice, ReadArgs};
 use crate::diagnose::AnalysisSettings;
 use crate::diagnose::finding::FailOn;
 use crate::diagnose::rebound::ReboundSettings;
-use crate::error::IngestError;
+use crate::error::UsageError;
 use crate::ingest::IngestOptions;
 use crate::ingest::table::ValuePolicy;
 use crate::report::output::{OutputPath, PlotFormat, PlotOptions, Target};
@@ -86,7 +86,7 @@ pub struct AnalyzeSettings {
 }
 
 impl AnalyzeSettings {
-    pub fn from_args(args: &AnalyzeArgs) -> Result<AnalyzeSettings, IngestError> {
+    pub fn from_args(args: &AnalyzeArgs) -> Result<AnalyzeSettings, UsageError> {
         let read = &args.read;
         let out = &args.output;
         // --quiet, as ripgrep's: nothing at all on standard output; files named are still
@@ -111,7 +111,7 @@ impl AnalyzeSettings {
             .map(|(flag, _)| *flag)
             .collect();
         if on_stdout.len() > 1 {
-            return Err(IngestError::Usage(format!(
+            return Err(UsageError(format!(
                 "{} all write to standard output; send all but one to a file",
                 on_stdout.join(" and ")
             )));
@@ -119,7 +119,7 @@ impl AnalyzeSettings {
         if let Some(plot) = &out.plot
             && PlotFormat::from_path(plot).is_none()
         {
-            return Err(IngestError::Usage(format!(
+            return Err(UsageError(format!(
                 "--plot {}: the file must end in .png or .svg",
                 plot.display()
             )));

@@ -1,5 +1,11 @@
 //! Typed errors of the library. Each names the file, and the line where one is known, so the
 //! binary can print it once as `jepa-doctor: error: <file>:<line>: <cause>` and exit 2.
+//!
+//! Two kinds: [`UsageError`], what was typed cannot work (flags that conflict, an output that
+//! would overwrite an input, a column or run that is not there), and [`IngestError`], an input
+//! that cannot be read or used. Both exit 2 (DESIGN §2). A step that can fail either way (finding
+//! the inputs, picking a run) returns `IngestError`, which then wraps the `UsageError` unchanged.
+//! This module is the bottom layer: it imports nothing from the crate.
 
 use std::fmt;
 
@@ -45,11 +51,22 @@ pub enum IngestError {
     /// text so that the errors, the lowest layer, import nothing from the model.
     #[error("{0} (--strict: skipped rows are errors)")]
     Strict(String),
-    #[error("{0}")]
-    Usage(String),
+    /// What was typed cannot work; the message is the `UsageError`'s, unchanged.
+    #[error(transparent)]
+    Usage(#[from] UsageError),
 }
 
+/// A command line (or settings file) that cannot work: conflicting or malformed options, an
+/// output that would overwrite an input, a `--*-col` or `--run` that names nothing. Exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 impl IngestError {
+    /// A usage error met while reading the inputs (see [`UsageError`]).
+    pub fn usage(message: impl Into<String>) -> IngestError {
+        IngestError::Usage(UsageError(message.into()))
+    }
     pub fn at(path: &str, line: u64, message: impl Into<String>) -> IngestError {
         IngestError::At {
             path: path.to_string(),

@@ -10,7 +10,7 @@ use crate::model::{Role, Series};
 
 use super::collapse::Episode;
 use super::finding::{Code, Finding, Severity};
-use super::loss_level::dropped_suddenly;
+use super::collapse::loss_level::dropped_suddenly;
 use super::playbook::{self, Context};
 use super::rebound::{Power, Prepared, Rebound, RegTrend};
 use super::schedule::place;

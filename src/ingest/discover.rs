@@ -45,7 +45,7 @@ enum Kind {
 /// Resolves the inputs into sources and a params file.
 pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestError> {
     if inputs.is_empty() {
-        return Err(IngestError::Usage("no input given".into()));
+        return Err(IngestError::usage("no input given"));
     }
     let mut plan = Plan {
         inputs: inputs.to_vec(),
@@ -57,9 +57,7 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
     for input in inputs {
         if input == "-" {
             if stdin_seen {
-                return Err(IngestError::Usage(
-                    "'-' (standard input) given twice".into(),
-                ));
+                return Err(IngestError::usage("'-' (standard input) given twice"));
             }
             stdin_seen = true;
             plan.sources.push(Source::stdin());
@@ -114,8 +112,8 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
         }
     }
     if plan.sources.is_empty() {
-        return Err(IngestError::Usage(
-            "no log among the inputs (only a params YAML was given)".into(),
+        return Err(IngestError::usage(
+            "no log among the inputs (only a params YAML was given)",
         ));
     }
     plan.discovered

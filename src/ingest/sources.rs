@@ -288,14 +288,14 @@ fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
         }
         let rank = source.rank.unwrap_or(0);
         if let Some((_, other, other_digits)) = seen.iter().find(|(r, _, _)| *r == rank) {
-            return Err(IngestError::Usage(format!(
+            return Err(IngestError::usage(format!(
                 "{other} and {} both claim rank {rank} (`_r{other_digits}` and `_r{digits}`): one run writes one file per rank; pass one of them, or compare them with `jepa-doctor compare`",
                 source.name
             )));
         }
         seen.push((rank, source.name.as_str(), digits));
         if parsed.table.names != first.table.names {
-            return Err(IngestError::Usage(format!(
+            return Err(IngestError::usage(format!(
                 "{} and {} have different columns, so they are not ranks of one run; analyse each on its own, or compare them with `jepa-doctor compare {} {}`",
                 first_source.name, source.name, first_source.name, source.name
             )));
@@ -310,7 +310,7 @@ fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
             _ => true,
         };
         if !overlap {
-            return Err(IngestError::Usage(format!(
+            return Err(IngestError::usage(format!(
                 "{} and {} log steps that never overlap, so they are not ranks of one run; analyse each on its own, or compare them with `jepa-doctor compare {} {}`",
                 first_source.name, source.name, first_source.name, source.name
             )));
@@ -320,7 +320,7 @@ fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
 }
 
 fn several_runs(names: &[&str]) -> IngestError {
-    IngestError::Usage(format!(
+    IngestError::usage(format!(
         "these are different runs, not parts or ranks of one run: {}; `analyze` reads one run (pass one), `jepa-doctor compare {}` puts several side by side",
         names.join(", "),
         names.join(" ")

@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use anyhow::{Context, Result};
 
-use crate::error::IngestError;
+use crate::error::UsageError;
 use crate::fmt::escape_control;
 
 /// Runs `render` against `target`. A closed standard output is not an error.
@@ -146,7 +146,7 @@ pub struct OutputPath<'a> {
 pub fn refuse_overwriting_inputs(
     inputs: &[PathBuf],
     outputs: &[OutputPath<'_>],
-) -> Result<(), IngestError> {
+) -> Result<(), UsageError> {
     let mut known: Vec<(FileId, String)> = inputs
         .iter()
         .filter_map(|p| FileId::of(p).map(|id| (id, p.display().to_string())))
@@ -161,7 +161,7 @@ pub fn refuse_overwriting_inputs(
         };
         let shown = escape_control(&out.path.display().to_string()).into_owned();
         if let Some((_, input)) = known.iter().find(|(k, _)| k.same_file(&id)) {
-            return Err(IngestError::Usage(format!(
+            return Err(UsageError(format!(
                 "{} {shown} would overwrite the input {}; choose another file",
                 out.flag,
                 escape_control(input)
@@ -170,7 +170,7 @@ pub fn refuse_overwriting_inputs(
         if let Some((_, other)) = written.iter().find(|(k, _)| k.same_file(&id)) {
             // A device such as /dev/null may take several outputs.
             if id.regular {
-                return Err(IngestError::Usage(format!(
+                return Err(UsageError(format!(
                     "{other} and {} both write {shown}; choose different files",
                     out.flag
                 )));

@@ -85,8 +85,8 @@ impl Follower {
         let mut params_path: Option<PathBuf> = ingest.config.clone();
         for input in inputs {
             if input == "-" {
-                return Err(IngestError::Usage(
-                    "watch follows files; standard input cannot be watched (use analyze -)".into(),
+                return Err(IngestError::usage(
+                    "watch follows files; standard input cannot be watched (use analyze -)",
                 ));
             }
             let path = Path::new(input);
