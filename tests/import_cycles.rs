@@ -46,8 +46,7 @@ fn module_files(src: &Path) -> BTreeMap<Vec<String>, PathBuf> {
             let stem = file.trim_end_matches(".rs").to_string();
             match (parts.is_empty(), stem.as_str()) {
                 (true, "main") => continue,
-                (true, "lib") => {}
-                (_, "mod") => {}
+                (true, "lib") | (_, "mod") => {}
                 _ => parts.push(stem),
             }
             out.insert(parts, path);
@@ -163,9 +162,7 @@ fn strip_comments_and_strings(text: &str) -> String {
             };
             match end {
                 Some(e) => {
-                    for _ in i..=e {
-                        out.push(b' ');
-                    }
+                    out.extend(std::iter::repeat_n(b' ', e + 1 - i));
                     i = e + 1;
                 }
                 None => {
