@@ -26,7 +26,7 @@
 //!   collapse episode) the monitor wins and the fall is not called collapse; with no monitor the
 //!   message says the conclusion is inferred from the loss alone.
 //!
-//! The loss-level rule lives in [`super::loss_level`].
+//! The loss-level rule lives in [`loss_level`] (a submodule).
 //!
 //! Thresholds follow the V-JEPA reg-loss definition (facebookresearch/jepa, `app/vjepa/train.py`:
 //! `reg_fn = mean(relu(1 − sqrt(var + 1e-4)))`).
