@@ -9,8 +9,8 @@ use crate::ingest::roles::{higher_is_better, higher_means_spread};
 use crate::model::{Role, Series};
 
 use super::collapse::Episode;
-use super::finding::{Code, Finding, Severity};
 use super::collapse::loss_level::dropped_suddenly;
+use super::finding::{Code, Finding, Severity};
 use super::playbook::{self, Context};
 use super::rebound::{Power, Prepared, Rebound, RegTrend};
 use super::schedule::place;
