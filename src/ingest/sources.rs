@@ -10,7 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::run_pick::{RunTables, pick};
+// Re-exported: readers and `watch` that name them through `sources` keep working.
+pub use super::run_pick::{RunTables, pick};
 use super::{IngestOptions, Loaded, Parsed, Source, mlflow, tensorboard, wandb};
 use crate::error::IngestError;
 use crate::model::Format;
