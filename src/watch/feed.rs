@@ -14,14 +14,16 @@
 //!   after the loss line), so the value recovered across the boundary is never replaced.
 //! - A JSON document (`trainer_state.json`) is rewritten whole by its writer: any change re-reads it
 //!   whole.
-//! - TensorBoard event files: binary TFRecord streams, followed by [`super::tfevents`] (raw bytes,
+//! - TensorBoard event files: binary TFRecord streams, followed by [`tfevents`] (a submodule) (raw bytes,
 //!   a partial last record held; a writer's newer event file is a restart).
 //! - MLflow stores, W&B run folders and exports are not followed yet (`analyze` reads them).
 
 use std::io::Cursor;
 
 use super::tail::{Growth, Tail};
-use super::tfevents::EventChain;
+use tfevents::EventChain;
+
+pub mod tfevents;
 use crate::error::IngestError;
 use crate::ingest::table::{KeyKind, ValuePolicy};
 use crate::ingest::values::parse_value;

@@ -17,7 +17,6 @@ pub mod monitor;
 mod session;
 pub mod spending;
 pub mod tail;
-pub mod tfevents;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -8,12 +8,12 @@
 
 use std::path::PathBuf;
 
-use super::feed::{Batch, Fed, batch_of};
-use super::tail::{Growth, Tail};
+use super::{Batch, Fed, batch_of};
 use crate::error::IngestError;
 use crate::ingest::Source;
 use crate::ingest::table::ValuePolicy;
 use crate::ingest::tensorboard::{self, EventFollow};
+use crate::watch::tail::{Growth, Tail};
 
 /// The event files of one writer and how far they were read.
 #[derive(Debug)]
