@@ -32,9 +32,10 @@ TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "bench: needs GNU time at /usr/bin/time (apt install time)" >&2; exit 2; }
 mkdir -p "$DIR"
 
-cargo build --release --quiet --bin jepa-doctor --example gen_vjepa_log
+# BIN=path/to/jepa-doctor times another binary (an older build, for before/after) unbuilt.
+[ -n "${BIN:-}" ] || cargo build --release --quiet --bin jepa-doctor --example gen_vjepa_log
 BIN=${BIN:-target/release/jepa-doctor}
-GEN=target/release/examples/gen_vjepa_log
+GEN=${GEN:-target/release/examples/gen_vjepa_log}
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
