@@ -175,10 +175,11 @@ pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, I
         for read in reads {
             match read? {
                 SourceRead::Container(read) => {
+                    let sources::RunTables { parsed, params } = *read;
                     if loaded.params.is_none() && opts.config.is_none() {
-                        loaded.params = read.params;
+                        loaded.params = params;
                     }
-                    loaded.parsed.extend(read.parsed);
+                    loaded.parsed.extend(parsed);
                 }
                 SourceRead::File(source, parsed) => {
                     if opts.strict
@@ -201,7 +202,7 @@ pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, I
 
 /// What one source held: a container's runs, or one file's table.
 enum SourceRead {
-    Container(sources::RunTables),
+    Container(Box<sources::RunTables>),
     File(Source, Box<Parsed>),
 }
 
@@ -212,7 +213,8 @@ fn read_one(
     progress: &Progress,
 ) -> Result<SourceRead, IngestError> {
     if let Some(container) = source.path.as_deref().and_then(sources::container_at) {
-        return sources::read_container(&source, &container, opts).map(SourceRead::Container);
+        return sources::read_container(&source, &container, opts)
+            .map(|read| SourceRead::Container(Box::new(read)));
     }
     let parsed = read_source(&source, opts, None, progress)?;
     Ok(SourceRead::File(source, Box::new(parsed)))
