@@ -1,5 +1,7 @@
 //! Writes a V-JEPA-style training log of a given number of rows, for the benchmark
-//! (`bench/run.sh`): `cargo run --release --example gen_vjepa_log -- ROWS OUT.csv`.
+//! (`bench/run.sh`): `cargo run --release --example gen_vjepa_log -- ROWS OUT.csv [SEED [repr]]`.
+//! SEED (default 0) varies the noise (one log per rank of a run); `repr` writes the loss values
+//! as Python's `repr(float)` does (`0.8258612155914307`, what pandas writes) instead of `%.5f`.
 //!
 //! Like the upstream CSV logger's output: `epoch,itr,loss,loss-jepa,reg-loss,enc-grad-norm,
 //! pred-grad-norm,gpu-time(ms),wall-time(ms)`, 1-based epochs of 300 iterations, `%.5f` values,
@@ -34,12 +36,14 @@ fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(rows), Some(path)) = (args.get(1).and_then(|r| r.parse::<u64>().ok()), args.get(2))
     else {
-        eprintln!("usage: gen_vjepa_log ROWS OUT.csv");
+        eprintln!("usage: gen_vjepa_log ROWS OUT.csv [SEED [repr]]");
         std::process::exit(2);
     };
+    let seed = args.get(3).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    let repr = args.get(4).is_some_and(|f| f == "repr");
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
     out.write_all(HEADER.as_bytes())?;
-    let mut noise = Noise(0x9e37_79b9_7f4a_7c15);
+    let mut noise = Noise(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0xd1b5_4a32_d192_ed03));
     let restart_every = 2_000_000u64;
     let planned = rows;
     let (mut written, mut step) = (0u64, 0u64);
@@ -71,12 +75,21 @@ fn main() -> std::io::Result<()> {
                 format!("{:.5}", 0.3 + 0.05 * noise.next()),
             )
         };
-        writeln!(
-            out,
-            "{epoch},{itr},{loss:.5},{loss:.5},{reg:.5},{enc},{pred},{},{}",
+        let (gpu, wall) = (
             440 + (noise.next() * 40.0) as u32,
-            445 + (noise.next() * 40.0) as u32
-        )?;
+            445 + (noise.next() * 40.0) as u32,
+        );
+        if repr {
+            writeln!(
+                out,
+                "{epoch},{itr},{loss},{loss},{reg},{enc},{pred},{gpu},{wall}"
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{epoch},{itr},{loss:.5},{loss:.5},{reg:.5},{enc},{pred},{gpu},{wall}"
+            )?;
+        }
         written += 1;
         step += 1;
     }

@@ -18,6 +18,7 @@ use crate::model::{
     StepAxis, ValueKind, is_missing,
 };
 use crate::progression::Progressions;
+use rayon::prelude::*;
 
 /// Choices that shape the clean run (from flags).
 #[derive(Clone, Debug, Default)]
@@ -215,16 +216,23 @@ fn global_steps(
 
 type Merged = (Progressions, Vec<Series>, Option<RankSpread>);
 
-/// Merges tables on one step axis: the mean per step and series over the tables that have it.
+/// Merges tables on one step axis: the mean per step and series over the tables that have it,
+/// summed in table order. Columns are merged in parallel (each on its own, so the sums are
+/// the same to the bit); ranks logging the same steps (the usual case) share one axis without
+/// sorting.
 fn merge(tables: Vec<(Progressions, Table)>) -> Merged {
     if tables.len() == 1 {
         let (steps, table) = tables.into_iter().next().unwrap_or_default();
         let series = into_series(table.names, table.columns, steps.len());
         return (steps, series, None);
     }
-    let mut axis: Vec<u64> = tables.iter().flat_map(|(s, _)| s.iter()).collect();
-    axis.sort_unstable();
-    axis.dedup();
+    let axis = union_of_steps(&tables);
+    let axis_steps = Progressions::from_values(&axis);
+    // Each table's row → axis index; `None` when the table's steps are the axis.
+    let positions: Vec<Option<Vec<usize>>> = tables
+        .par_iter()
+        .map(|(steps, _)| (*steps != axis_steps).then(|| positions_on(&axis, steps)))
+        .collect();
     let mut names: Vec<String> = Vec::new();
     let mut keep_values: Vec<bool> = Vec::new();
     for (_, t) in &tables {
@@ -239,55 +247,100 @@ fn merge(tables: Vec<(Progressions, Table)>) -> Merged {
         }
     }
     let primary = primary_loss_name(&names);
-    let mut sums = vec![vec![0f64; axis.len()]; names.len()];
-    let mut counts = vec![vec![0u32; axis.len()]; names.len()];
-    let mut lows = vec![f64::INFINITY; if primary.is_some() { axis.len() } else { 0 }];
-    let mut highs = vec![f64::NEG_INFINITY; lows.len()];
-    let mut finite_counts = vec![0u32; lows.len()];
-    for (steps, table) in &tables {
-        let positions = positions_on(&axis, steps);
-        for (name, column) in table.names.iter().zip(&table.columns) {
-            let Some(n) = names.iter().position(|x| x == name) else {
-                continue;
-            };
-            let is_primary = primary == Some(n);
-            // Kinds merge through a representative value: any non-finite rank makes the mean so.
-            // Kinds merge through a representative value.
-            for (row, v) in column.present() {
-                let at = positions[row];
-                sums[n][at] += f64::from(v);
-                counts[n][at] += 1;
-                if is_primary && v.is_finite() {
-                    let v = f64::from(v);
-                    lows[at] = lows[at].min(v);
-                    highs[at] = highs[at].max(v);
-                    finite_counts[at] += 1;
-                }
-            }
-        }
-    }
-    let columns = sums
-        .iter()
-        .zip(&counts)
+    let merged: Vec<(ColumnData, Option<Extremes>)> = names
+        .par_iter()
         .zip(&keep_values)
-        .map(|((s, c), keep)| {
-            let means = s.iter().zip(c).map(|(sum, n)| {
-                if *n == 0 {
-                    MISSING
-                } else {
-                    (sum / f64::from(*n)) as f32
-                }
+        .enumerate()
+        .map(|(n, (name, keep))| {
+            let sources = tables.iter().zip(&positions).filter_map(|((_, t), at)| {
+                let c = t.names.iter().position(|x| x == name)?;
+                Some((&t.columns[c], at.as_deref()))
             });
-            if *keep {
-                ColumnData::Values(means.collect())
-            } else {
-                ColumnData::Kinds(means.map(|v| ValueKind::of(v) as u8).collect())
-            }
+            merge_column(sources, axis.len(), *keep, primary == Some(n))
         })
         .collect();
-    let spread = primary.and_then(|n| rank_spread(&names[n], &axis, &lows, &highs, &finite_counts));
-    let series = into_series(names, columns, axis.len());
-    (Progressions::from_values(&axis), series, spread)
+    let (columns, extremes): (Vec<ColumnData>, Vec<Option<Extremes>>) = merged.into_iter().unzip();
+    let spread = primary.and_then(|n| {
+        let e = extremes[n].as_ref()?;
+        rank_spread(&names[n], &axis, &e.lows, &e.highs, &e.finite_counts)
+    });
+    (axis_steps, into_series(names, columns, axis.len()), spread)
+}
+
+/// Every step of the tables once, ascending. Ranks usually log the same steps: then it is the
+/// first table's steps as they are.
+fn union_of_steps(tables: &[(Progressions, Table)]) -> Vec<u64> {
+    if let Some((first, _)) = tables.first()
+        && first.is_strictly_increasing()
+        && tables.iter().all(|(s, _)| s == first)
+    {
+        return first.iter().collect();
+    }
+    let mut axis: Vec<u64> = tables.iter().flat_map(|(s, _)| s.iter()).collect();
+    axis.par_sort_unstable();
+    axis.dedup();
+    axis
+}
+
+/// The lowest and highest finite value per step, and how many ranks had one (the rank spread).
+struct Extremes {
+    lows: Vec<f64>,
+    highs: Vec<f64>,
+    finite_counts: Vec<u32>,
+}
+
+/// One merged column: the mean per axis step over `sources` (a table's column and its rows'
+/// axis indices, `None` meaning row i is step i), in their order; with `extremes`, also the
+/// spread between them.
+fn merge_column<'a>(
+    sources: impl Iterator<Item = (&'a ColumnData, Option<&'a [usize]>)>,
+    steps: usize,
+    keep_values: bool,
+    extremes: bool,
+) -> (ColumnData, Option<Extremes>) {
+    let mut sums = vec![0f64; steps];
+    let mut counts = vec![0u32; steps];
+    let mut ext = extremes.then(|| Extremes {
+        lows: vec![f64::INFINITY; steps],
+        highs: vec![f64::NEG_INFINITY; steps],
+        finite_counts: vec![0; steps],
+    });
+    let mut add = |row: usize, at: Option<&[usize]>, v: f32| {
+        if is_missing(v) {
+            return;
+        }
+        let at = at.map_or(row, |p| p[row]);
+        sums[at] += f64::from(v);
+        counts[at] += 1;
+        if let Some(e) = ext.as_mut()
+            && v.is_finite()
+        {
+            let v = f64::from(v);
+            e.lows[at] = e.lows[at].min(v);
+            e.highs[at] = e.highs[at].max(v);
+            e.finite_counts[at] += 1;
+        }
+    };
+    for (column, at) in sources {
+        match column {
+            ColumnData::Values(v) => v.iter().enumerate().for_each(|(i, v)| add(i, at, *v)),
+            // Kinds merge through a representative value: any non-finite rank makes the mean so.
+            other => other.present().for_each(|(i, v)| add(i, at, v)),
+        }
+    }
+    let means = sums.iter().zip(&counts).map(|(sum, n)| {
+        if *n == 0 {
+            MISSING
+        } else {
+            (sum / f64::from(*n)) as f32
+        }
+    });
+    let column = if keep_values {
+        ColumnData::Values(means.collect())
+    } else {
+        ColumnData::Kinds(means.map(|v| ValueKind::of(v) as u8).collect())
+    };
+    (column, ext)
 }
 
 /// Index on `axis` of each of `steps` (both sorted; every step is on the axis).

@@ -146,3 +146,97 @@ fn restarts_and_cut_rows_across_chunk_boundaries() {
         same(&fast, &general, &format!("chunks of {chunk}"));
     }
 }
+
+/// A cell as loggers write one: mostly `%.5f` (the fast path's own reader), then every other
+/// form the general parser reads — Python's `repr`, exponents, integers, long mantissas,
+/// non-finite words, empty and null cells, spaces around a number — and now and then a
+/// carriage return or text, which only the general parser may judge.
+fn any_cell() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        20 => (-20f64..20.0).prop_map(|x| format!("{x:.5}")),
+        3 => (-1e3f64..1e3).prop_map(|x| format!("{x}")),
+        2 => (-1e30f64..1e30).prop_map(|x| format!("{x:e}")),
+        2 => (0u64..100_000).prop_map(|x| x.to_string()),
+        1 => (0u64..1 << 40).prop_map(|x| format!("0.{x:012}")),
+        2 => prop::sample::select(vec![
+            "nan", "NaN", "inf", "-inf", "Infinity", "", "None", "null", "1e39", "-1e39", "1e309",
+            "0.00000", "-0.00000", " 1.5", "2.5 ", "16777217", ".5", "5.", "-.5",
+        ])
+        .prop_map(String::from),
+        1 => prop::sample::select(NOT_NUMBERS.to_vec()).prop_map(String::from),
+    ]
+}
+
+/// Cells that are not numbers to the general parser (or, `\r`, end its record).
+const NOT_NUMBERS: [&str; 6] = ["abc", "1.5x", "0.5\r", "--1", "1e", "0x10"];
+
+/// A V-JEPA-style file (with an unnamed column) of random cells, restarts, cut rows, blank
+/// lines, CRLF or LF, with or without a last newline; and whether a cell is not a number.
+fn any_vjepa_file() -> impl proptest::strategy::Strategy<Value = (String, bool)> {
+    use proptest::prelude::*;
+    let row = (0u8..40, prop::collection::vec(any_cell(), 7));
+    (
+        prop::collection::vec(row, 1..120),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(rows, crlf, last_newline)| {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let header =
+                "epoch,itr,loss,loss-jepa,,enc-grad-norm,pred-grad-norm,gpu-time(ms),wall-time(ms)";
+            let mut text = format!("{header}{eol}");
+            let mut step = 0u64;
+            let mut not_numbers = false;
+            for (kind, cells) in rows {
+                match kind {
+                    0 => text.push_str(&format!("{header}{eol}")), // a restart
+                    1 => text.push_str(eol),                       // a blank line
+                    2 => text.push_str(&format!("{},{},0.5{eol}", step / 300 + 1, step % 300)), // cut
+                    _ => {
+                        let (epoch, itr) = (step / 300 + 1, step % 300);
+                        not_numbers |= cells.iter().any(|c| NOT_NUMBERS.contains(&c.as_str()));
+                        let [a, b, c, d, e, f, g] = &cells[..] else {
+                            unreachable!()
+                        };
+                        text.push_str(&format!("{epoch},{itr},{a},{b},{c},{d},{e},{f},{g}{eol}"));
+                        step += 1 + u64::from(kind % 3 == 0) * 17;
+                    }
+                }
+            }
+            if !last_newline {
+                text.truncate(text.len() - eol.len());
+            }
+            (text, not_numbers)
+        })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(128)
+    ))]
+
+    /// On random files the fast path reads exactly what the general parser reads — every value
+    /// to the bit, every skipped row and message — or gives up; and it does not give up on
+    /// files of the forms it is made for.
+    #[test]
+    fn fast_and_general_parsers_agree_on_random_files((text, not_numbers) in any_vjepa_file(), chunk in 64usize..2048) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jepa_r0.csv");
+        std::fs::write(&path, &text).unwrap();
+        let source = Source::file(&path);
+        let Some(opts) = options(&path) else { return Ok(()) };
+        let general = parse(text.as_bytes(), &source, &opts);
+        let fast = parse_file_fast(&path, &source, &opts, chunk, &Progress::hidden());
+        match (&fast, &general) {
+            (Ok(Some(fast)), Ok(general)) => same(fast, general, &format!("chunks of {chunk}")),
+            (Ok(None), Ok(_)) => {
+                proptest::prop_assert!(not_numbers, "gave up on a file of numbers:\n{text:?}");
+            }
+            (Ok(None), Err(_)) => {}
+            (Ok(Some(_)), Err(e)) => proptest::prop_assert!(false, "fast path read what the general parser refused: {e}"),
+            (Err(f), Err(g)) => proptest::prop_assert_eq!(f.to_string(), g.to_string()),
+            (Err(f), Ok(_)) => proptest::prop_assert!(false, "fast path failed: {f}"),
+        }
+    }
+}

@@ -14,50 +14,18 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::Read;
-use std::path::Path;
 use std::rc::Rc;
 
 use csv::{ByteRecord, ReaderBuilder};
 
-use super::csv_fast::{self, FastKey, FastSchema, GiveUp};
-use super::progress::Progress;
-use super::table::{KeyKind, TableBuilder, ValuePolicy, epoch_itr_key};
-use super::values::{CellError, locale_hint, parse_value, parse_whole, show_cell};
+pub use super::csv_fast::{parse_file_fast, parse_open_file_fast};
+pub use super::csv_schema::{CsvOptions, MAX_NAME_BYTES};
+use super::csv_schema::{finish, is_header_like, parse_key, schema_for};
+use super::table::TableBuilder;
+use super::values::{CellError, locale_hint, parse_value, show_cell};
 use super::{Parsed, Source};
 use crate::error::IngestError;
-use crate::ingest::roles::is_step_name;
-use crate::model::{Format, MISSING, is_missing};
-
-/// What the CSV parser needs to know beyond the bytes.
-#[derive(Clone, Debug)]
-pub struct CsvOptions {
-    pub format: Format,
-    pub delimiter: u8,
-    /// `--step-col`: the column holding the global step.
-    pub step_col: Option<String>,
-    /// Which columns keep their values.
-    pub values: ValuePolicy,
-}
-
-/// How a header maps columns to the key and to table columns.
-struct Schema {
-    header: Vec<Vec<u8>>,
-    key: KeySpec,
-    /// For each field: the table column it feeds, or `None` (key or text column).
-    targets: Vec<Option<usize>>,
-    /// Fields whose kind is not decided yet (no non-empty cell seen).
-    undecided: Vec<bool>,
-    /// V-JEPA grad-norm fields, where 0 means "not computed".
-    zero_is_missing: Vec<bool>,
-    /// Why a column that holds text may have been meant as numbers (`0,81`: a decimal comma).
-    text_hint: Option<String>,
-}
-
-#[derive(Clone, Copy)]
-enum KeySpec {
-    Step(usize),
-    EpochItr { epoch: usize, itr: usize },
-}
+use crate::model::{MISSING, is_missing};
 
 /// Parses one CSV/TSV source into a table.
 pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Parsed, IngestError> {
@@ -87,10 +55,7 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
     }
     let mut builder = TableBuilder::with_policy(path, opts.values.clone());
     let mut schema = schema_for(&record, line_of(&rdr), &mut builder, opts)?;
-    let key_kind = match schema.key {
-        KeySpec::Step(_) => KeyKind::Step,
-        KeySpec::EpochItr { .. } => KeyKind::EpochItr,
-    };
+    let mut text = TextColumns::new(schema.header.len());
 
     let jepa_family = opts.format.is_jepa_family();
     let mut restarts = 0u64;
@@ -119,6 +84,7 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
             flush_pending(&mut builder, &mut pending_row, &pending_values);
             if record.iter().ne(schema.header.iter().map(Vec::as_slice)) {
                 schema = schema_for(&record, line, &mut builder, opts)?;
+                text = TextColumns::new(schema.header.len());
             }
             restarts += 1;
             builder.restart();
@@ -141,16 +107,15 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
             };
             let mut v = match parse_value(cell) {
                 Ok(v) => v,
-                Err(_) if schema.undecided[field] => {
+                Err(_) if text.undecided[field] => {
                     // The first value of this column is text: the column is not a metric.
                     if let Some(hint) = locale_hint(cell) {
-                        schema
-                            .text_hint
+                        text.hint
                             .get_or_insert_with(|| format!("{}: {hint}", show_cell(cell)));
                     }
                     builder.ignore_column(column);
                     schema.targets[field] = None;
-                    schema.undecided[field] = false;
+                    text.undecided[field] = false;
                     builder.warn(format!(
                         "{path}:{line}: column '{}' holds text ({}); ignored",
                         crate::fmt::escape_control(&String::from_utf8_lossy(&schema.header[field])),
@@ -176,7 +141,7 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
                 }
             };
             if !is_missing(v) {
-                schema.undecided[field] = false;
+                text.undecided[field] = false;
                 if schema.zero_is_missing[field] && v == 0.0 {
                     if zeros_missing.len() <= column {
                         zeros_missing.resize(column + 1, 0);
@@ -213,351 +178,37 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
         pending_row = None;
     }
     flush_pending(&mut builder, &mut pending_row, &pending_values);
-    finish(builder, &schema, &zeros_missing, restarts, key_kind, opts)
+    finish(
+        builder,
+        &schema,
+        text.hint.as_deref(),
+        &zeros_missing,
+        restarts,
+        opts,
+    )
 }
 
-/// What both parsers do at the end: warn about zero grad norms, reject files without data or
-/// numbers, resolve restarts and duplicates.
-fn finish(
-    mut builder: TableBuilder,
-    schema: &Schema,
-    zeros_missing_by_column: &[u64],
-    restarts: u64,
-    key_kind: KeyKind,
-    opts: &CsvOptions,
-) -> Result<Parsed, IngestError> {
-    let path = builder.source().to_string();
-    let zeros: Vec<String> = zeros_missing_by_column
-        .iter()
-        .zip(builder.names())
-        .filter(|(n, _)| **n > 0)
-        .map(|(n, name)| format!("{name} {n}"))
-        .collect();
-    if !zeros.is_empty() {
-        builder.warn(format!(
-            "{path}: zero grad norms read as missing (not computed while clipping is inactive): {}",
-            zeros.join(", ")
-        ));
-    }
-    if builder.rows_read() == 0 {
-        return Err(IngestError::HeaderOnly { path });
-    }
-    if schema.targets.iter().all(Option::is_none) {
-        let names: Vec<String> = schema
-            .header
-            .iter()
-            .map(|h| String::from_utf8_lossy(h).into_owned())
-            .collect();
-        return Err(IngestError::NoNumericColumn {
-            path,
-            detail: format!(
-                "columns: {}; the others hold text{}",
-                crate::fmt::names(&names),
-                schema
-                    .text_hint
-                    .as_ref()
-                    .map_or(String::new(), |h| format!(", like {h}"))
-            ),
-        });
-    }
-    let table = builder.finish(restarts);
-    Ok(Parsed {
-        table,
-        key_kind,
-        format: opts.format,
-        ipe_hint: None,
-        lines_ignored: 0,
-    })
+/// What the general parser learns about text columns as it reads: a field whose first non-empty
+/// cell is not a number is a text column (run names, phases), ignored with a warning.
+struct TextColumns {
+    /// Fields whose kind is not decided yet (no non-empty cell seen).
+    undecided: Vec<bool>,
+    /// Why a column that holds text may have been meant as numbers (`0,81`: a decimal comma).
+    hint: Option<String>,
 }
 
-/// The fast path for a CSV file on disk ([`super::csv_fast`]), `chunk_bytes` per worker at a time
-/// ([`csv_fast::CHUNK_BYTES`]); `None` when it gave up and the general parser must read the file.
-pub fn parse_file_fast(
-    path: &Path,
-    source: &Source,
-    opts: &CsvOptions,
-    chunk_bytes: usize,
-    progress: &Progress,
-) -> Result<Option<Parsed>, IngestError> {
-    let file = std::fs::File::open(path).map_err(|e| IngestError::io(&source.name, e))?;
-    parse_open_file_fast(&file, source, opts, chunk_bytes, progress)
-}
-
-/// [`parse_file_fast`] on a regular file already open (read from its start, whatever its
-/// position): an input is opened once.
-pub fn parse_open_file_fast(
-    mut file: &std::fs::File,
-    source: &Source,
-    opts: &CsvOptions,
-    chunk_bytes: usize,
-    progress: &Progress,
-) -> Result<Option<Parsed>, IngestError> {
-    use std::io::{Seek, SeekFrom};
-    let name = source.name.as_str();
-    // The header line, parsed as the general parser would.
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| IngestError::io(name, e))?;
-    let mut head = Vec::with_capacity(64 * 1024);
-    file.take(64 * 1024)
-        .read_to_end(&mut head)
-        .map_err(|e| IngestError::io(name, e))?;
-    let Some(newline) = memchr::memchr(b'\n', &head) else {
-        return Ok(None);
-    };
-    let header_line = &head[..newline];
-    if header_line.contains(&b'"') || header_line.is_empty() {
-        return Ok(None);
-    }
-    let mut rdr = ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(opts.delimiter)
-        .from_reader(header_line);
-    let mut record = ByteRecord::new();
-    if !rdr.read_byte_record(&mut record).unwrap_or(false) {
-        return Ok(None);
-    }
-    let mut builder = TableBuilder::with_policy(name, opts.values.clone());
-    let schema = schema_for(&record, 1, &mut builder, opts)?;
-    let (key, key_kind) = match schema.key {
-        KeySpec::Step(i) => (FastKey::Step(i), KeyKind::Step),
-        KeySpec::EpochItr { epoch, itr } => (FastKey::EpochItr { epoch, itr }, KeyKind::EpochItr),
-    };
-    let mut joined = Vec::new();
-    for (i, field) in schema.header.iter().enumerate() {
-        if i > 0 {
-            joined.push(opts.delimiter);
-        }
-        joined.extend_from_slice(field);
-    }
-    let raw_header = header_line.strip_suffix(b"\r").unwrap_or(header_line);
-    let raw_header = raw_header
-        .strip_prefix(b"\xef\xbb\xbf")
-        .unwrap_or(raw_header);
-    if raw_header != joined.as_slice() {
-        return Ok(None); // spaces around names and the like: the general parser compares fields
-    }
-    let fast = FastSchema {
-        header: joined,
-        fields: schema.header.len(),
-        key,
-        targets: schema.targets.clone(),
-        zero_is_missing: schema.zero_is_missing.clone(),
-        delimiter: opts.delimiter,
-        withhold_unterminated: opts.format.is_jepa_family(),
-        // Fields whose value only matters as a kind (a zero that means "missing" must be seen).
-        kinds_only: schema
-            .targets
-            .iter()
-            .zip(&schema.zero_is_missing)
-            .map(|(t, zero_is_missing)| {
-                !zero_is_missing && t.is_some_and(|c| !builder.keeps_values(c))
-            })
-            .collect(),
-    };
-    match csv_fast::parse(
-        file,
-        newline as u64 + 1,
-        &fast,
-        &mut builder,
-        chunk_bytes,
-        progress,
-    ) {
-        Ok(outcome) => finish(
-            builder,
-            &schema,
-            &by_column(&outcome.zeros_missing, &schema.targets),
-            outcome.restarts,
-            key_kind,
-            opts,
-        )
-        .map(Some),
-        Err(GiveUp) => Ok(None),
-    }
-}
-
-/// Per-field counts as per-column counts (key fields have no column).
-fn by_column(per_field: &[u64], targets: &[Option<usize>]) -> Vec<u64> {
-    let mut out = vec![0; targets.iter().flatten().max().map_or(0, |c| c + 1)];
-    for (n, target) in per_field.iter().zip(targets) {
-        if let Some(column) = target {
-            out[*column] += n;
+impl TextColumns {
+    fn new(fields: usize) -> TextColumns {
+        TextColumns {
+            undecided: vec![true; fields],
+            hint: None,
         }
     }
-    out
 }
 
 fn flush_pending(builder: &mut TableBuilder, pending: &mut Option<(u64, u64)>, values: &[f32]) {
     if let Some((_, key)) = pending.take() {
         builder.push_values(key, values);
-    }
-}
-
-/// Builds the schema of a header record, registering its value columns with the builder.
-fn schema_for(
-    record: &ByteRecord,
-    line: u64,
-    builder: &mut TableBuilder,
-    opts: &CsvOptions,
-) -> Result<Schema, IngestError> {
-    let path = builder.source().to_string();
-    let mut header: Vec<Vec<u8>> = record.iter().map(|f| f.trim_ascii().to_vec()).collect();
-    if let Some(first) = header.first_mut()
-        && first.starts_with(b"\xef\xbb\xbf")
-    {
-        first.drain(..3);
-    }
-    let mut names: Vec<String> = Vec::with_capacity(header.len());
-    for field in &header {
-        let name = std::str::from_utf8(field).map_err(|_| {
-            IngestError::at(
-                &path,
-                line,
-                format!("header field {} is not valid UTF-8", show_cell(field)),
-            )
-        })?;
-        if name.len() > MAX_NAME_BYTES {
-            return Err(IngestError::at(
-                &path,
-                line,
-                format!(
-                    "header field {} is {} bytes long: not a column name (damaged file?)",
-                    show_cell(field),
-                    name.len()
-                ),
-            ));
-        }
-        names.push(name.to_string());
-    }
-    if names
-        .iter()
-        .all(|n| parse_value(n.as_bytes()).is_ok() && !n.is_empty())
-    {
-        return Err(IngestError::at(
-            &path,
-            line,
-            format!(
-                "expected a header row of column names, found numbers ({})",
-                show_cell(record.as_slice())
-            ),
-        ));
-    }
-    let find = |pred: &dyn Fn(&str) -> bool| names.iter().position(|n| pred(n));
-    let key = if let Some(wanted) = &opts.step_col {
-        let i = find(&|n| n == wanted).ok_or_else(|| {
-            IngestError::at(
-                &path,
-                line,
-                format!(
-                    "--step-col '{wanted}' is not a column (columns: {})",
-                    crate::fmt::names(&names)
-                ),
-            )
-        })?;
-        KeySpec::Step(i)
-    } else if let (Some(epoch), Some(itr)) = (
-        find(&|n| n.eq_ignore_ascii_case("epoch")),
-        find(&|n| n.eq_ignore_ascii_case("itr")),
-    ) {
-        KeySpec::EpochItr { epoch, itr }
-    } else if let Some(i) = find(&|n| is_step_name(n)) {
-        KeySpec::Step(i)
-    } else if let Some(i) = find(&|n| n.eq_ignore_ascii_case("epoch")) {
-        builder.warn(format!(
-            "{path}: no step column; using 'epoch' as the step axis"
-        ));
-        KeySpec::Step(i)
-    } else {
-        return Err(IngestError::NoStepColumn {
-            path,
-            columns: crate::fmt::names(&names),
-        });
-    };
-    let is_key = |i: usize| match key {
-        KeySpec::Step(s) => i == s,
-        KeySpec::EpochItr { epoch, itr } => i == epoch || i == itr,
-    };
-    let mut targets = Vec::with_capacity(names.len());
-    let mut zero_is_missing = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        if is_key(i) || name.is_empty() {
-            targets.push(None);
-            zero_is_missing.push(false);
-        } else {
-            targets.push(Some(builder.column(name)));
-            zero_is_missing.push(opts.format == Format::VjepaCsv && name.ends_with("grad-norm"));
-        }
-    }
-    let mut twice: Vec<&str> = names
-        .iter()
-        .enumerate()
-        .filter(|(i, n)| !n.is_empty() && names[..*i].contains(n))
-        .map(|(_, n)| n.as_str())
-        .collect();
-    twice.dedup();
-    if !twice.is_empty() {
-        builder.warn(format!(
-            "{path}:{line}: columns named twice (the later field's value is used): {}",
-            crate::fmt::escape_control(&crate::fmt::names(&twice))
-        ));
-    }
-    if targets.iter().all(Option::is_none) {
-        return Err(IngestError::NoNumericColumn {
-            path,
-            detail: format!("columns: {}", crate::fmt::names(&names)),
-        });
-    }
-    Ok(Schema {
-        undecided: vec![true; header.len()],
-        text_hint: None,
-        header,
-        key,
-        targets,
-        zero_is_missing,
-    })
-}
-
-/// A record that repeats the header, or is a new header (every field a non-number, the key
-/// field among them).
-fn is_header_like(record: &ByteRecord, schema: &Schema) -> bool {
-    if record.iter().eq(schema.header.iter().map(Vec::as_slice)) {
-        return true;
-    }
-    let key_field = match schema.key {
-        KeySpec::Step(i) => i,
-        KeySpec::EpochItr { epoch, .. } => epoch,
-    };
-    record.len() > 1
-        && record.get(key_field).map(|f| f.trim_ascii())
-            == Some(schema.header[key_field].as_slice())
-        && record
-            .iter()
-            .all(|f| !f.trim_ascii().is_empty() && parse_value(f).is_err())
-}
-
-fn parse_key(record: &ByteRecord, key: KeySpec, path: &str, line: u64) -> Result<u64, IngestError> {
-    let whole = |i: usize, what: &str| -> Result<u64, IngestError> {
-        let cell = record.get(i).unwrap_or_default();
-        parse_whole(cell).ok_or_else(|| {
-            IngestError::at(
-                path,
-                line,
-                format!(
-                    "{what} {} is not a whole number from 0 to 2^53{}",
-                    show_cell(cell),
-                    locale_hint(cell).map_or(String::new(), |h| format!(" ({h})"))
-                ),
-            )
-        })
-    };
-    match key {
-        KeySpec::Step(i) => whole(i, "step"),
-        KeySpec::EpochItr { epoch, itr } => {
-            let (e, i) = (whole(epoch, "epoch")?, whole(itr, "itr")?);
-            epoch_itr_key(e, i).ok_or_else(|| {
-                IngestError::at(path, line, format!("epoch {e} / itr {i} out of range"))
-            })
-        }
     }
 }
 
@@ -586,9 +237,6 @@ fn csv_error(path: &str, err: &csv::Error, breaks: &RefCell<LineBreaks>) -> Inge
         }
     }
 }
-
-/// The longest column name accepted (metric names are tens of bytes).
-pub const MAX_NAME_BYTES: usize = 1024;
 
 /// The longest line the CSV reader holds in memory. Metrics log lines are a few hundred bytes;
 /// a longer one is not a log (a binary, a minified dump) and would otherwise be buffered whole.

@@ -7,6 +7,9 @@ pub mod compressed;
 pub mod console;
 pub mod csv;
 pub mod csv_fast;
+pub mod csv_line;
+pub mod csv_number;
+pub mod csv_schema;
 pub mod discover;
 pub mod framework;
 pub mod json;
@@ -31,6 +34,7 @@ use crate::error::IngestError;
 use crate::model::Format;
 use crate::params::RunParams;
 use progress::Progress;
+use rayon::prelude::*;
 use table::{KeyKind, Table, ValuePolicy};
 
 /// One input as the user named it.
@@ -162,22 +166,31 @@ pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, I
     let progress = Progress::for_inputs(total_bytes, opts.progress_bar);
     let inputs = plan.inputs;
     let read_all = |loaded: &mut Loaded| {
-        for source in plan.sources {
-            if let Some(container) = source.path.as_deref().and_then(sources::container_at) {
-                let read = sources::read_container(&source, &container, opts)?;
-                if loaded.params.is_none() && opts.config.is_none() {
-                    loaded.params = read.params;
+        // Every source is read in parallel (a run directory of 128 rank files); what was read is
+        // taken in the sources' order, so the first error in that order is the one reported.
+        let reads: Vec<Result<SourceRead, IngestError>> = plan
+            .sources
+            .into_par_iter()
+            .map(|source| read_one(source, opts, &progress))
+            .collect();
+        for read in reads {
+            match read? {
+                SourceRead::Container(read) => {
+                    let sources::RunTables { parsed, params } = *read;
+                    if loaded.params.is_none() && opts.config.is_none() {
+                        loaded.params = params;
+                    }
+                    loaded.parsed.extend(parsed);
                 }
-                loaded.parsed.extend(read.parsed);
-                continue;
+                SourceRead::File(source, parsed) => {
+                    if opts.strict
+                        && let Some(first) = parsed.table.skipped.first()
+                    {
+                        return Err(IngestError::Strict(first.to_string()));
+                    }
+                    loaded.parsed.push((source, *parsed));
+                }
             }
-            let parsed = read_source(&source, opts, loaded.params.as_ref(), &progress)?;
-            if opts.strict
-                && let Some(first) = parsed.table.skipped.first()
-            {
-                return Err(IngestError::Strict(first.to_string()));
-            }
-            loaded.parsed.push((source, parsed));
         }
         Ok(())
     };
@@ -186,6 +199,26 @@ pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, I
     result?;
     sources::check_one_run(&inputs, &loaded)?;
     Ok(loaded)
+}
+
+/// What one source held: a container's runs, or one file's table.
+enum SourceRead {
+    Container(Box<sources::RunTables>),
+    File(Source, Box<Parsed>),
+}
+
+/// Reads one source of a plan (a container holding several runs, or one file or stream).
+fn read_one(
+    source: Source,
+    opts: &IngestOptions,
+    progress: &Progress,
+) -> Result<SourceRead, IngestError> {
+    if let Some(container) = source.path.as_deref().and_then(sources::container_at) {
+        return sources::read_container(&source, &container, opts)
+            .map(|read| SourceRead::Container(Box::new(read)));
+    }
+    let parsed = read_source(&source, opts, None, progress)?;
+    Ok(SourceRead::File(source, Box::new(parsed)))
 }
 
 /// Notes for files whose names give the same rank in different spellings (`jepa_r0.csv` and
@@ -262,9 +295,13 @@ pub fn read_source(
     if is_csv && !opts.general_csv_only {
         let start = progress.position();
         let csv_opts = csv_options(format, &head, opts);
-        if let Some(parsed) =
-            csv::parse_open_file_fast(&file, source, &csv_opts, csv_fast::CHUNK_BYTES, progress)?
-        {
+        if let Some(parsed) = csv_fast::parse_open_file_fast(
+            &file,
+            source,
+            &csv_opts,
+            csv_fast::CHUNK_BYTES,
+            progress,
+        )? {
             return Ok(parsed);
         }
         progress.rewind_to(start);

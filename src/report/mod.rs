@@ -16,5 +16,6 @@ pub mod md_curve;
 pub mod output;
 pub mod plot;
 pub mod plot_layout;
+pub mod png_encode;
 pub mod style;
 pub mod text;

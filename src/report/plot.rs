@@ -11,7 +11,7 @@
 //! Long series are decimated per pixel column ([`super::decimate`]); the analysis is untouched.
 //! The file is written to a temporary sibling and renamed, so a failed render leaves nothing.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 use std::sync::Once;
 
@@ -76,7 +76,9 @@ pub fn write_figure(path: &Path, figure: &impl Figure) -> io::Result<()> {
                 root.present()
                     .map_err(|e| io::Error::other(e.to_string()))?;
             }
-            super::output::write_file(path, |out| encode_png(out, &pixels, w, h))
+            super::output::write_file(path, |out| {
+                super::png_encode::encode_rgb8(out, &pixels, w, h)
+            })
         }
         PlotFormat::Svg => {
             let mut svg = String::new();
@@ -119,13 +121,6 @@ pub fn write(path: &Path, run: &Run, d: &Diagnosis, opts: PlotOptions) -> io::Re
             opts,
         },
     )
-}
-
-fn encode_png(out: &mut dyn Write, pixels: &[u8], w: u32, h: u32) -> io::Result<()> {
-    use image::ImageEncoder;
-    image::codecs::png::PngEncoder::new(out)
-        .write_image(pixels, w, h, image::ColorType::Rgb8)
-        .map_err(io::Error::other)
 }
 
 /// What drawing on a backend returns.

@@ -42,38 +42,37 @@ pub trait SegmentCost {
 
 /// Squared deviation from the segment mean.
 pub struct MeanShift {
-    sum: Vec<f64>,
-    sum_sq: Vec<f64>,
+    /// Prefix sums `[Σy, Σy²]` of the first `i` points at index `i`.
+    prefix: Vec<[f64; 2]>,
 }
 
 impl MeanShift {
     pub fn new(y: &[f64]) -> MeanShift {
         let centre = mean(y);
-        let mut sum = Vec::with_capacity(y.len() + 1);
-        let mut sum_sq = Vec::with_capacity(y.len() + 1);
+        let mut prefix = Vec::with_capacity(y.len() + 1);
         let (mut s, mut q) = (0.0, 0.0);
-        sum.push(0.0);
-        sum_sq.push(0.0);
+        prefix.push([0.0, 0.0]);
         for v in y {
             let v = v - centre;
             s += v;
             q += v * v;
-            sum.push(s);
-            sum_sq.push(q);
+            prefix.push([s, q]);
         }
-        MeanShift { sum, sum_sq }
+        MeanShift { prefix }
     }
 }
 
 impl SegmentCost for MeanShift {
+    #[inline]
     fn cost(&self, start: usize, end: usize) -> f64 {
         let m = (end - start) as f64;
-        let s = self.sum[end] - self.sum[start];
-        let q = self.sum_sq[end] - self.sum_sq[start];
+        let (a, b) = (&self.prefix[start], &self.prefix[end]);
+        let s = b[0] - a[0];
+        let q = b[1] - a[1];
         (q - s * s / m).max(0.0)
     }
     fn len(&self) -> usize {
-        self.sum.len() - 1
+        self.prefix.len() - 1
     }
     fn parameters(&self) -> f64 {
         2.0
@@ -82,55 +81,41 @@ impl SegmentCost for MeanShift {
 
 /// Squared residual of the least-squares line through the segment (x = index).
 pub struct LinearTrend {
-    sx: Vec<f64>,
-    sxx: Vec<f64>,
-    sy: Vec<f64>,
-    syy: Vec<f64>,
-    sxy: Vec<f64>,
+    /// Prefix sums `[Σx, Σx², Σy, Σy², Σxy]` of the first `i` points at index `i`, side by side so
+    /// that a segment's cost reads two neighbouring records (PELT reads one of them per candidate).
+    prefix: Vec<[f64; 5]>,
 }
 
 impl LinearTrend {
     pub fn new(y: &[f64]) -> LinearTrend {
         let centre = mean(y);
-        let n = y.len();
-        let mut t = LinearTrend {
-            sx: Vec::with_capacity(n + 1),
-            sxx: Vec::with_capacity(n + 1),
-            sy: Vec::with_capacity(n + 1),
-            syy: Vec::with_capacity(n + 1),
-            sxy: Vec::with_capacity(n + 1),
-        };
-        let (mut sx, mut sxx, mut sy, mut syy, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for v in [&mut t.sx, &mut t.sxx, &mut t.sy, &mut t.syy, &mut t.sxy] {
-            v.push(0.0);
-        }
+        let mut prefix = Vec::with_capacity(y.len() + 1);
+        let mut s = [0.0f64; 5];
+        prefix.push(s);
         for (i, v) in y.iter().enumerate() {
             let (x, v) = (i as f64, v - centre);
-            sx += x;
-            sxx += x * x;
-            sy += v;
-            syy += v * v;
-            sxy += x * v;
-            t.sx.push(sx);
-            t.sxx.push(sxx);
-            t.sy.push(sy);
-            t.syy.push(syy);
-            t.sxy.push(sxy);
+            s[0] += x;
+            s[1] += x * x;
+            s[2] += v;
+            s[3] += v * v;
+            s[4] += x * v;
+            prefix.push(s);
         }
-        t
+        LinearTrend { prefix }
     }
 }
 
 impl SegmentCost for LinearTrend {
+    #[inline]
     fn cost(&self, start: usize, end: usize) -> f64 {
         let m = (end - start) as f64;
-        let d = |v: &[f64]| v[end] - v[start];
+        let (a, b) = (&self.prefix[start], &self.prefix[end]);
         let (sx, sxx, sy, syy, sxy) = (
-            d(&self.sx),
-            d(&self.sxx),
-            d(&self.sy),
-            d(&self.syy),
-            d(&self.sxy),
+            b[0] - a[0],
+            b[1] - a[1],
+            b[2] - a[2],
+            b[3] - a[3],
+            b[4] - a[4],
         );
         let cxx = sxx - sx * sx / m;
         let cxy = sxy - sx * sy / m;
@@ -143,7 +128,7 @@ impl SegmentCost for LinearTrend {
         sse.max(0.0)
     }
     fn len(&self) -> usize {
-        self.sx.len() - 1
+        self.prefix.len() - 1
     }
     fn parameters(&self) -> f64 {
         3.0

@@ -1,0 +1,268 @@
+//! Number fields of the CSV fast path ([`super::csv_fast`]), read in place from the line's bytes.
+//!
+//! Every function reads a prefix of a field and returns its value and length, or says it cannot
+//! (`None`, a length of 0): the caller then asks the full parser (`fast-float2`), and if that
+//! fails too, the fast path gives up and the general parser decides. What these functions accept
+//! they read to the same bits as `str::parse::<f32>` — checked on every input form in the tests
+//! below and, through the whole fast path, against the general parser in `tests/fast_path.rs`.
+//!
+//! The exact conversion is Clinger's fast path (W. D. Clinger, "How to read floating point numbers
+//! accurately", PLDI 1990): a decimal `m / 10^k` with `m < 2^24` and `10^k` both exact in `f32` is
+//! correctly rounded by one IEEE division. The `%.5f` values V-JEPA's CSV logger writes below 10
+//! (`d.ddddd`) are read with one 8-byte load (SWAR: "SIMD within a register", the digit trick of
+//! simdjson and fast_float, Lemire 2021, "Number parsing at a gigabyte per second").
+
+/// Exact powers of ten in `f32` (10^10 = 2^10·5^10 with 5^10 < 2^24).
+const POW10_F32: [f32; 11] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+
+/// The common case of a logged value, `[-]digits[.digits]` with a mantissa below 2^24 and at most
+/// 10 decimals, parsed straight to `f32` (Clinger's fast path, see the module comment). `None` for
+/// anything else (exponents, long mantissas, `nan`, …).
+#[inline]
+pub fn simple_decimal(s: &[u8]) -> Option<(f32, usize)> {
+    if let Some(parsed) = one_digit_five_decimals(s) {
+        return Some(parsed);
+    }
+    let (negative, mut i) = match s.first() {
+        Some(b'-') => (true, 1),
+        _ => (false, 0),
+    };
+    let mut m: u64 = 0;
+    let mut digits = 0;
+    let mut decimals: usize = 0;
+    let mut seen_point = false;
+    while let Some(&b) = s.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            // At most 18 digits are accumulated, so `m` cannot overflow a u64.
+            if digits == 18 {
+                return None;
+            }
+            m = m * 10 + u64::from(d);
+            digits += 1;
+            decimals += usize::from(seen_point);
+        } else if b == b'.' && !seen_point {
+            seen_point = true;
+        } else if b == b'e' || b == b'E' {
+            return None;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if digits == 0 || m >= 1 << 24 || decimals > 10 {
+        return None;
+    }
+    let v = if decimals == 0 {
+        m as f32
+    } else {
+        m as f32 / POW10_F32[decimals]
+    };
+    Some((if negative { -v } else { v }, i))
+}
+
+/// `d.ddddd` — the `%.5f` the JEPA CSV loggers write for values below 10 — from one 8-byte load:
+/// the point is dropped, the six digits are checked and combined in a `u64` without a loop, and
+/// the eighth byte must end the number. `None` for any other shape.
+#[inline]
+pub fn one_digit_five_decimals(s: &[u8]) -> Option<(f32, usize)> {
+    let bytes: [u8; 8] = s.get(..8)?.try_into().ok()?;
+    let after = bytes[7];
+    if bytes[1] != b'.' || after.is_ascii_digit() || matches!(after, b'.' | b'e' | b'E') {
+        return None;
+    }
+    let word = u64::from_le_bytes(bytes);
+    // "00" then d, d, d, d, d, d: eight digit characters, first in the lowest byte.
+    let first = word & 0xff;
+    let decimals = (word >> 16) & 0xff_ffff_ffff;
+    let digits = 0x3030 | (first << 16) | (decimals << 24);
+    let m = eight_digits(digits)?;
+    Some((m as f32 / 1e5, 7))
+}
+
+/// Eight ASCII digits in a little-endian `u64` (most significant first in memory) as a number;
+/// `None` when a byte is not a digit.
+#[inline]
+fn eight_digits(word: u64) -> Option<u32> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    // Each byte in 0x30..=0x39: its high nibble is 3, and adding 6 does not carry into it.
+    let high = 0xf0f0_f0f0_f0f0_f0f0;
+    if word & high != ZEROS || (word.wrapping_add(0x0606_0606_0606_0606) & high) != ZEROS {
+        return None;
+    }
+    let mut v = word - ZEROS;
+    v = (v * 10) + (v >> 8); // pairs of digits in every other byte
+    let pairs = v & 0x00ff_00ff_00ff_00ff;
+    // Pairs 1 and 3 (×100, ×1) and pairs 0 and 2 (×1,000,000, ×10,000) summed in the top half.
+    let v = ((pairs & 0x0000_00ff_0000_00ff).wrapping_mul(100 + (1_000_000 << 32))
+        + ((pairs >> 16) & 0x0000_00ff_0000_00ff).wrapping_mul(1 + (10_000 << 32)))
+        >> 32;
+    Some(v as u32)
+}
+
+/// For a column whose values are not kept: whether a plain `[-]digits[.digits]` starts `s` (a
+/// finite value, represented by 1.0) and its length, without computing the number; `(_, 0)`
+/// when it is something else (`nan`, exponents, …), which the full parser then reads.
+#[inline]
+pub fn plain_number_kind(s: &[u8]) -> (f32, usize) {
+    let mut i = usize::from(s.first() == Some(&b'-'));
+    let start = i;
+    while s.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    let int_digits = i - start;
+    if int_digits > 38 {
+        return (0.0, 0); // may overflow f32 to infinity: let the real parser decide
+    }
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        let frac = i;
+        while s.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if int_digits == 0 && i == frac {
+            return (0.0, 0);
+        }
+    } else if int_digits == 0 {
+        return (0.0, 0);
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        return (0.0, 0);
+    }
+    (1.0, i)
+}
+
+/// A run of ASCII digits at the start of `s` (a step, epoch or itr), as a number and its length;
+/// `None` when there is none or it is beyond [`crate::model::MAX_STEP`] (2^53, the step rule of
+/// every reader, `values::parse_whole`).
+#[inline]
+pub fn digits(s: &[u8]) -> Option<(u64, usize)> {
+    let mut n: u64 = 0;
+    let mut len = 0;
+    for &b in s {
+        let d = b.wrapping_sub(b'0');
+        if d >= 10 {
+            break;
+        }
+        if len == 16 {
+            return None; // beyond MAX_STEP (16 digits): the general parser decides
+        }
+        n = n * 10 + u64::from(d);
+        len += 1;
+    }
+    (len > 0 && n <= crate::model::MAX_STEP).then_some((n, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_decimals_match_std_to_the_bit() -> Result<(), Box<dyn std::error::Error>> {
+        for text in [
+            "0.82586",
+            "0.00000",
+            "1758",
+            "-0.25",
+            "0.1",
+            "16777215",
+            "3.141592",
+            "0.0000001234",
+            "100.5",
+            "-0",
+        ] {
+            let (v, n) = simple_decimal(text.as_bytes()).ok_or(text)?;
+            assert_eq!(n, text.len());
+            assert_eq!(v.to_bits(), text.parse::<f32>()?.to_bits(), "{text}");
+        }
+        for text in [
+            "1e5",
+            "nan",
+            "inf",
+            "16777216",
+            "3.1415926",
+            "0.12345678901",
+            "",
+            "-",
+            ".",
+        ] {
+            assert!(simple_decimal(text.as_bytes()).is_none(), "{text}");
+        }
+        assert_eq!(simple_decimal(b"0.5,0.25"), Some((0.5, 3)));
+        assert_eq!(simple_decimal(b"0.123456,"), Some((0.123456, 8)));
+        Ok(())
+    }
+
+    #[test]
+    fn five_decimals_from_one_load_match_std_to_the_bit() -> Result<(), Box<dyn std::error::Error>>
+    {
+        assert_eq!(one_digit_five_decimals(b"0.82586,1"), Some((0.82586, 7)));
+        assert_eq!(one_digit_five_decimals(b"9.99999\n"), Some((9.99999, 7)));
+        assert_eq!(one_digit_five_decimals(b"0.00000\r"), Some((0.0, 7)));
+        for not_it in [
+            &b"1.00000e5,"[..],
+            b"0.123456,",
+            b"0.1234,56",
+            b"0.12a45,0",
+            b"0.12/45,0", // '/' is '0' - 1
+            b"0.12:45,0", // ':' is '9' + 1
+            b"-0.1234,0",
+            b"10.12345,",
+            b"0,12345,0",
+            b"0.12345", // fewer than 8 bytes: the loop reads it
+            b"0.12345.1",
+        ] {
+            assert_eq!(one_digit_five_decimals(not_it), None, "{not_it:?}");
+        }
+        for x in 0..200_000u32 {
+            let text = format!("{}.{:05},", x % 10, (x * 7919 + x / 10) % 100_000);
+            let (v, n) = one_digit_five_decimals(text.as_bytes()).ok_or("not d.ddddd")?;
+            assert_eq!(n, 7);
+            assert_eq!(v.to_bits(), text[..7].parse::<f32>()?.to_bits(), "{text}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn eight_digits_reads_every_digit_in_every_place() {
+        for (text, n) in [
+            (b"00000000", 0),
+            (b"12345678", 12_345_678),
+            (b"99999999", 99_999_999),
+            (b"00000001", 1),
+            (b"10000000", 10_000_000),
+        ] {
+            assert_eq!(eight_digits(u64::from_le_bytes(*text)), Some(n));
+        }
+        for place in 0..8 {
+            for bad in [b'/', b':', b' ', b'.', 0x00, 0xb0, b'a'] {
+                let mut text = *b"12345678";
+                text[place] = bad;
+                assert_eq!(eight_digits(u64::from_le_bytes(text)), None, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_only_fields_are_validated_not_converted() {
+        assert_eq!(plain_number_kind(b"1758,"), (1.0, 4));
+        assert_eq!(plain_number_kind(b"-0.5\n"), (1.0, 4));
+        assert_eq!(plain_number_kind(b".5,"), (1.0, 2));
+        assert_eq!(plain_number_kind(b"nan,"), (0.0, 0));
+        assert_eq!(plain_number_kind(b"1e5,"), (0.0, 0));
+        assert_eq!(plain_number_kind(b"-,"), (0.0, 0));
+        assert_eq!(plain_number_kind(b".,"), (0.0, 0));
+        let huge = format!("{},", "9".repeat(39));
+        assert_eq!(plain_number_kind(huge.as_bytes()), (0.0, 0));
+    }
+
+    #[test]
+    fn digits_follow_the_step_rule() {
+        assert_eq!(digits(b"1758,"), Some((1758, 4)));
+        assert_eq!(digits(b"0"), Some((0, 1)));
+        assert_eq!(digits(b",1"), None);
+        assert_eq!(digits(b"9007199254740992"), Some((1 << 53, 16)));
+        assert_eq!(digits(b"9007199254740993"), None);
+        assert_eq!(digits(b"12345678901234567"), None);
+    }
+}
