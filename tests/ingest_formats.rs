@@ -170,6 +170,32 @@ fn zstd_frame(bytes: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn compressed_rank_files_keep_their_rank() {
+    // `jepa_r0.csv.gz` is rank 0 of run `jepa`: the rank rule reads the name without `.gz`/`.zst`.
+    let dir = tempfile::tempdir().unwrap();
+    let r0 = std::fs::read(fixture("ranks/jepa_r0.csv")).unwrap();
+    let r1 = std::fs::read(fixture("ranks/jepa_r1.csv")).unwrap();
+    std::fs::write(dir.path().join("jepa_r0.csv.gz"), gzip(&r0)).unwrap();
+    std::fs::write(dir.path().join("jepa_r1.csv.zst"), zstd_frame(&r1)).unwrap();
+    let plain = report(&[&fixture("ranks/jepa_r0.csv"), &fixture("ranks/jepa_r1.csv")]);
+    assert_eq!(plain["input"]["ranks"], 2);
+    let folder = dir.path().display().to_string();
+    let files = [
+        dir.path().join("jepa_r0.csv.gz").display().to_string(),
+        dir.path().join("jepa_r1.csv.zst").display().to_string(),
+    ];
+    for got in [report(&[&folder]), report(&[&files[0], &files[1]])] {
+        assert_eq!(got["input"]["ranks"], 2, "{}", got["input"]);
+        assert_eq!(essentials(&got), essentials(&plain));
+    }
+    // `_r0.csv.gz` and `_r00.csv` still collide.
+    let r00 = dir.path().join("jepa_r00.csv");
+    std::fs::write(&r00, &r1).unwrap();
+    let err = refusal(&[&files[0], &r00.display().to_string()]);
+    assert!(err.contains("both claim rank 0"), "{err}");
+}
+
+#[test]
 fn binary_formats_we_do_not_read_are_named_with_their_conversion() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&str, &[u8], &str)] = &[
