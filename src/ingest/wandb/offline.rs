@@ -247,11 +247,22 @@ pub fn parse_transaction_log(
             "last record truncated (the run may still be writing); skipped",
         );
     }
-    if builder.rows_read() == 0 {
-        return Err(way_out(name, "no history records in the transaction log"));
+    let table = builder.finish(0);
+    if table.account.rows_used == 0 {
+        let first = table
+            .skipped
+            .first()
+            .map_or_else(String::new, |s| format!("; first: {}", s.reason));
+        return Err(way_out(
+            name,
+            &format!(
+                "no history records could be read ({} records skipped{first})",
+                table.account.rows_skipped
+            ),
+        ));
     }
     Ok(Parsed {
-        table: builder.finish(0),
+        table,
         key_kind: KeyKind::Step,
         format: Format::Wandb,
         ipe_hint: None,
