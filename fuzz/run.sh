@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${1:-300}
 shift || true
-TARGETS=${*:-"csv jsonl json_document console_log params_yaml analyze"}
+TARGETS=${*:-"csv jsonl json_document console_log params_yaml analyze tensorboard mlflow_metrics wandb_records framework_logs"}
 
 seed() {
     local target=$1 dir=corpus/$1
@@ -25,6 +25,11 @@ seed() {
         json_document) find ../fixtures -name '*.json' -size -256k -exec cp {} "$dir" \; ;;
         console_log) find ../fixtures -name '*.log' -size -256k -exec cp {} "$dir" \; ;;
         params_yaml) find ../fixtures -name '*.yaml' -exec cp {} "$dir" \; ;;
+        tensorboard) find ../fixtures -name '*tfevents*' -size -256k -exec cp {} "$dir" \; ;;
+        mlflow_metrics) find ../fixtures -path '*mlruns*/metrics/*' -type f -size -256k -exec cp --backup=numbered {} "$dir" \; ;;
+        wandb_records) find ../fixtures \( -name '*.wandb' -o -name 'wandb_export*.csv' \) -size -256k -exec cp {} "$dir" \; ;;
+        framework_logs) find ../fixtures/formats \( -name '*.log' -o -name '*.txt' -o -name '*.json' -o -name 'metrics.csv' \) \
+            -size -256k -exec cp --backup=numbered {} "$dir" \; ;;
     esac
     [ "$target" = analyze ] && find ../fixtures \( -name '*.jsonl' -o -name '*.log' \) -size -256k -exec cp {} "$dir" \;
     return 0

@@ -11,7 +11,7 @@ use assert_cmd::Command;
 use jepa_doctor::ingest::csv::{self, CsvOptions};
 use jepa_doctor::ingest::progress::Progress;
 use jepa_doctor::ingest::table::ValuePolicy;
-use jepa_doctor::ingest::{Parsed, Source, console, json, sniff};
+use jepa_doctor::ingest::{Parsed, Source, console, framework, json, sniff, tensorboard, wandb};
 use jepa_doctor::model::Format;
 
 fn accounted(parsed: &Parsed) -> bool {
@@ -57,6 +57,17 @@ fn crashing_inputs_found_by_fuzzing_stay_fixed() {
         assert!(document.as_ref().map_or(true, accounted), "{path:?}");
         let log = console::parse(data.as_slice(), &source, &ValuePolicy::default());
         assert!(log.as_ref().map_or(true, accounted), "{path:?}");
+        // The tracker and framework readers (fuzz targets tensorboard, wandb_records,
+        // framework_logs).
+        let values = ValuePolicy::default();
+        let events = tensorboard::parse(data.as_slice(), &source, &values);
+        assert!(events.as_ref().map_or(true, accounted), "{path:?}");
+        let history = wandb::parse_transaction_log(data.as_slice(), &source.name, &values);
+        assert!(history.as_ref().map_or(true, accounted), "{path:?}");
+        let export = wandb::parse_export(data.as_slice(), &source, None, &values);
+        assert!(export.as_ref().map_or(true, accounted), "{path:?}");
+        let fairseq = framework::parse_fairseq(std::io::Cursor::new(data.clone()), &source, &jopts);
+        assert!(fairseq.as_ref().map_or(true, accounted), "{path:?}");
 
         let out = Command::cargo_bin("jepa-doctor")
             .unwrap()

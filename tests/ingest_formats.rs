@@ -90,48 +90,8 @@ fn essentials(r: &Value) -> (Value, Value, Value, BTreeMap<String, String>) {
     )
 }
 
-const SAME_RUN: &[(&str, &str)] = &[
-    ("same_run/tensorboard", "tensorboard"),
-    ("same_run/tensorboard_tensor", "tensorboard"),
-    ("same_run/mlruns", "mlflow"),
-    ("same_run/mlflow.db", "mlflow"),
-    ("same_run/wandb", "wandb"),
-    ("same_run/wandb/latest-run", "wandb"),
-    ("same_run/wandb_export_hand_copy.csv", "wandb-csv"),
-];
-
-#[test]
-fn the_same_run_reads_alike_from_every_format() {
-    let reference_path = fixture("formats/same_run/reference.csv");
-    let reference = report(&[&reference_path]);
-    assert_eq!(reference["verdict"], "rebound", "the fixture is a rebound");
-    let want = essentials(&reference);
-    let want_values = exported(&reference_path);
-    assert_eq!(want_values.len(), 4);
-    for (rel, format) in SAME_RUN {
-        let path = fixture(&format!("formats/{rel}"));
-        let got = report(&[&path]);
-        assert_eq!(got["input"]["format"], *format, "{rel}");
-        assert_eq!(got["input"]["rows_skipped"], 0, "{rel}");
-        assert_eq!(essentials(&got), want, "{rel}");
-        assert_eq!(exported(&path), want_values, "{rel}: values differ");
-    }
-}
-
-#[test]
-fn fairseq_lines_read_as_the_same_run_with_their_extra_counters() {
-    let path = fixture("formats/same_run/hydra_train_hand_copy.log");
-    let got = report(&[&path]);
-    assert_eq!(got["input"]["format"], "fairseq-log");
-    let reference = report(&[&fixture("formats/same_run/reference.csv")]);
-    assert_eq!(got["verdict"], reference["verdict"]);
-    assert_eq!(got["rebound"], reference["rebound"]);
-    let values = exported(&path);
-    let want = exported(&fixture("formats/same_run/reference.csv"));
-    for (name, points) in &want {
-        assert_eq!(values.get(name), Some(points), "{name}");
-    }
-}
+#[path = "ingest_formats/same_run.rs"]
+mod same_run;
 
 #[test]
 fn compressed_copies_read_like_the_plain_file() {
@@ -167,6 +127,34 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 fn zstd_frame(bytes: &[u8]) -> Vec<u8> {
     zstd::stream::encode_all(bytes, 3).unwrap()
+}
+
+#[test]
+fn compressed_rank_files_keep_their_rank() {
+    // `jepa_r0.csv.gz` is rank 0 of run `jepa`: the rank rule reads the name without `.gz`/`.zst`.
+    let dir = tempfile::tempdir().unwrap();
+    let r0 = std::fs::read(fixture("ranks/jepa_r0.csv")).unwrap();
+    let r1 = std::fs::read(fixture("ranks/jepa_r1.csv")).unwrap();
+    std::fs::write(dir.path().join("jepa_r0.csv.gz"), gzip(&r0)).unwrap();
+    std::fs::write(dir.path().join("jepa_r1.csv.zst"), zstd_frame(&r1)).unwrap();
+    let params = "params-pretrain.yaml";
+    std::fs::copy(fixture(&format!("ranks/{params}")), dir.path().join(params)).unwrap();
+    let plain = report(&[&fixture("ranks/jepa_r0.csv"), &fixture("ranks/jepa_r1.csv")]);
+    assert_eq!(plain["input"]["ranks"], 2);
+    let folder = dir.path().display().to_string();
+    let files = [
+        dir.path().join("jepa_r0.csv.gz").display().to_string(),
+        dir.path().join("jepa_r1.csv.zst").display().to_string(),
+    ];
+    for got in [report(&[&folder]), report(&[&files[0], &files[1]])] {
+        assert_eq!(got["input"]["ranks"], 2, "{}", got["input"]);
+        assert_eq!(essentials(&got), essentials(&plain));
+    }
+    // `_r0.csv.gz` and `_r00.csv` still collide.
+    let r00 = dir.path().join("jepa_r00.csv");
+    std::fs::write(&r00, &r1).unwrap();
+    let err = refusal(&[&files[0], &r00.display().to_string()]);
+    assert!(err.contains("both claim rank 0"), "{err}");
 }
 
 #[test]

@@ -3,6 +3,8 @@
 files are committed, CI never runs this).
 
     python3 tools/make_format_fixtures.py [--venv DIR]
+    python3 tools/make_format_fixtures.py --text-only     # only the text files below (no venv)
+    python3 tools/make_format_fixtures.py --only mlflow   # only the MLflow stores
 
 Creates a throwaway virtualenv (default: a temporary folder; `--venv` to reuse one), installs the
 writers there (tensorboardX, tensorboard, mlflow-skinny + SQLAlchemy/alembic; no torch, no
@@ -24,11 +26,22 @@ What is written by which writer:
                                            transaction log (only that file kept) and latest-run link
 - same_run/wandb_export_hand_copy.csv      W&B "Download CSV" layout, made by hand (a UI export)
 - same_run/hydra_train_hand_copy.log       fairseq-hydra train_inner lines, made by hand
+- same_run/metrics.jsonl                   JSON lines ({"step": …, "loss": …}), Python's json module
+- same_run/console_hand_copy.log           V-JEPA console lines (`[epoch, itr] loss: … | p… r… |`,
+                                           running means since the epoch's start), made by hand with
+                                           10 decimals instead of V-JEPA's 3 so the window means
+                                           recovered from them are the same values
+- same_run/framework/                      the same run in framework layouts, made by hand after
+                                           their writers (Lightning metrics.csv with on_step,
+                                           MMEngine scalars.json, DINOv2 training_metrics.json, HF
+                                           checkpoint-N/trainer_state.json), metric names as logged
 - tensorboard/add_scalars/                 tensorboardX add_scalars('loss', {'jepa', 'reg'}) sub-writers
 - tensorboard/two_runs/                    two runs under one log dir
 - tensorboard/truncated_last_record/       a copy of a real file cut inside its last record
 - tensorboard/bad_crc_mid_file/            a copy of a real file with one payload byte flipped
-- mlflow_two_runs/mlruns/, mlflow_two_runs/mlflow.db   two runs in one store
+- mlflow_two_runs/mlruns/, mlflow_two_runs/mlflow.db   two runs in one store, logged with the
+                                           param names of a Hugging Face-style script
+                                           (learning_rate 1e-3 / 3e-3, warmup_steps, weight_decay)
 - framework/*_hand_copy*                   layouts of frameworks too heavy to install here (torch,
                                            Lightning, Keras, MMEngine, DINOv2), written by hand after
                                            their writers' source: Lightning CSVLogger on_step/on_epoch
@@ -76,7 +89,7 @@ def same_run(seed=14):
 
 
 def ensure_venv():
-    if os.environ.get("JEPA_FIXTURE_VENV_READY"):
+    if os.environ.get("JEPA_FIXTURE_VENV_READY") or "--text-only" in sys.argv:
         return
     venv = None
     if "--venv" in sys.argv:
@@ -88,7 +101,7 @@ def ensure_venv():
         subprocess.check_call([sys.executable, "-m", "venv", venv])
     subprocess.check_call([py, "-m", "pip", "install", "-q", *PACKAGES])
     env = dict(os.environ, JEPA_FIXTURE_VENV_READY="1")
-    sys.exit(subprocess.call([py, os.path.abspath(__file__)], env=env))
+    sys.exit(subprocess.call([py, os.path.abspath(__file__), *sys.argv[1:]], env=env))
 
 
 def fresh(path):
@@ -207,11 +220,10 @@ def write_mlflow(runs, store_dir, db_path):
     for uri in (f"file:{fresh(store_dir)}", f"sqlite:///{fresh(db_path)}"):
         client = MlflowClient(tracking_uri=uri)
         exp = client.create_experiment("jepa")
-        for run_name, rows in runs:
+        for run_name, rows, params in runs:
             run = client.create_run(exp, run_name=run_name, start_time=1_700_000_000_000)
             rid = run.info.run_id
-            client.log_batch(rid, params=[Param("lr", "0.001"), Param("warmup", "50"),
-                                          Param("ema", "0.996")])
+            client.log_batch(rid, params=[Param(k, v) for k, v in params])
             metrics = [Metric(tag, float(v), 1_700_000_000_000 + r[0], r[0])
                        for r in rows for tag, v in zip(TAGS, r[1:])]
             for i in range(0, len(metrics), 900):
@@ -292,6 +304,61 @@ def write_fairseq(rows, path):
                                       "train_num_updates": str(r[0])}) + "\n")
 
 
+def write_jsonl(rows, path):
+    import json
+
+    with open(fresh(path), "w") as f:
+        for r in rows:
+            f.write(json.dumps({"step": r[0], **dict(zip(TAGS, r[1:]))}) + "\n")
+
+
+def write_console(rows, path):
+    """V-JEPA's log line (app/vjepa/train.py) with AverageMeter running means since the epoch's
+    start. Rows are logged every 2 iterations, one epoch of 600 iterations: iterations itr - 1 and
+    itr both take row itr's value, so the window mean between two lines is that row's value."""
+    with open(fresh(path), "w") as f:
+        f.write("INFO:root:iterations per epoch/dataest length: 600/76800\n")
+        sums = [0.0, 0.0, 0.0]
+        for r in rows:
+            itr = r[0]
+            n = 1 if itr == 0 else 2
+            for k in range(3):
+                sums[k] += n * r[1 + k]
+            loss, jepa, reg = (v / (itr + 1) for v in sums)
+            f.write(f"INFO:root:[1, {itr:5d}] loss: {loss:.10f} | p{jepa:.10f} r{reg:.10f} | "
+                    f"input_var: 0.600 0.200 | masks: [80.0, 38.0] [wd: 4.00e-02] [lr: {r[4]!r}] "
+                    f"[mem: 1.85e+03] [gpu: 460.0 ms][wall: 463.0 ms]\n")
+
+
+def write_framework_same_run(rows, out):
+    """The same rows in framework layouts, metric names as the run logged them."""
+    import json
+
+    fresh(out)
+    d = os.path.join(out, "lightning_logs", "version_0")
+    os.makedirs(d)
+    with open(os.path.join(d, "metrics.csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["epoch", "loss-jepa_step", "loss_step", "lr", "reg-loss_step", "step"])
+        for r in rows:
+            w.writerow([0, repr(r[2]), repr(r[1]), repr(r[4]), repr(r[3]), r[0]])
+    d = os.path.join(out, "mmengine_work_dir", "20240101_000000", "vis_data")
+    os.makedirs(d)
+    with open(os.path.join(d, "scalars.json"), "w") as f:
+        for r in rows:
+            f.write(json.dumps({**dict(zip(TAGS, r[1:])), "data_time": 0.01, "time": 0.5,
+                                "epoch": 1, "iter": r[0], "memory": 9000, "step": r[0]}) + "\n")
+    with open(os.path.join(out, "training_metrics.json"), "w") as f:
+        for r in rows:
+            f.write(json.dumps({"iteration": r[0], "iter_time": 0.4, "data_time": 0.01,
+                                **dict(zip(TAGS, r[1:]))}) + "\n")
+    d = os.path.join(out, "hf_output_dir", "checkpoint-600")
+    os.makedirs(d)
+    history = [{"epoch": round(r[0] / 600, 4), **dict(zip(TAGS, r[1:])), "step": r[0]} for r in rows]
+    json.dump({"best_metric": None, "epoch": 1.0, "global_step": 600, "log_history": history,
+               "max_steps": 600}, open(os.path.join(d, "trainer_state.json"), "w"), indent=2)
+
+
 def write_framework_copies(rows, out):
     """Hand copies of framework layouts, from the same rows."""
     import json
@@ -350,24 +417,41 @@ def main():
     ensure_venv()
     rows = same_run()
     base = os.path.join(OUT, "same_run")
+    other = [(r[0], *(f32(v * 1.2) for v in r[1:])) for r in rows]
+    same_params = [("lr", "0.001"), ("warmup", "50"), ("ema", "0.996")]
+    two = os.path.join(OUT, "mlflow_two_runs")
+
+    def hf_params(lr):
+        return [("learning_rate", lr), ("warmup_steps", "50"), ("weight_decay", "0.04")]
+
+    def mlflow_stores():
+        write_mlflow([("jepa-vitl16", rows, same_params)], os.path.join(base, "mlruns"),
+                     os.path.join(base, "mlflow.db"))
+        write_mlflow([("lr_1e-3", rows, hf_params("0.001")), ("lr_3e-3", other, hf_params("0.003"))],
+                     os.path.join(two, "mlruns"), os.path.join(two, "mlflow.db"))
+
+    if "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1] == "mlflow":
+        mlflow_stores()
+        return
     write_reference(rows, os.path.join(base, "reference.csv"))
-    write_tensorboardx(rows, os.path.join(base, "tensorboard"))
-    write_tensorboard_tensors(rows, os.path.join(base, "tensorboard_tensor"))
-    write_mlflow([("jepa-vitl16", rows)], os.path.join(base, "mlruns"), os.path.join(base, "mlflow.db"))
-    write_wandb_offline(rows, os.path.join(base, "wandb"))
     write_wandb_export(rows, os.path.join(base, "wandb_export_hand_copy.csv"))
     write_fairseq(rows, os.path.join(base, "hydra_train_hand_copy.log"))
+    write_jsonl(rows, os.path.join(base, "metrics.jsonl"))
+    write_console(rows, os.path.join(base, "console_hand_copy.log"))
+    write_framework_same_run(rows, os.path.join(base, "framework"))
+    write_wandb_export(rows, os.path.join(OUT, "wandb_export_two_runs_hand_copy.csv"),
+                       runs=("lr_1e-3", "lr_3e-3"))
+    write_framework_copies(rows, os.path.join(OUT, "framework"))
+    if "--text-only" in sys.argv:
+        return
+    write_tensorboardx(rows, os.path.join(base, "tensorboard"))
+    write_tensorboard_tensors(rows, os.path.join(base, "tensorboard_tensor"))
+    mlflow_stores()
+    write_wandb_offline(rows, os.path.join(base, "wandb"))
     tb = os.path.join(OUT, "tensorboard")
     write_add_scalars(rows, os.path.join(tb, "add_scalars"))
     write_two_runs(rows, os.path.join(tb, "two_runs"))
     damaged_copies(os.path.join(base, "tensorboard"), tb)
-    other = [(r[0], *(f32(v * 1.2) for v in r[1:])) for r in rows]
-    two = os.path.join(OUT, "mlflow_two_runs")
-    write_mlflow([("lr_1e-3", rows), ("lr_3e-3", other)], os.path.join(two, "mlruns"),
-                 os.path.join(two, "mlflow.db"))
-    write_wandb_export(rows, os.path.join(OUT, "wandb_export_two_runs_hand_copy.csv"),
-                       runs=("lr_1e-3", "lr_3e-3"))
-    write_framework_copies(rows, os.path.join(OUT, "framework"))
 
 
 if __name__ == "__main__":

@@ -9,9 +9,8 @@
 //! name) when there are several ([`super::run_pick::pick`]). A row is one step of the run: every
 //! metric's value at that step. A metric logged twice at one step keeps the later value (MLflow's
 //! own `latest_metrics` rule), counted in a note. MLflow stores NaN as `is_nan` with value 0 and
-//! ±infinity as ±`f64::MAX`; both are read back as what was logged. Params with the names of the
-//! run config (`lr`, `start_lr`, `final_lr`, `ema`, `weight_decay`, `reg_coeff`, or dotted
-//! `optimization.*` / `loss.*` / `model.*` / `data.*`) become the run's config.
+//! ±infinity as ±`f64::MAX`; both are read back as what was logged. Params become the run's
+//! config under the keys of the params YAML ([`params`]).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,7 +23,10 @@ use super::values::{parse_value, parse_whole};
 use super::{Parsed, Source};
 use crate::error::IngestError;
 use crate::model::{Format, MAX_STEP};
-use crate::params::RunParams;
+
+mod params;
+
+use params::params_from;
 
 /// A run in a store.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -385,41 +387,4 @@ fn read_db_params(path: &Path, run_id: &str) -> Result<Vec<(String, String)>, In
         .map_err(|e| db_error(path, e))?;
     rows.collect::<Result<Vec<_>, _>>()
         .map_err(|e| db_error(path, e))
-}
-
-/// The run config from MLflow params (see the module documentation for the names read).
-fn params_from(params: &[(String, String)], path: &str) -> Option<RunParams> {
-    use yaml_serde::{Mapping, Value};
-    const OPTIMIZATION: &[&str] = &[
-        "lr",
-        "start_lr",
-        "final_lr",
-        "ema",
-        "weight_decay",
-        "epochs",
-        "ipe",
-    ];
-    let mut root = Mapping::new();
-    let mut used = false;
-    for (key, text) in params {
-        let (section, name) = match key.split_once('.') {
-            Some((s, n)) if ["optimization", "loss", "model", "data"].contains(&s) => (s, n),
-            None if OPTIMIZATION.contains(&key.as_str()) => ("optimization", key.as_str()),
-            None if key == "reg_coeff" => ("loss", "reg_coeff"),
-            _ => continue,
-        };
-        let value = yaml_serde::from_str::<Value>(text).unwrap_or(Value::String(text.clone()));
-        let entry = root
-            .entry(Value::String(section.to_string()))
-            .or_insert_with(|| Value::Mapping(Mapping::new()));
-        if let Value::Mapping(m) = entry {
-            m.insert(Value::String(name.to_string()), value);
-            used = true;
-        }
-    }
-    if !used {
-        return None;
-    }
-    let text = yaml_serde::to_string(&Value::Mapping(root)).ok()?;
-    RunParams::from_yaml(&text, path).ok()
 }

@@ -34,12 +34,13 @@ pub use proto::{
     tensor_scalar,
 };
 
-use super::table::{KeyKind, TableBuilder, ValuePolicy};
+use super::table::ValuePolicy;
 use super::tfrecord::{Frame, RecordReader};
 use super::{Parsed, Source};
 use crate::error::IngestError;
-use crate::model::{Format, MAX_STEP};
+use events::EventSink;
 
+mod events;
 mod proto;
 
 /// True for a file name TensorBoard reads as an event file.
@@ -174,9 +175,9 @@ fn first_tag(path: &Path) -> Option<String> {
     for _ in 0..64 {
         match reader.next_frame().ok()? {
             Frame::Record { .. } => {
-                let event = Event::decode(reader.payload()).ok()?;
+                let event = Event::decode(reader.payload_bytes()).ok()?;
                 if let Some(v) = event.summary.and_then(|s| s.value.into_iter().next()) {
-                    return Some(v.tag);
+                    return String::from_utf8(v.tag.to_vec()).ok();
                 }
             }
             Frame::End | Frame::Truncated { .. } => return None,
@@ -242,7 +243,7 @@ pub struct EventFollow {
     /// Bytes of the file consumed so far (complete records).
     pub offset: u64,
     records: u64,
-    scalar_tags: HashMap<String, bool>,
+    scalar_tags: HashMap<Box<[u8]>, bool>,
 }
 
 impl EventFollow {
@@ -278,203 +279,4 @@ pub fn parse_appended(
         return Ok((None, consumed));
     }
     Ok((Some(sink.finish()?), consumed))
-}
-
-/// Turns events into table rows.
-struct EventSink {
-    builder: TableBuilder,
-    /// The series name for every tag (an `add_scalars` sub-writer).
-    rename: Option<String>,
-    /// Column of each tag as written (before an `add_scalars` rename).
-    columns: HashMap<String, usize>,
-    /// Per tag: whether its first metadata named the scalars plugin (or no plugin).
-    scalar_tags: HashMap<String, bool>,
-    row: Option<(u64, usize)>,
-    ignored: u64,
-    restarts: u64,
-    records: u64,
-    /// Byte offset of the reader's start in the file (live reading starts mid-file).
-    base: u64,
-}
-
-impl EventSink {
-    fn new(name: &str, values: &ValuePolicy, rename: Option<String>) -> EventSink {
-        EventSink {
-            builder: TableBuilder::with_policy(name, values.clone()),
-            rename,
-            columns: HashMap::new(),
-            scalar_tags: HashMap::new(),
-            row: None,
-            ignored: 0,
-            restarts: 0,
-            records: 0,
-            base: 0,
-        }
-    }
-
-    fn restart(&mut self) {
-        self.builder.restart();
-        self.restarts += 1;
-        self.row = None;
-    }
-
-    /// Reads the records of one file. `live`: the file is still being written, so a truncated
-    /// last record is held, not skipped: its offset in the file is returned.
-    fn read_file(
-        &mut self,
-        reader: impl Read,
-        file: &str,
-        live: bool,
-    ) -> Result<Option<u64>, IngestError> {
-        let mut frames = RecordReader::new(reader);
-        self.row = None;
-        loop {
-            let frame = frames.next_frame().map_err(|e| IngestError::io(file, e))?;
-            let frame = frame.shifted(self.base);
-            if live && matches!(frame, Frame::End | Frame::Truncated { .. }) {
-                return Ok(match frame {
-                    Frame::Truncated { offset, .. } => Some(offset),
-                    _ => None,
-                });
-            }
-            self.records += 1;
-            let record = self.records;
-            match frame {
-                Frame::End => break,
-                Frame::Record { offset } => match Event::decode(frames.payload()) {
-                    Ok(event) => self.add_event(event, record, offset),
-                    Err(e) => self.builder.skip_record(
-                        record,
-                        format!("{file}: byte {offset}: not an Event message ({e})"),
-                    ),
-                },
-                Frame::BadPayloadCrc { offset } => self.builder.skip_record(
-                    record,
-                    format!("{file}: byte {offset}: record checksum (CRC-32C) mismatch; skipped"),
-                ),
-                Frame::Resynced { offset, bytes } => self.builder.skip_record(
-                    record,
-                    format!(
-                        "{file}: byte {offset}: damaged record header; {bytes} bytes passed over to the next sound record"
-                    ),
-                ),
-                Frame::Truncated { offset, bytes } => {
-                    self.builder.skip_record(
-                        record,
-                        format!(
-                            "{file}: byte {offset}: last record truncated ({bytes} bytes; the run may still be writing); skipped"
-                        ),
-                    );
-                    break;
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    fn add_event(&mut self, event: Event, record: u64, offset: u64) {
-        let Some(summary) = event.summary else {
-            // file_version, graphs, session logs: not rows.
-            self.ignored += 1;
-            return;
-        };
-        let mut values = Vec::with_capacity(summary.value.len());
-        for v in summary.value {
-            if let Some(x) = self.scalar_of(&v) {
-                values.push((v.tag, x));
-            }
-        }
-        if values.is_empty() {
-            self.ignored += 1;
-            return;
-        }
-        let step = match u64::try_from(event.step) {
-            Ok(s) if s <= MAX_STEP => s,
-            _ => {
-                self.builder.skip_record(
-                    record,
-                    format!("byte {offset}: step {} out of range", event.step),
-                );
-                return;
-            }
-        };
-        let row = match self.row {
-            Some((s, row)) if s == step => row,
-            _ => {
-                let row = self.builder.push_row(step);
-                self.row = Some((step, row));
-                row
-            }
-        };
-        for (tag, x) in values {
-            let column = self.column(tag);
-            self.builder.set(row, column, x);
-        }
-    }
-
-    fn column(&mut self, tag: String) -> usize {
-        if let Some(c) = self.columns.get(&tag) {
-            return *c;
-        }
-        // A sub-writer's main tag becomes the folder's name; any other tag stays below it.
-        let name = match &self.rename {
-            Some(folder)
-                if folder.starts_with(&tag) || folder.starts_with(&tag.replace('/', "_")) =>
-            {
-                folder.clone()
-            }
-            Some(folder) => format!("{folder}/{tag}"),
-            None => tag.clone(),
-        };
-        let c = self.builder.column(&name);
-        self.columns.insert(tag, c);
-        c
-    }
-
-    /// The scalar a value holds, if it is one.
-    fn scalar_of(&mut self, v: &SummaryValue) -> Option<f32> {
-        if let Some(x) = v.simple_value {
-            return Some(x);
-        }
-        let tensor = v.tensor.as_ref()?;
-        let declared = v.metadata.as_ref().map(|m| {
-            let plugin = m
-                .plugin_data
-                .as_ref()
-                .map_or("", |p| p.plugin_name.as_str());
-            plugin == "scalars" || (plugin.is_empty() && m.data_class != 2 && m.data_class != 3)
-        });
-        let is_scalar = match self.scalar_tags.get(&v.tag) {
-            Some(known) => *known,
-            None => {
-                let known = declared.unwrap_or(true);
-                self.scalar_tags.insert(v.tag.clone(), known);
-                known
-            }
-        };
-        if !is_scalar {
-            return None;
-        }
-        tensor_scalar(tensor)
-    }
-
-    fn finish(self) -> Result<Parsed, IngestError> {
-        let name = self.builder.source().to_string();
-        if self.builder.rows_read() == 0 {
-            return Err(IngestError::unusable(
-                &name,
-                format!(
-                    "no scalar summaries in the event files ({} records: images, histograms, text or graphs only)",
-                    self.records.saturating_sub(1)
-                ),
-            ));
-        }
-        Ok(Parsed {
-            table: self.builder.finish(self.restarts),
-            key_kind: KeyKind::Step,
-            format: Format::Tensorboard,
-            ipe_hint: None,
-            lines_ignored: self.ignored,
-        })
-    }
 }

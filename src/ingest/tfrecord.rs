@@ -3,13 +3,15 @@
 //! CRC-32C of the payload`, where `masked(c) = ((c >> 15) | (c << 17)) + 0xa282ead8`
 //! (tensorflow/core/lib/io/record_reader.cc, tensorflow/tsl/lib/hash/crc32c.h).
 //!
-//! Reading is streaming: one record in memory at a time. Both checksums are verified. A payload
+//! Reading is streaming: the stream is read in 1 MiB chunks, records are slices of them. Both checksums are verified. A payload
 //! whose checksum fails is reported with its byte offset and the reader moves on (the length was
 //! sound); a length whose checksum fails loses the framing, so the reader scans forward byte by
 //! byte for the next sound header and reports how many bytes it passed over. A record cut short at
 //! the end of the file (a run still writing) is reported as truncated.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
+
+use prost::bytes::{Bytes, BytesMut};
 
 /// A payload longer than this is taken for a damaged length (no event is that large).
 pub const MAX_RECORD_BYTES: u64 = 256 << 20;
@@ -62,11 +64,21 @@ impl Frame {
     }
 }
 
+/// Bytes read from the stream at a time (a record longer than this is read whole).
+const CHUNK_BYTES: usize = 1 << 20;
+
 /// Reads TFRecord frames from a byte stream.
+///
+/// The stream is read in chunks of [`CHUNK_BYTES`] into shared buffers ([`Bytes`]): a record's
+/// payload is a slice of its chunk, not a copy, so decoders can borrow from it
+/// ([`RecordReader::payload_bytes`]) without allocating per record.
 pub struct RecordReader<R> {
-    inner: BufReader<R>,
+    inner: R,
+    /// The bytes read but not consumed yet; `window[0]` is at stream offset `offset`.
+    window: Bytes,
     offset: u64,
-    payload: Vec<u8>,
+    eof: bool,
+    payload: Bytes,
     /// A sound header found while resynchronising, to start the next frame with.
     pending: Option<[u8; HEADER_BYTES]>,
 }
@@ -74,9 +86,11 @@ pub struct RecordReader<R> {
 impl<R: Read> RecordReader<R> {
     pub fn new(reader: R) -> RecordReader<R> {
         RecordReader {
-            inner: BufReader::with_capacity(256 * 1024, reader),
+            inner: reader,
+            window: Bytes::new(),
             offset: 0,
-            payload: Vec::new(),
+            eof: false,
+            payload: Bytes::new(),
             pending: None,
         }
     }
@@ -86,25 +100,63 @@ impl<R: Read> RecordReader<R> {
         &self.payload
     }
 
+    /// The payload of the last [`Frame::Record`], shared with the chunk it was read in.
+    pub fn payload_bytes(&self) -> Bytes {
+        self.payload.clone()
+    }
+
+    /// Makes the window hold at least `want` bytes, unless the stream ends first.
+    fn fill(&mut self, want: usize) -> io::Result<()> {
+        if self.window.len() >= want || self.eof {
+            return Ok(());
+        }
+        let mut chunk = BytesMut::with_capacity(want.max(CHUNK_BYTES));
+        chunk.extend_from_slice(&self.window);
+        let mut filled = chunk.len();
+        chunk.resize(chunk.capacity(), 0);
+        while filled < want {
+            match self.inner.read(&mut chunk[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        chunk.truncate(filled);
+        self.window = chunk.freeze();
+        Ok(())
+    }
+
+    /// Consumes `n` bytes of the window (at most what it holds).
+    fn consume(&mut self, n: usize) -> Bytes {
+        let n = n.min(self.window.len());
+        self.offset += n as u64;
+        self.window.split_to(n)
+    }
+
     /// Reads the next frame. I/O errors other than a short read are returned.
     pub fn next_frame(&mut self) -> io::Result<Frame> {
         let (start, header) = match self.pending.take() {
             Some(header) => (self.offset - HEADER_BYTES as u64, header),
             None => {
                 let start = self.offset;
-                let mut header = [0u8; HEADER_BYTES];
-                let got = read_full(&mut self.inner, &mut header)?;
-                self.offset += got as u64;
-                if got < HEADER_BYTES {
+                self.fill(HEADER_BYTES)?;
+                if self.window.len() < HEADER_BYTES {
+                    let got = self.consume(HEADER_BYTES).len() as u64;
                     return Ok(if got == 0 {
                         Frame::End
                     } else {
                         Frame::Truncated {
                             offset: start,
-                            bytes: got as u64,
+                            bytes: got,
                         }
                     });
                 }
+                let mut header = [0u8; HEADER_BYTES];
+                header.copy_from_slice(&self.consume(HEADER_BYTES));
                 (start, header)
             }
         };
@@ -114,21 +166,22 @@ impl<R: Read> RecordReader<R> {
         let len = u64::from_le_bytes(header[..8].try_into().unwrap_or([0; 8]));
         // The length was checked against its CRC and capped, so it fits in memory.
         let want = len as usize + 4;
-        self.payload.resize(want, 0);
-        let read = read_full(&mut self.inner, &mut self.payload)?;
-        self.offset += read as u64;
-        if read < want {
+        self.fill(want)?;
+        if self.window.len() < want {
+            let read = self.consume(want).len();
             return Ok(Frame::Truncated {
                 offset: start,
                 bytes: (HEADER_BYTES + read) as u64,
             });
         }
-        let footer_at = len as usize;
-        let footer = u32::from_le_bytes(self.payload[footer_at..].try_into().unwrap_or([0; 4]));
-        self.payload.truncate(footer_at);
-        if masked_crc(&self.payload) != footer {
+        let mut record = self.consume(want);
+        let footer = u32::from_le_bytes(record[len as usize..].try_into().unwrap_or([0; 4]));
+        record.truncate(len as usize);
+        if masked_crc(&record) != footer {
+            self.payload = Bytes::new();
             return Ok(Frame::BadPayloadCrc { offset: start });
         }
+        self.payload = record;
         Ok(Frame::Record { offset: start })
     }
 
@@ -137,18 +190,18 @@ impl<R: Read> RecordReader<R> {
     fn resync(&mut self, start: u64, mut window: [u8; HEADER_BYTES]) -> io::Result<Frame> {
         let mut passed = 0u64;
         loop {
-            window.copy_within(1.., 0);
-            let mut byte = [0u8; 1];
-            if read_full(&mut self.inner, &mut byte)? == 0 {
+            self.fill(1)?;
+            let Some(&byte) = self.window.first() else {
                 // No sound header before the end: everything left was passed over.
                 return Ok(Frame::Resynced {
                     offset: start,
                     bytes: passed + HEADER_BYTES as u64,
                 });
-            }
-            self.offset += 1;
+            };
+            self.consume(1);
+            window.copy_within(1.., 0);
             passed += 1;
-            window[HEADER_BYTES - 1] = byte[0];
+            window[HEADER_BYTES - 1] = byte;
             if sound_header(&window) {
                 self.pending = Some(window);
                 return Ok(Frame::Resynced {
@@ -164,20 +217,6 @@ fn sound_header(header: &[u8; HEADER_BYTES]) -> bool {
     let len = u64::from_le_bytes(header[..8].try_into().unwrap_or([0; 8]));
     let crc = u32::from_le_bytes(header[8..].try_into().unwrap_or([0; 4]));
     len <= MAX_RECORD_BYTES && masked_crc(&header[..8]) == crc
-}
-
-/// Reads until `buf` is full or the stream ends; returns how many bytes were read.
-fn read_full(reader: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! tensor_shape.proto and types.proto.
 
 use prost::Message;
+use prost::bytes::Bytes;
 
 /// `tensorflow.Event` (event.proto): only the fields read.
 #[derive(Clone, PartialEq, Message)]
@@ -28,8 +29,10 @@ pub struct Summary {
 /// `tensorflow.Summary.Value`: a tag and one of several payloads (only the scalar ones declared).
 #[derive(Clone, PartialEq, Message)]
 pub struct SummaryValue {
-    #[prost(string, tag = "1")]
-    pub tag: String,
+    /// A `string` on the wire, read as bytes: decoded from a [`Bytes`] record it is a slice of the
+    /// record, not a new allocation (the reader checks UTF-8 once per distinct tag).
+    #[prost(bytes = "bytes", tag = "1")]
+    pub tag: Bytes,
     #[prost(float, optional, tag = "2")]
     pub simple_value: Option<f32>,
     #[prost(message, optional, tag = "8")]
