@@ -85,6 +85,17 @@ pub fn unreadable_binary(head: &[u8], path: Option<&Path>) -> Option<String> {
     Some(why)
 }
 
+/// A log file's name without its extension, and without a `.gz` / `.zst` before that
+/// (`jepa_r0.csv.gz` → `jepa_r0`): the name the rank rule reads.
+pub fn log_stem(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(name);
+    Some(name.rsplit_once('.').map_or(name, |(stem, _)| stem))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -262,20 +262,9 @@ fn kind_of(path: &Path) -> Option<Kind> {
     }
 }
 
-/// A log file's name without its extension, and without a `.gz` / `.zst` before that
-/// (`jepa_r0.csv.gz` → `jepa_r0`): the name the rank rule reads.
-pub fn log_stem(path: &Path) -> Option<&str> {
-    let name = path.file_name()?.to_str()?;
-    let name = name
-        .strip_suffix(".gz")
-        .or_else(|| name.strip_suffix(".zst"))
-        .unwrap_or(name);
-    Some(name.rsplit_once('.').map_or(name, |(stem, _)| stem))
-}
-
 /// The rank of a `{tag}_r{rank}.csv` file name (also compressed: `{tag}_r{rank}.csv.gz`, `.zst`).
 pub fn rank_from_name(path: &Path) -> Option<u32> {
-    let stem = log_stem(path)?;
+    let stem = super::compressed::log_stem(path)?;
     let (_, digits) = stem.rsplit_once("_r")?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -284,7 +273,7 @@ pub fn rank_from_name(path: &Path) -> Option<u32> {
 }
 
 fn rank_tag(path: &Path) -> Option<String> {
-    let stem = log_stem(path)?;
+    let stem = super::compressed::log_stem(path)?;
     stem.rsplit_once("_r").map(|(tag, _)| tag.to_string())
 }
 

@@ -274,7 +274,7 @@ fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
     let tag = |s: &Source| {
         s.path
             .as_deref()
-            .and_then(super::discover::log_stem)
+            .and_then(super::compressed::log_stem)
             .and_then(|n| n.rsplit_once("_r"))
             .map(|(t, digits)| (t.to_string(), digits.to_string()))
     };
