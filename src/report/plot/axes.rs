@@ -1,7 +1,31 @@
 //! The y axes of the figure: linear or log10 (when positive values span more than a factor 30,
 //! or `--log-y`), padded, with tick labels that stay readable on either.
 
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+use super::DrawResult;
 use crate::fmt;
+
+/// A panel's grid and axis labels, the same in every panel: faint major lines, steps as ticks,
+/// `y` labelled as the axis maps them, `y_desc` beside the axis. Sizes follow `font` (pixels).
+pub(super) fn draw_mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    y: &YAxis,
+    y_desc: String,
+    font: f64,
+) -> DrawResult<DB> {
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
+        .y_desc(y_desc)
+        .y_label_formatter(&|v| y.label(*v))
+        .x_label_formatter(&|v| fmt::tick(*v))
+        .label_style(("sans-serif", font * 0.8))
+        .axis_desc_style(("sans-serif", font * 0.85))
+        .draw()
+}
 
 /// Maps y values to the axis: log10 when the axis is logarithmic.
 #[derive(Clone, Copy)]

@@ -6,7 +6,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::axes::YAxis;
+use super::axes::{YAxis, draw_mesh};
 use super::curve::{Chart, Curve, draw_curve_lines};
 use super::legend::{draw_legend, legend_line};
 use super::{BLUE, BLUE_RAW, CRIMSON, DrawResult, GREY, ORANGE};
@@ -38,20 +38,12 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
         .y_label_area_size((font * 4.0) as u32)
         .build_cartesian_2d(x.0..x.1, y.lo..y.hi)?
         .set_secondary_coord(x.0..x.1, y.lo..y.hi);
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.08))
-        .y_desc(if y.log {
-            format!("{} (log)", c.name)
-        } else {
-            c.name.clone()
-        })
-        .y_label_formatter(&|v| y.label(*v))
-        .x_label_formatter(&|v| fmt::tick(*v))
-        .label_style(("sans-serif", font * 0.8))
-        .axis_desc_style(("sans-serif", font * 0.85))
-        .draw()?;
+    let y_desc = if y.log {
+        format!("{} (log)", c.name)
+    } else {
+        c.name.clone()
+    };
+    draw_mesh(&mut chart, &y, y_desc, font)?;
     if let Some(ipe) = ipe {
         let per = ipe as f64;
         chart

@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::axes::YAxis;
+use super::axes::{YAxis, draw_mesh};
 use super::curve::{Curve, draw_curve_lines};
 use super::legend::{draw_legend, legend_line};
 use super::loss_panel::{draw_non_finite, shade_transient_collapses};
@@ -32,16 +32,7 @@ pub(super) fn draw_reg<DB: DrawingBackend>(
         .x_label_area_size((font * 1.6) as u32)
         .y_label_area_size((font * 4.0) as u32)
         .build_cartesian_2d(x.0..x.1, y.lo..y.hi)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(BLACK.mix(0.08))
-        .y_desc(c.name.clone())
-        .y_label_formatter(&|v| y.label(*v))
-        .x_label_formatter(&|v| fmt::tick(*v))
-        .label_style(("sans-serif", font * 0.8))
-        .axis_desc_style(("sans-serif", font * 0.85))
-        .draw()?;
+    draw_mesh(&mut chart, &y, c.name.clone(), font)?;
     for cp in d.changepoints.iter().filter(|cp| cp.series == c.name) {
         let s = cp.step as f64;
         chart.draw_series(DashedLineSeries::new(
