@@ -402,12 +402,10 @@ fn decide(
         .fold(f64::NEG_INFINITY, f64::max);
     let noise = noise_variance(&p.cleaned).sqrt();
     let (lo, hi) = rise::within_noise(&p.smoothed, m, noise);
-    let m = refine_minimum(p, m, search_from);
+    let lo = lo.max(search_from);
+    let m = refine_minimum(p, m, search_from, (lo, hi));
     let min_step = steps[m].round() as u64;
-    let range = [
-        p.blocks.first_step[lo.max(search_from)],
-        p.blocks.last_step[hi],
-    ];
+    let range = [p.blocks.first_step[lo], p.blocks.last_step[hi]];
     out.min_step_range = Some(range);
     out.probe_steps = vec![range[0], min_step.clamp(range[0], range[1]), range[1]];
     out.probe_steps.dedup();
@@ -551,7 +549,13 @@ fn persistent_jump(
 /// the unsmoothed blocks within four time constants of `m` puts the knot at the kink instead;
 /// it is used when it describes a minimum (falling, then not falling). Flat bottoms keep a knot
 /// somewhere on the flat, which is where their minimum is anyway.
-fn refine_minimum(p: &Prepared, m: usize, search_from: usize) -> usize {
+///
+/// The knot must fall inside `bottom`, the contiguous flat bottom around `m` whose smoothed
+/// level is within the noise of the minimum ([`rise::within_noise`]), so that `min_step` always
+/// lies in `min_step_range`. Between a kink and the smoothed argmin the smoothed curve falls
+/// monotonically, so a real kink is inside it; a knot in another dip of a wandering plateau,
+/// cut off from the bottom by a hump higher than the noise, is not the minimum's kink.
+fn refine_minimum(p: &Prepared, m: usize, search_from: usize, bottom: (usize, usize)) -> usize {
     if p.cleaned.len() < 30 {
         return m;
     }
@@ -561,13 +565,11 @@ fn refine_minimum(p: &Prepared, m: usize, search_from: usize) -> usize {
     if hi - lo < 7 {
         return m;
     }
-    // The knot must stay where the smoothed curve is within its noise of the minimum.
-    let tolerance = noise_variance(&p.cleaned).sqrt();
     match hinge(&p.blocks.steps[lo..hi], &p.cleaned[lo..hi], 3) {
         Some(h)
             if h.slope_before < 0.0
                 && h.slope_after >= 0.0
-                && p.smoothed[lo + h.knot] - p.smoothed[m] <= tolerance =>
+                && (bottom.0..=bottom.1).contains(&(lo + h.knot)) =>
         {
             lo + h.knot
         }
