@@ -328,6 +328,21 @@ fn two_run_folders_are_refused_not_averaged() {
 }
 
 #[test]
+fn two_plain_logs_that_start_at_the_same_step_are_two_runs_not_ranks() {
+    // Two runs' CSVs copied into one folder (no `_rN` names): both start at step 0.
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("samples/recipe/jepa_r0.csv", "run_a.csv"),
+        ("samples/highlr_reg/jepa_r0.csv", "run_b.csv"),
+    ] {
+        std::fs::copy(fixture(from), dir.path().join(to)).unwrap();
+    }
+    let err = refusal(&[&dir.path().display().to_string()]);
+    assert!(err.contains("different runs"), "{err}");
+    assert!(err.contains("run_a.csv") && err.contains("run_b.csv"), "{err}");
+}
+
+#[test]
 fn rank_files_must_be_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let r0 = std::fs::read(fixture("ranks/jepa_r0.csv")).unwrap();

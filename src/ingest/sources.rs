@@ -249,6 +249,20 @@ pub fn check_one_run(inputs: &[String], loaded: &Loaded) -> Result<(), IngestErr
     if ranked.len() > 1 {
         check_ranks(&ranked)?;
     }
+    // Parts of one run continue each other (a restart resumes from a checkpoint, after the first
+    // step of the part before it); two logs that start at the same step are two runs, or two
+    // copies of one, and are never averaged.
+    let mut starts: Vec<(u64, &str)> = files
+        .iter()
+        .filter(|(s, _)| s.rank.is_none())
+        .filter_map(|(s, p)| Some((p.table.keys.first()?, s.name.as_str())))
+        .collect();
+    starts.sort_unstable();
+    for pair in starts.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            return Err(several_runs(&[pair[0].1, pair[1].1]));
+        }
+    }
     // Logs of the same name in different folders are different runs' logs.
     let mut names: Vec<(String, String)> = files
         .iter()
