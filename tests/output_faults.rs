@@ -144,7 +144,25 @@ fn an_output_that_is_an_input_is_refused_before_anything_is_written() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("both write"));
     assert_eq!(fs::read_to_string(&report).unwrap(), "{}");
-    println!("{} overwrite attempts refused", cases.len() + 2);
+    // … also when the file does not exist yet, however its path is spelled.
+    let fresh = dir.path().join("fresh.svg");
+    let respelled = dir.path().join(".").join("fresh.svg");
+    for (a, b) in [
+        ("--json", "--markdown"),
+        ("--markdown", "--export"),
+        ("--plot", "--export"),
+    ] {
+        let out = doctor()
+            .args(["analyze", &run_s])
+            .arg(format!("{a}={}", fresh.display()))
+            .arg(format!("{b}={}", respelled.display()))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{a} {b}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("both write"));
+        assert!(!fresh.exists(), "{a} {b} wrote before refusing");
+    }
+    println!("{} overwrite attempts refused", cases.len() + 5);
 }
 
 #[cfg(unix)]

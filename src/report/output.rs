@@ -155,9 +155,21 @@ pub fn refuse_overwriting_inputs(
         known.push((id, "<stdin>".into()));
     }
     let mut written: Vec<(FileId, &str)> = Vec::new();
+    let mut planned: Vec<(PathBuf, &str)> = Vec::new();
     for out in outputs {
         let Some(id) = FileId::of(out.path) else {
-            continue; // does not exist (yet): cannot be an input
+            // Does not exist (yet), so it cannot be an input; but two outputs may plan it.
+            if let Some(target) = planned_path(out.path) {
+                if let Some((_, other)) = planned.iter().find(|(p, _)| *p == target) {
+                    return Err(UsageError(format!(
+                        "{other} and {} both write {}; choose different files",
+                        out.flag,
+                        escape_control(&out.path.display().to_string())
+                    )));
+                }
+                planned.push((target, out.flag));
+            }
+            continue;
         };
         let shown = escape_control(&out.path.display().to_string()).into_owned();
         if let Some((_, input)) = known.iter().find(|(k, _)| k.same_file(&id)) {
@@ -179,6 +191,21 @@ pub fn refuse_overwriting_inputs(
         written.push((id, out.flag));
     }
     Ok(())
+}
+
+/// Where an output that does not exist yet will land: its canonical folder joined with its
+/// name (`o/x.json` and `./o/x.json` plan one file). `None` for standard output (`-`) and when the
+/// folder cannot be resolved (writing will fail with its own message).
+fn planned_path(path: &Path) -> Option<PathBuf> {
+    if path.as_os_str() == "-" {
+        return None;
+    }
+    let name = path.file_name()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(parent.canonicalize().ok()?.join(name))
 }
 
 /// What identifies a file: its canonical path and its device and inode.
