@@ -339,7 +339,10 @@ fn two_plain_logs_that_start_at_the_same_step_are_two_runs_not_ranks() {
     }
     let err = refusal(&[&dir.path().display().to_string()]);
     assert!(err.contains("different runs"), "{err}");
-    assert!(err.contains("run_a.csv") && err.contains("run_b.csv"), "{err}");
+    assert!(
+        err.contains("run_a.csv") && err.contains("run_b.csv"),
+        "{err}"
+    );
 }
 
 #[test]
