@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Arg, Args, Parser, Subcommand, ValueEnum};
 
 use crate::diagnose::finding::FailOn;
 use crate::model::Format;
@@ -137,7 +137,7 @@ pub struct CompareArgs {
 
 /// What `compare` writes.
 #[derive(Debug, Args, Clone)]
-#[command(next_help_heading = "Output")]
+#[command(next_help_heading = "Output", mut_args(compare_wording))]
 pub struct CompareOutputArgs {
     /// Order of the runs: health (default), min-loss, final-loss, or eval:NAME (a downstream
     /// metric; higher first unless its name says loss or error).
@@ -145,11 +145,11 @@ pub struct CompareOutputArgs {
     pub rank_by: crate::compare::rank::RankBy,
 
     /// Write the comparison as JSON to FILE, or to standard output with - (the default value).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    #[arg(long)]
     pub json: Option<String>,
 
     /// Write the comparison as Markdown to FILE, or to standard output with -.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    #[arg(long)]
     pub markdown: Option<String>,
 
     /// Draw every run's smoothed JEPA loss on one axis to FILE (.png or .svg).
@@ -164,17 +164,11 @@ pub struct CompareOutputArgs {
     #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = parse_size)]
     pub plot_size: (u32, u32),
 
-    /// Exit 1 when a finding at or above this level fires in any run.
-    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error)]
-    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub fail: FailOnArgs,
 
-    /// Colour the text report: auto (a terminal, and NO_COLOR unset), always, never.
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-
-    /// Print nothing; only the exit status tells the outcome.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
 }
 
 /// `compare --x`: what the overlay's x axis shows.
@@ -207,7 +201,7 @@ pub struct WatchArgs {
 
 /// How to follow the run and what to say.
 #[derive(Debug, Args, Clone)]
-#[command(next_help_heading = "Watching")]
+#[command(next_help_heading = "Watching", mut_args(watch_wording))]
 pub struct WatchOptions {
     /// Seconds between evaluations when new data arrived (fractions allowed).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
@@ -229,17 +223,11 @@ pub struct WatchOptions {
     #[arg(long)]
     pub keep_going: bool,
 
-    /// Alert (and exit 1) when a finding at or above this level is established.
-    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error)]
-    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub fail: FailOnArgs,
 
-    /// Colour the report printed on alert: auto, always, never.
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-
-    /// Print nothing but alerts' reports; the exit status tells the outcome.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -370,18 +358,12 @@ pub struct ReadArgs {
 
 /// What to write. (`Default` is "nothing asked for"; the command line's defaults come from clap.)
 #[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = "Output")]
+#[command(next_help_heading = "Output", mut_args(analyze_wording))]
 pub struct OutputArgs {
     /// Write the JSON report: --json alone to standard output, --json=FILE to a file.
     ///
     /// The file needs the `=` so that `--json RUN_DIR` cannot take an input as the output path.
-    #[arg(
-        long,
-        value_name = "FILE",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "-"
-    )]
+    #[arg(long)]
     pub json: Option<String>,
 
     /// Draw the loss report to FILE (.png or .svg).
@@ -403,13 +385,7 @@ pub struct OutputArgs {
 
     /// Write a Markdown summary (for a CI job summary): --markdown alone to standard output,
     /// --markdown=FILE to a file.
-    #[arg(
-        long,
-        value_name = "FILE",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "-"
-    )]
+    #[arg(long)]
     pub markdown: Option<String>,
 
     /// Link the figure in the Markdown summary to URL (where it was published, e.g. a CI
@@ -426,16 +402,32 @@ pub struct OutputArgs {
     #[arg(long)]
     pub github: bool,
 
-    /// Exit 1 when a finding at or above this level fires, or the verdict carries it (collapse
-    /// and diverged are errors; unstable, rebound and stalled warnings; `rebound` trips on a
-    /// rebound or anything worse).
-    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error)]
-    pub fail_on: FailOn,
+    #[command(flatten)]
+    pub fail: FailOnArgs,
 
     /// Show how each finding was reached.
     #[arg(long)]
     pub explain: bool,
 
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+}
+
+/// `--fail-on`, the same option in `analyze`, `compare` and `watch` (each command words its help
+/// with `mut_arg`; this text is `analyze`'s).
+#[derive(Debug, Args, Clone, Default)]
+pub struct FailOnArgs {
+    /// Exit 1 when a finding at or above this level fires, or the verdict carries it (collapse
+    /// and diverged are errors; unstable, rebound and stalled warnings; `rebound` trips on a
+    /// rebound or anything worse).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+}
+
+/// `--color` and `-q/--quiet`: how the report reaches the terminal, the same options in `analyze`,
+/// `compare` and `watch` (each command words its help with `mut_arg`; this text is `analyze`'s).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConsoleArgs {
     /// Colour the text report: auto (a terminal, and NO_COLOR unset), always, never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -445,6 +437,48 @@ pub struct OutputArgs {
     /// to standard error. The exit status tells the outcome.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The shape of an output that goes to FILE, or to standard output when the flag has no value
+/// (`--json` alone means `--json=-`): `--json` and `--markdown` of `analyze` and `compare`.
+fn file_or_stdout(arg: Arg) -> Arg {
+    arg.value_name("FILE")
+        .num_args(0..=1)
+        .default_missing_value("-")
+}
+
+// The per-command parts of the shared options, applied with `mut_args` (which, unlike `mut_arg`,
+// keeps the arguments' order, so the completion scripts stay as they were).
+
+/// `analyze`: `--json` / `--markdown` take a file only with `=` (`--json RUN_DIR` must not take an
+/// input as the output path).
+fn analyze_wording(arg: Arg) -> Arg {
+    match arg.get_id().as_str() {
+        "json" | "markdown" => file_or_stdout(arg).require_equals(true),
+        _ => arg,
+    }
+}
+
+/// `compare`: the outputs' shape, and `--fail-on` / `--quiet` worded for several runs.
+fn compare_wording(arg: Arg) -> Arg {
+    match arg.get_id().as_str() {
+        "json" | "markdown" => file_or_stdout(arg),
+        "fail_on" => arg.help("Exit 1 when a finding at or above this level fires in any run"),
+        "quiet" => arg.help("Print nothing; only the exit status tells the outcome"),
+        _ => arg,
+    }
+}
+
+/// `watch`: `--fail-on`, `--color` and `--quiet` worded for alerts.
+fn watch_wording(arg: Arg) -> Arg {
+    match arg.get_id().as_str() {
+        "fail_on" => {
+            arg.help("Alert (and exit 1) when a finding at or above this level is established")
+        }
+        "color" => arg.help("Colour the report printed on alert: auto, always, never"),
+        "quiet" => arg.help("Print nothing but alerts' reports; the exit status tells the outcome"),
+        _ => arg,
+    }
 }
 
 /// `--color`.

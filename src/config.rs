@@ -95,7 +95,7 @@ impl AnalyzeSettings {
             value
                 .as_deref()
                 .map(Target::parse)
-                .filter(|t| !(out.quiet && *t == Target::Stdout))
+                .filter(|t| !(out.console.quiet && *t == Target::Stdout))
         };
         let json = target(&out.json);
         let markdown = target(&out.markdown);
@@ -133,7 +133,7 @@ impl AnalyzeSettings {
                 strict: read.strict,
                 run: read.run.clone(),
                 general_csv_only: false,
-                progress_bar: !out.quiet,
+                progress_bar: !out.console.quiet,
                 // Columns the diagnosis does not read keep only the kind of each value, unless
                 // the cleaned series are exported.
                 values: ValuePolicy {
@@ -148,16 +148,16 @@ impl AnalyzeSettings {
             clean: clean_options(read),
             analysis: analysis_settings(&args.analysis),
             outputs: Outputs {
-                text: !out.quiet && on_stdout.is_empty(),
+                text: !out.console.quiet && on_stdout.is_empty(),
                 json,
                 markdown,
                 export,
-                github: (out.github && !out.quiet).then_some(if on_stdout.is_empty() {
+                github: (out.github && !out.console.quiet).then_some(if on_stdout.is_empty() {
                     AnnotationStream::Stdout
                 } else {
                     AnnotationStream::Stderr
                 }),
-                color: use_color(out.color),
+                color: use_color(out.console.color),
                 explain: out.explain,
                 plot: out.plot.clone().map(|p| {
                     let opts = PlotOptions {
@@ -170,7 +170,7 @@ impl AnalyzeSettings {
                 }),
                 chart: !out.no_chart,
                 figure_url: out.figure_url.clone(),
-                fail_on: out.fail_on,
+                fail_on: out.fail.fail_on,
             },
         })
     }

@@ -308,7 +308,7 @@ fn clap_message(err: &clap::Error) -> String {
 /// Copies the argument `id` from `src` to `dst`.
 fn copy_setting(dst: &mut AnalyzeArgs, src: &AnalyzeArgs, id: &str) {
     match id {
-        "fail_on" => dst.output.fail_on = src.output.fail_on,
+        "fail_on" => dst.output.fail.fail_on = src.output.fail.fail_on,
         "alpha" => dst.analysis.alpha = src.analysis.alpha,
         "min_rebound" => dst.analysis.min_rebound = src.analysis.min_rebound,
         "smoothing" => dst.analysis.smoothing = src.analysis.smoothing,
@@ -320,7 +320,7 @@ fn copy_setting(dst: &mut AnalyzeArgs, src: &AnalyzeArgs, id: &str) {
         "reg_col" => dst.read.reg_col.clone_from(&src.read.reg_col),
         "loss_col" => dst.read.loss_col.clone_from(&src.read.loss_col),
         "strict" => dst.read.strict = src.read.strict,
-        "color" => dst.output.color = src.output.color,
+        "color" => dst.output.console.color = src.output.console.color,
         "plot_size" => dst.output.plot_size = src.output.plot_size,
         _ => {}
     }
@@ -335,7 +335,7 @@ fn value_of(args: &AnalyzeArgs, id: &str) -> Option<String> {
             .map(|s| toml::Value::from(s.as_str()).to_string())
     };
     match id {
-        "fail_on" => name(args.output.fail_on.to_possible_value()),
+        "fail_on" => name(args.output.fail.fail_on.to_possible_value()),
         "alpha" => Some(args.analysis.alpha.to_string()),
         "min_rebound" => Some(args.analysis.min_rebound.to_string()),
         "smoothing" => args.analysis.smoothing.map(|w| w.to_string()),
@@ -347,7 +347,7 @@ fn value_of(args: &AnalyzeArgs, id: &str) -> Option<String> {
         "reg_col" => text(&args.read.reg_col),
         "loss_col" => text(&args.read.loss_col),
         "strict" => Some(args.read.strict.to_string()),
-        "color" => name(args.output.color.to_possible_value()),
+        "color" => name(args.output.console.color.to_possible_value()),
         "plot_size" => Some(format!(
             "\"{}x{}\"",
             args.output.plot_size.0, args.output.plot_size.1

@@ -8,9 +8,11 @@ use jepa_doctor::clean::{CleanOptions, clean};
 use jepa_doctor::diagnose::{AnalysisSettings, diagnose};
 use jepa_doctor::ingest::{IngestOptions, load};
 use jepa_doctor::report::chart::ChartOptions;
-use jepa_doctor::report::plot::{self, PlotOptions};
+use jepa_doctor::report::markdown::{self, FigureRef};
+use jepa_doctor::report::output::PlotOptions;
+use jepa_doctor::report::plot;
 use jepa_doctor::report::text::{self, TextOptions};
-use jepa_doctor::report::{github, json, markdown};
+use jepa_doctor::report::{github, json};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -41,16 +43,18 @@ fuzz_target!(|data: &[u8]| {
             color: true,
             explain: true,
             chart,
+            width: 80,
         },
     )
     .expect("text");
     json::write(sink, &run, &d, 0).expect("json");
-    markdown::write(sink, &run, &d, Some("plot.svg")).expect("markdown");
+    markdown::write(sink, &run, &d, Some(FigureRef::Path("plot.svg"))).expect("markdown");
     github::write(sink, &run, &d).expect("annotations");
     let opts = PlotOptions {
         width: 400,
         height: 300,
         smoothing: None,
+        log_y: false,
     };
     plot::write(&dir.path().join("plot.svg"), &run, &d, opts).expect("figure");
 });

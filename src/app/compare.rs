@@ -31,10 +31,10 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
     refuse_overwriting_inputs(&named, &settings)?;
     let rows: Vec<RunRow> = named
         .par_iter()
-        .map(|n| analyse(n, &settings, out.fail_on))
+        .map(|n| analyse(n, &settings, out.fail.fail_on))
         .collect();
-    let comparison = compare::compare(rows, out.rank_by.clone(), out.fail_on);
-    if !out.quiet {
+    let comparison = compare::compare(rows, out.rank_by.clone(), out.fail.fail_on);
+    if !out.console.quiet {
         for r in &comparison.runs {
             if let Some(e) = &r.error {
                 eprintln!("jepa-doctor: warning: run {}: {e}", r.name);
@@ -50,7 +50,7 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
         figure
             .write(path)
             .with_context(|| format!("drawing the figure to {}", path.display()))?;
-        if !out.quiet && out.x == XAxis::Epoch {
+        if !out.console.quiet && out.x == XAxis::Epoch {
             for r in comparison.runs.iter().filter(|r| {
                 r.curves
                     .as_ref()
@@ -121,9 +121,8 @@ fn settings(args: &CompareArgs) -> Result<AnalyzeSettings> {
             plot_size: out.plot_size,
             no_chart: true,
             markdown: out.markdown.clone(),
-            fail_on: out.fail_on,
-            color: out.color,
-            quiet: out.quiet,
+            fail: out.fail.clone(),
+            console: out.console.clone(),
             ..OutputArgs::default()
         },
         settings: Default::default(),

@@ -82,9 +82,9 @@ impl WatchSettings {
             json: w.json,
             on_alert: w.on_alert.clone(),
             keep_going: w.keep_going,
-            fail_on: w.fail_on,
-            color: use_color(w.color),
-            quiet: w.quiet,
+            fail_on: w.fail.fail_on,
+            color: use_color(w.console.color),
+            quiet: w.console.quiet,
         })
     }
 }
