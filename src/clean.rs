@@ -440,7 +440,7 @@ pub fn apply_role_overrides(series: &mut [Series], opts: &CleanOptions) -> Resul
             let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
             return Err(UsageError(format!(
                 "{flag} '{wanted}' is not a series of this run (series: {})",
-                crate::fmt::names(&names)
+                crate::human::names(&names)
             )));
         };
         for (i, s) in series.iter_mut().enumerate() {

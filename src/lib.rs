@@ -13,7 +13,7 @@ pub mod config;
 pub mod config_file;
 pub mod diagnose;
 pub mod error;
-pub mod fmt;
+pub mod human;
 pub mod ingest;
 pub mod manual;
 pub mod model;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
             // Once, on one line, control characters escaped; a standard error that cannot be
             // written (closed, /dev/full) changes nothing but the message: still exit 2.
             let message = format!("{err:#}");
-            let line = jepa_doctor::fmt::escape_control(&message);
+            let line = jepa_doctor::human::escape_control(&message);
             let _ = writeln!(std::io::stderr(), "jepa-doctor: error: {line}");
             ExitCode::from(EXIT_ERROR)
         }

@@ -33,7 +33,7 @@
 
 use serde_json::json;
 
-use crate::fmt;
+use crate::human;
 use crate::ingest::roles::higher_means_spread;
 use crate::model::{Series, round_reported};
 use crate::stats::smooth::median;
@@ -126,15 +126,15 @@ impl<'a> Monitor<'a> {
             Some(early) => format!(
                 "{} {} ({} of its early {})",
                 self.series.name,
-                fmt::value(v),
-                fmt::percent(v / early),
-                fmt::value(early)
+                human::value(v),
+                human::percent(v / early),
+                human::value(early)
             ),
             None => format!(
                 "{} {} (prediction std ≈ {})",
                 self.series.name,
-                fmt::value(v),
-                fmt::value((1.0 - v).max(0.0))
+                human::value(v),
+                human::value((1.0 - v).max(0.0))
             ),
         }
     }
@@ -337,21 +337,21 @@ fn by_monitor_level(ctx: &Context, jepa: &Series, p: &Prepared, m: &Monitor) -> 
             } else {
                 format!("≥ {PINNED}")
             },
-            fmt::percent(pinned_share),
+            human::percent(pinned_share),
             m.describe(end),
             jepa.name,
-            fmt::value(start),
-            fmt::value(loss_end)
+            human::value(start),
+            human::value(loss_end)
         )
     } else {
         format!(
             "{} ended at {} after a low of {}: the predictions' spread is gone — collapse; {} went from {} to {} (smoothed)",
             m.series.name,
             m.describe_value(end),
-            fmt::value(m.value_of(lowest)),
+            human::value(m.value_of(lowest)),
             jepa.name,
-            fmt::value(start),
-            fmt::value(loss_end)
+            human::value(start),
+            human::value(loss_end)
         )
     };
     let mut f = Finding::new(Code::Collapse, Severity::Error, message)
@@ -373,15 +373,15 @@ fn by_monitor_level(ctx: &Context, jepa: &Series, p: &Prepared, m: &Monitor) -> 
             format!(
                 "{} is a spread monitor (higher = more spread): it ends at {} of its early level {} (≤ 5% is collapse)",
                 m.series.name,
-                fmt::percent(1.0 - end),
-                fmt::value(m.early.unwrap_or(f64::NAN))
+                human::percent(1.0 - end),
+                human::value(m.early.unwrap_or(f64::NAN))
             )
         } else {
             format!(
                 "{} = mean(relu(1 − std)) lives in [0, 1]: ≥ {PINNED} on {} of the blocks after the first 5%, ends at {} (collapse when held ≥ 0.95 over most of the run, or ending ≥ 0.9 after rising ≥ 0.3)",
                 m.series.name,
-                fmt::percent(pinned_share),
-                fmt::value(end)
+                human::percent(pinned_share),
+                human::value(end)
             )
         });
     f.recommendations = recommendations(ctx);
@@ -397,7 +397,7 @@ fn unrecovered(ctx: &Context, m: &Monitor, e: &Episode, end: f64) -> Finding {
             "{} collapsed at {} (peak {}) and has not recovered: it ends at {} — collapse",
             m.series.name,
             ctx.when(e.first_step),
-            fmt::value(e.peak_value),
+            human::value(e.peak_value),
             m.describe(end)
         ),
     )
@@ -435,7 +435,7 @@ fn transient(ctx: &Context, m: &Monitor, found: &[Episode]) -> Finding {
             m.series.name,
             m.describe_value(peak.peak_index),
             ctx.when(peak.peak_step),
-            fmt::value(m.value_of(BURST)),
+            human::value(m.value_of(BURST)),
             steps_high,
             first.first_step,
             last.last_step,

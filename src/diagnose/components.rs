@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use crate::fmt;
+use crate::human;
 use crate::model::{Role, Run, Series, round_reported};
 
 use super::finding::{Code, Finding, Severity};
@@ -58,7 +58,7 @@ pub fn divergence(
     let describe = |(name, r): &&(String, Rebound)| {
         format!(
             "{name} ({} back after step {})",
-            fmt::percent(r.magnitude.unwrap_or(0.0)),
+            human::percent(r.magnitude.unwrap_or(0.0)),
             r.min_step.unwrap_or(0)
         )
     };

@@ -17,7 +17,7 @@
 
 use serde_json::json;
 
-use crate::fmt;
+use crate::human;
 use crate::model::{Series, round_reported};
 use crate::stats::changepoint::noise_variance;
 use crate::stats::smooth::median;
@@ -100,7 +100,7 @@ pub fn no_descent(ctx: &Context, jepa: &Series, p: &Prepared) -> Option<Finding>
             format!(
                 "{} never descended: it sits at {} = ln {k}, the loss of uniform outputs over {k} classes / prototypes — uniform-output collapse (the head predicts the same flat distribution for every input)",
                 jepa.name,
-                fmt::value(level)
+                human::value(level)
             ),
         ),
         None => (
@@ -108,10 +108,10 @@ pub fn no_descent(ctx: &Context, jepa: &Series, p: &Prepared) -> Option<Finding>
             format!(
                 "{} never descended significantly: it starts at {} and stays around {} (at most {} below its highest level {}, under 5%): the run is not learning",
                 jepa.name,
-                fmt::value(start),
-                fmt::value(level),
-                fmt::value((high - min).max(0.0)),
-                fmt::value(high)
+                human::value(start),
+                human::value(level),
+                human::value((high - min).max(0.0)),
+                human::value(high)
             ),
         ),
     };
@@ -130,9 +130,9 @@ pub fn no_descent(ctx: &Context, jepa: &Series, p: &Prepared) -> Option<Finding>
         }))
         .because(format!(
             "descent {} (highest smoothed level before the minimum after warmup − the minimum) is under max(5% of {}, 6σ = {})",
-            fmt::value(high - min),
-            fmt::value(high),
-            fmt::value(6.0 * sigma)
+            human::value(high - min),
+            human::value(high),
+            human::value(6.0 * sigma)
         ));
     if uniform.is_some() {
         f = f.because(

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::fmt;
+use crate::human;
 use crate::ingest::roles::{higher_is_better, higher_means_spread};
 use crate::model::{Role, Series};
 
@@ -27,8 +27,8 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
     }
     let (min_step, last) = (r.min_step?, r.last_step?);
     let series = r.series.clone().unwrap_or_default();
-    let mag = fmt::percent(r.magnitude.unwrap_or(0.0));
-    let p = fmt::p_eq(r.p_value.unwrap_or(1.0));
+    let mag = human::percent(r.magnitude.unwrap_or(0.0));
+    let p = human::p_eq(r.p_value.unwrap_or(1.0));
     let eval = downstream_after(ctx, min_step);
     let reg_name = r
         .reg
@@ -51,7 +51,7 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
             format!(
                 "{series} rose back {mag} of its descent after {}, {p}, while {reg_name} rose ({}): the predictions are losing their spread — collapse",
                 ctx.when(min_step),
-                fmt::signed(r.reg.as_ref().map_or(0.0, |d| d.change))
+                human::signed(r.reg.as_ref().map_or(0.0, |d| d.change))
             ),
         )
     } else if collapse_by_eval {
@@ -63,8 +63,8 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
                 "{series} rose back {mag} of its descent after {}, {p}, while {} got worse ({} → {}): the representation is degrading",
                 ctx.when(min_step),
                 e.name,
-                fmt::value(e.at_min),
-                fmt::value(e.last)
+                human::value(e.at_min),
+                human::value(e.last)
             ),
         )
     } else {
@@ -127,10 +127,10 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
         }))
         .because(format!(
             "magnitude = (end − min)/(start − min) = ({} − {})/({} − {}) = {mag}",
-            fmt::value(r.end_value.unwrap_or(f64::NAN)),
-            fmt::value(r.min_value.unwrap_or(f64::NAN)),
-            fmt::value(r.start_value.unwrap_or(f64::NAN)),
-            fmt::value(r.min_value.unwrap_or(f64::NAN))
+            human::value(r.end_value.unwrap_or(f64::NAN)),
+            human::value(r.min_value.unwrap_or(f64::NAN)),
+            human::value(r.start_value.unwrap_or(f64::NAN)),
+            human::value(r.min_value.unwrap_or(f64::NAN))
         ));
     // The test, the selection of the minimum, the plateau and the flat bottom (rebound.rs).
     for line in r.method_lines() {
@@ -140,16 +140,16 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
         f = f.because(format!(
             "{} over the same steps: change {} (threshold {}), {} → {}",
             reg.series,
-            fmt::signed(reg.change),
-            fmt::value(reg.change_threshold),
-            fmt::p_eq(reg.p_value),
+            human::signed(reg.change),
+            human::value(reg.change_threshold),
+            human::p_eq(reg.p_value),
             r.reg_trend_after_min.as_str()
         ));
     }
     if let (Some(after), Some(share)) = (place.after_warmup, place.lr_of_peak) {
         f = f.because(format!(
             "the minimum comes {after} steps after warmup ended, with the LR at {} of its peak",
-            fmt::percent(share)
+            human::percent(share)
         ));
     }
     f.recommendations
@@ -229,7 +229,7 @@ pub fn sudden_drops(
             drops.len(),
             ctx.when(first.step),
             drops.len() - 1,
-            fmt::value(p)
+            human::value(p)
         ),
         None => {
             format!(
@@ -281,14 +281,14 @@ pub fn spikes(ctx: &Context, series: &Series, s: &Spikes) -> Option<Finding> {
         s.events.len(),
         if s.events.len() == 1 { "" } else { "s" },
         series.name,
-        fmt::value(worst.peak_value),
+        human::value(worst.peak_value),
         ctx.when(worst.peak_step),
-        fmt::value(worst.ratio)
+        human::value(worst.ratio)
     );
     if let Some(p) = s.period {
         message.push_str(&format!(
             "; they recur every ~{} steps (look at the data pipeline)",
-            fmt::value(p)
+            human::value(p)
         ));
     }
     let mut f = Finding::new(Code::Spikes, severity, message)
@@ -331,12 +331,12 @@ pub fn ending(
             // "No trend" only when the test says so; a significant but negligible change is
             // called what it is.
             let trend = if pv >= 0.05 {
-                format!("no significant trend ({})", fmt::p_eq(pv))
+                format!("no significant trend ({})", human::p_eq(pv))
             } else {
                 format!(
                     "a significant but negligible change ({}, {} of the descent)",
-                    fmt::p_eq(pv),
-                    fmt::percent(change.abs() / descent)
+                    human::p_eq(pv),
+                    human::percent(change.abs() / descent)
                 )
             };
             let above = (level - min) / descent;
@@ -346,8 +346,8 @@ pub fn ending(
             } else {
                 format!(
                     "{} of the descent above its minimum {}",
-                    fmt::percent(above),
-                    fmt::value(min)
+                    human::percent(above),
+                    human::value(min)
                 )
             };
             let mut f = Finding::new(
@@ -356,15 +356,15 @@ pub fn ending(
                 format!(
                     "{trend} over the last quarter of the run (steps {from}–{to}): {} has flattened at {} (smoothed), {whereabouts}",
                     jepa.name,
-                    fmt::value(level)
+                    human::value(level)
                 ),
             )
             .evidence(json!({"p_value": crate::model::round_reported(pv), "change": crate::model::round_reported(change), "share_of_descent": crate::model::round_reported(change / descent), "level": crate::model::round_reported(level), "minimum": crate::model::round_reported(min), "above_minimum_share_of_descent": crate::model::round_reported(above)}))
             .because(format!(
                 "Mann–Kendall (Hamed–Rao) {} over the last 25% of the steps; change {} = {} of the descent",
-                fmt::p_eq(pv),
-                fmt::signed(change),
-                fmt::percent(change / descent)
+                human::p_eq(pv),
+                human::signed(change),
+                human::percent(change / descent)
             ));
             f.recommendations
                 .push(playbook::validate_plateau(ctx, from, to, at_minimum));
@@ -376,8 +376,8 @@ pub fn ending(
             format!(
                 "{} is still falling steadily at the end ({} over steps {from}–{to}, {} of its descent): far from converged",
                 jepa.name,
-                fmt::signed(change),
-                fmt::percent(-change / descent)
+                human::signed(change),
+                human::percent(-change / descent)
             ),
         )
         .evidence(json!({"p_value": crate::model::round_reported(pv), "change": crate::model::round_reported(change), "share_of_descent": crate::model::round_reported(-change / descent)}))

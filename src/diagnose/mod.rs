@@ -18,7 +18,7 @@ pub mod spikes;
 use serde::Serialize;
 
 use crate::error::IngestError;
-use crate::fmt;
+use crate::human;
 use crate::model::{Role, Run, Series, SeriesSummary};
 use crate::stats::changepoint::{LinearTrend, changepoints};
 use collapse::Episode;
@@ -399,13 +399,13 @@ fn headline(
                 ) {
                     (Some(start), Some(min), Some(at), Some(end)) => format!(
                         "{series} descended from {} to {} (smoothed; minimum at step {at}, {} at the end) {how}; {action}",
-                        fmt::value(start),
-                        fmt::value(min),
-                        fmt::value(end)
+                        human::value(start),
+                        human::value(min),
+                        human::value(end)
                     ),
                     _ => format!(
                         "{series} ends at {} (smoothed) {how}; {action}",
-                        fmt::value(p.smoothed.last().copied().unwrap_or(f64::NAN))
+                        human::value(p.smoothed.last().copied().unwrap_or(f64::NAN))
                     ),
                 }
             }

@@ -6,7 +6,7 @@
 //! data2vec run is not held to the V-JEPA LR class, and no run is told about a reg loss it does
 //! not have.
 
-use crate::fmt;
+use crate::human;
 use crate::model::Run;
 use crate::params::RunParams;
 
@@ -52,12 +52,12 @@ pub fn lr_relation(peak: f64) -> String {
     if ratio >= 2.0 {
         format!(
             "{}× below the 1e-3 class that V-JEPA recipes use",
-            fmt::value(ratio)
+            human::value(ratio)
         )
     } else if ratio <= 0.2 {
         format!(
             "{}× above the 1e-3 class that V-JEPA recipes use",
-            fmt::value(1.0 / ratio)
+            human::value(1.0 / ratio)
         )
     } else {
         "in the 1e-3 class that V-JEPA recipes use".into()
@@ -70,20 +70,20 @@ fn schedule_clause(ctx: &Context) -> Option<String> {
     let mut parts = vec![if ctx.family.uses_jepa_lr_class() {
         format!(
             "peak LR {} ({source}, {})",
-            fmt::sci(peak),
+            human::sci(peak),
             lr_relation(peak)
         )
     } else {
-        format!("peak LR {} ({source})", fmt::sci(peak))
+        format!("peak LR {} ({source})", human::sci(peak))
     }];
     if let Some(p) = ctx.params {
         if let Some(start) = p.start_lr {
-            parts.push(format!("start {}", fmt::sci(start)));
+            parts.push(format!("start {}", human::sci(start)));
         }
         if let (Some(w), Some(s)) = (p.warmup_epochs, &ctx.schedule) {
             parts.push(format!(
                 "warmup {} epochs ({} steps)",
-                fmt::value(w),
+                human::value(w),
                 s.warmup_steps
             ));
         }
@@ -132,13 +132,13 @@ pub fn explore_lr(ctx: &Context) -> String {
                 .params
                 .and_then(|p| p.warmup_epochs)
                 .filter(|_| !cooldown)
-                .map(|w| format!(" and a longer warmup than {} epochs", fmt::value(w)))
+                .map(|w| format!(" and a longer warmup than {} epochs", human::value(w)))
                 .unwrap_or_default();
             format!(
                 "Learning rate{now} explore a lower peak than {} (try {} and {}){warm}; keep the decay.",
-                fmt::sci(peak),
-                fmt::sci(peak / 2.0),
-                fmt::sci(peak / 4.0)
+                human::sci(peak),
+                human::sci(peak / 2.0),
+                human::sci(peak / 4.0)
             )
         }
         None => "Learning rate: explore a lower peak LR and a longer warmup; keep a decay after the peak.".into(),
@@ -156,7 +156,7 @@ pub fn explore_ema(ctx: &Context) -> String {
             };
             format!(
                 "EMA: the target encoder's momentum {schedule}; a higher start (e.g. {}) moves the targets more slowly and steadies the prediction task.",
-                fmt::value((1.0 - (1.0 - m0) / 2.0).min(0.9999))
+                human::value((1.0 - (1.0 - m0) / 2.0).min(0.9999))
             )
         }
         None => "EMA: a higher target-encoder momentum moves the targets more slowly and steadies the prediction task.".into(),

@@ -430,7 +430,7 @@ fn decide(
     if after < 3 || span_fraction < settings.min_span_fraction {
         out.summary = format!(
             "the minimum is at step {min_step}, {} of the run before its end: still descending or too little left to judge",
-            crate::fmt::percent(span_fraction)
+            crate::human::percent(span_fraction)
         );
         return out;
     }

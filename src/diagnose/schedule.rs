@@ -124,7 +124,7 @@ impl Schedule {
     /// The schedule in one clause, e.g. "linear decay from 5.25e-4 to 1e-6 over 24000 steps
     /// (a cooldown run: no warmup by design)".
     pub fn describe(&self) -> String {
-        let sci = crate::fmt::sci;
+        let sci = crate::human::sci;
         match self.kind {
             ScheduleKind::WarmupCosine => format!(
                 "cosine to {} over {} steps",

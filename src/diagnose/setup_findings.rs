@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::fmt;
+use crate::human;
 use crate::model::{Role, Run, SeriesSummary, ValueKind};
 
 use super::finding::{Code, Finding, Severity};
@@ -133,10 +133,10 @@ pub fn learning_rate(ctx: &Context, run: &Run) -> Vec<Finding> {
         let mut f = Finding::new(
             Code::LrTooLow,
             Severity::Warning,
-            format!("peak LR {} ({source}) is {}", fmt::sci(peak), playbook::lr_relation(peak)),
+            format!("peak LR {} ({source}) is {}", human::sci(peak), playbook::lr_relation(peak)),
         )
         .evidence(json!({"peak_lr": peak, "source": source, "reference": REFERENCE_PEAK_LR, "factor_below": crate::model::round_reported(REFERENCE_PEAK_LR / peak)}))
-        .because(format!("a peak below {} (10× under the 1e-3 class) stalls the descent", fmt::sci(LR_TOO_LOW)));
+        .because(format!("a peak below {} (10× under the 1e-3 class) stalls the descent", human::sci(LR_TOO_LOW)));
         f.recommendations.push(playbook::raise_lr(ctx));
         out.push(f);
     }
@@ -162,13 +162,13 @@ pub fn learning_rate(ctx: &Context, run: &Run) -> Vec<Finding> {
         let detail = match params {
             Some(p) if no_warmup_config => format!(
                 "warmup {} epochs, start_lr {} vs peak {}",
-                fmt::value(p.warmup_epochs.unwrap_or(0.0)),
-                p.start_lr.map_or("-".into(), fmt::sci),
-                p.lr.map_or("-".into(), fmt::sci)
+                human::value(p.warmup_epochs.unwrap_or(0.0)),
+                p.start_lr.map_or("-".into(), human::sci),
+                p.lr.map_or("-".into(), human::sci)
             ),
             _ => format!(
                 "the logged LR starts at {} of its peak",
-                fmt::percent(logged[0].1 / logged_peak_lr.unwrap_or(1.0))
+                human::percent(logged[0].1 / logged_peak_lr.unwrap_or(1.0))
             ),
         };
         let mut f = Finding::new(
@@ -223,7 +223,7 @@ pub fn config_smells(ctx: &Context, run: &Run) -> Vec<Finding> {
             Finding::new(
                 Code::ConfigSmell,
                 Severity::Warning,
-                format!("warmup ({} epochs) is not shorter than the run ({} epochs): the LR never reaches its peak schedule", fmt::value(w), fmt::value(e)),
+                format!("warmup ({} epochs) is not shorter than the run ({} epochs): the LR never reaches its peak schedule", human::value(w), human::value(e)),
             )
             .evidence(json!({"smell": "warmup-not-shorter-than-run", "warmup": w, "epochs": e})),
         );
@@ -260,7 +260,7 @@ pub fn config_smells(ctx: &Context, run: &Run) -> Vec<Finding> {
             Finding::new(
                 Code::ConfigSmell,
                 Severity::Info,
-                format!("the logged LR departs from the config's schedule by up to {} (another config, a resumed run with changed settings, or a different scheduler)", fmt::percent(off)),
+                format!("the logged LR departs from the config's schedule by up to {} (another config, a resumed run with changed settings, or a different scheduler)", human::percent(off)),
             )
             .evidence(json!({"smell": "lr-schedule-mismatch", "max_relative_difference": crate::model::round_reported(off)})),
         );

@@ -118,7 +118,9 @@ pub fn parse(reader: impl Read, source: &Source, opts: &CsvOptions) -> Result<Pa
                     text.undecided[field] = false;
                     builder.warn(format!(
                         "{path}:{line}: column '{}' holds text ({}); ignored",
-                        crate::fmt::escape_control(&String::from_utf8_lossy(&schema.header[field])),
+                        crate::human::escape_control(&String::from_utf8_lossy(
+                            &schema.header[field]
+                        )),
                         show_cell(cell)
                     ));
                     continue;

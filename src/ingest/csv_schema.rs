@@ -118,7 +118,7 @@ pub fn schema_for(
                 line,
                 format!(
                     "--step-col '{wanted}' is not a column (columns: {})",
-                    crate::fmt::names(&names)
+                    crate::human::names(&names)
                 ),
             )
         })?;
@@ -138,7 +138,7 @@ pub fn schema_for(
     } else {
         return Err(IngestError::NoStepColumn {
             path,
-            columns: crate::fmt::names(&names),
+            columns: crate::human::names(&names),
         });
     };
     let is_key = |i: usize| match key {
@@ -166,13 +166,13 @@ pub fn schema_for(
     if !twice.is_empty() {
         builder.warn(format!(
             "{path}:{line}: columns named twice (the later field's value is used): {}",
-            crate::fmt::escape_control(&crate::fmt::names(&twice))
+            crate::human::escape_control(&crate::human::names(&twice))
         ));
     }
     if targets.iter().all(Option::is_none) {
         return Err(IngestError::NoNumericColumn {
             path,
-            detail: format!("columns: {}", crate::fmt::names(&names)),
+            detail: format!("columns: {}", crate::human::names(&names)),
         });
     }
     Ok(Schema {
@@ -269,7 +269,7 @@ pub fn finish(
             path,
             detail: format!(
                 "columns: {}; the others hold text{}",
-                crate::fmt::names(&names),
+                crate::human::names(&names),
                 text_hint.map_or(String::new(), |h| format!(", like {h}"))
             ),
         });

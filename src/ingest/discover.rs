@@ -147,7 +147,7 @@ struct DirScan {
 }
 
 fn scan_dir(dir: &Path) -> Result<DirScan, IngestError> {
-    let name = crate::fmt::escape_control(&dir.display().to_string()).into_owned();
+    let name = crate::human::escape_control(&dir.display().to_string()).into_owned();
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|e| IngestError::io(&name, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))

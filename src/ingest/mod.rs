@@ -53,7 +53,7 @@ impl Source {
     /// in a file name must not reach the terminal raw).
     pub fn file(path: &Path) -> Source {
         Source {
-            name: crate::fmt::escape_control(&path.display().to_string()).into_owned(),
+            name: crate::human::escape_control(&path.display().to_string()).into_owned(),
             rank: discover::rank_from_name(path),
             path: Some(path.to_path_buf()),
         }
@@ -144,7 +144,7 @@ pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, I
     let mut notes: Vec<String> = plan
         .notes
         .iter()
-        .map(|n| crate::fmt::escape_control(n).into_owned())
+        .map(|n| crate::human::escape_control(n).into_owned())
         .collect();
     notes.extend(rank_collisions(&plan.sources));
     let mut loaded = Loaded {

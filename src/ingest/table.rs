@@ -166,7 +166,7 @@ impl TableBuilder {
     }
 
     /// Index of column `name`, adding it (missing at every earlier row) when new. Names are
-    /// stored with control characters escaped ([`crate::fmt::escape_control`]): every report
+    /// stored with control characters escaped ([`crate::human::escape_control`]): every report
     /// shows them, and an escape sequence in a column name must not drive a terminal. A column
     /// added before the first row is dense; one added later starts sparse
     /// ([`ColumnData::Sparse`]) and turns dense once half the rows have a value.
@@ -175,7 +175,7 @@ impl TableBuilder {
         if let Some(i) = self.index.get(name) {
             return *i;
         }
-        let name = crate::fmt::escape_control(name);
+        let name = crate::human::escape_control(name);
         let name = name.as_ref();
         if let Some(i) = self.index.get(name) {
             return *i;

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use crate::diagnose::Diagnosis;
 use crate::diagnose::rebound::Prepared;
-use crate::fmt;
+use crate::human;
 use crate::model::Run;
 
 /// How the chart is drawn.
@@ -143,9 +143,9 @@ fn draw_curve(
     writeln!(out, "{:>label_width$}  {name} (smoothed)", "")?;
     for r in 0..rows {
         let label = if r == 0 {
-            format!("{:>label_width$}", fmt::value(hi))
+            format!("{:>label_width$}", human::value(hi))
         } else if r + 1 == rows {
-            format!("{:>label_width$}", fmt::value(lo))
+            format!("{:>label_width$}", human::value(lo))
         } else {
             " ".repeat(label_width)
         };

@@ -21,7 +21,7 @@ use super::plot::{DrawResult, Figure, GREY, YAxis, write_figure};
 use crate::cli::XAxis;
 use crate::compare::Comparison;
 use crate::compare::row::RunRow;
-use crate::fmt;
+use crate::human;
 
 /// The overlay figure of a comparison.
 pub struct CompareFigure<'a> {
@@ -305,7 +305,7 @@ fn draw_panel<DB: DrawingBackend>(
         .y_label_formatter(&|v| y.label(*v))
         .x_label_formatter(&|v| match axis {
             XAxis::Progress => format!("{:.0}%", v * 100.0),
-            _ => fmt::value(*v),
+            _ => human::value(*v),
         })
         .label_style(("sans-serif", font * 0.8))
         .axis_desc_style(("sans-serif", font * 0.85))

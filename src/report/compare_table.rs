@@ -8,7 +8,7 @@ use crate::compare::Comparison;
 use crate::compare::config_diff::short_names;
 use crate::compare::row::RunRow;
 use crate::diagnose::finding::{Severity, Verdict};
-use crate::fmt;
+use crate::human;
 
 /// Headers and cells; `verdicts[i]` colours row `i` in a terminal.
 pub struct Table {
@@ -71,7 +71,7 @@ fn diff_columns(c: &Comparison) -> Vec<String> {
 }
 
 fn opt(x: Option<f64>) -> String {
-    x.map_or_else(|| "–".into(), fmt::value)
+    x.map_or_else(|| "–".into(), human::value)
 }
 
 fn cells(r: &RunRow, evals: &[String], c: &Comparison) -> Vec<String> {
@@ -82,14 +82,14 @@ fn cells(r: &RunRow, evals: &[String], c: &Comparison) -> Vec<String> {
         return row;
     }
     let min = match (r.min_loss, r.min_step) {
-        (Some(v), Some(s)) => format!("{} @ {s}", fmt::value(v)),
+        (Some(v), Some(s)) => format!("{} @ {s}", human::value(v)),
         (v, _) => opt(v),
     };
     let rebound = if r.rebound_detected() {
         format!(
             "+{} ({})",
-            fmt::percent(r.rebound_number("magnitude").unwrap_or(0.0)),
-            fmt::p_eq(r.rebound_number("p_value").unwrap_or(1.0))
+            human::percent(r.rebound_number("magnitude").unwrap_or(0.0)),
+            human::p_eq(r.rebound_number("p_value").unwrap_or(1.0))
         )
     } else {
         "no".into()
@@ -101,8 +101,8 @@ fn cells(r: &RunRow, evals: &[String], c: &Comparison) -> Vec<String> {
         }
     }
     let ema = match (r.ema_start, r.ema_end) {
-        (Some(a), Some(b)) if a == b => fmt::value(a),
-        (Some(a), Some(b)) => format!("{}→{}", fmt::value(a), fmt::value(b)),
+        (Some(a), Some(b)) if a == b => human::value(a),
+        (Some(a), Some(b)) => format!("{}→{}", human::value(a), human::value(b)),
         _ => "–".into(),
     };
     let mut row = vec![
@@ -122,7 +122,7 @@ fn cells(r: &RunRow, evals: &[String], c: &Comparison) -> Vec<String> {
         } else {
             codes.join(", ")
         },
-        r.peak_lr.map_or_else(|| "–".into(), fmt::sci),
+        r.peak_lr.map_or_else(|| "–".into(), human::sci),
         r.warmup_end_step
             .map_or_else(|| "–".into(), |s| s.to_string()),
         ema,
@@ -130,7 +130,7 @@ fn cells(r: &RunRow, evals: &[String], c: &Comparison) -> Vec<String> {
     for name in evals {
         row.push(r.eval_named(name).map_or_else(
             || "–".into(),
-            |e| format!("{} @ {}", fmt::value(e.best), e.best_step),
+            |e| format!("{} @ {}", human::value(e.best), e.best_step),
         ));
     }
     for key in &diff_columns(c) {
@@ -145,7 +145,7 @@ fn setting(v: &Value) -> String {
         Value::Null => "null".into(),
         // Learning rates and other small settings in scientific notation, the rest as written.
         Value::Number(n) => match n.as_f64() {
-            Some(x) if x != 0.0 && x.abs() < 1e-2 => fmt::sci(x),
+            Some(x) if x != 0.0 && x.abs() < 1e-2 => human::sci(x),
             _ => n.to_string(),
         },
         Value::String(s) => s.clone(),

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use super::compare_table::table;
 use super::style::Palette;
 use crate::compare::Comparison;
-use crate::fmt;
+use crate::human;
 
 /// Writes the text comparison; `given` is how many RUN arguments there were.
 pub fn write(out: &mut dyn Write, c: &Comparison, color: bool, given: usize) -> io::Result<()> {
@@ -18,7 +18,7 @@ pub fn write(out: &mut dyn Write, c: &Comparison, color: bool, given: usize) -> 
         "{} {} of {} analysed · ranked by {} ({})",
         paint.bold("jepa-doctor compare:"),
         analysed,
-        fmt::count(c.runs.len().max(given) as u64, "run"),
+        human::count(c.runs.len().max(given) as u64, "run"),
         c.rank_by.name(),
         c.rank_by.direction()
     )?;

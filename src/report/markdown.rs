@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use crate::diagnose::Diagnosis;
 use crate::diagnose::finding::Severity;
 use crate::diagnose::rebound::RegTrend;
-use crate::fmt;
+use crate::human;
 use crate::model::Run;
 use crate::report::md_curve;
 
@@ -40,7 +40,10 @@ pub fn write(
         let r = &d.rebound;
         let title = match (r.min_value, r.min_step) {
             (Some(v), Some(step)) => {
-                format!("{name}, smoothed: minimum {} at step {step}", fmt::value(v))
+                format!(
+                    "{name}, smoothed: minimum {} at step {step}",
+                    human::value(v)
+                )
             }
             _ => format!("{name}, smoothed"),
         };
@@ -86,18 +89,18 @@ pub fn write(
     if let (Some(series), Some(step), Some(min)) = (&r.series, r.min_step, r.min_value) {
         numbers.push(format!(
             "{series} minimum {} at step {step}",
-            fmt::value(min)
+            human::value(min)
         ));
     }
     if let Some(end) = r.end_value {
-        numbers.push(format!("end {}", fmt::value(end)));
+        numbers.push(format!("end {}", human::value(end)));
     }
     if r.detected {
         if let Some(m) = r.magnitude {
-            numbers.push(format!("given back {}", fmt::percent(m)));
+            numbers.push(format!("given back {}", human::percent(m)));
         }
         if let Some(p) = r.p_value {
-            numbers.push(format!("rise {}", fmt::p_eq(p)));
+            numbers.push(format!("rise {}", human::p_eq(p)));
         }
     }
     if r.reg_trend_after_min != RegTrend::Absent {
@@ -137,7 +140,7 @@ pub fn write(
             .collect::<Vec<_>>()
             .join(", "),
         i.format,
-        fmt::count(i.ranks, "rank"),
+        human::count(i.ranks, "rank"),
         i.rows.rows_used,
         i.rows.rows_skipped,
         i.rows.rows_replaced

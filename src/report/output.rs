@@ -21,7 +21,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use anyhow::{Context, Result};
 
 use crate::error::UsageError;
-use crate::fmt::escape_control;
+use crate::human::escape_control;
 
 /// Runs `render` against `target`. A closed standard output is not an error.
 pub fn write_to(

@@ -9,7 +9,7 @@ use super::style::Palette;
 use crate::diagnose::Diagnosis;
 use crate::diagnose::rebound::{Power, WarmupSource};
 use crate::diagnose::schedule::ScheduleKind;
-use crate::fmt;
+use crate::human;
 use crate::model::{IpeSource, Role, Run, SeriesSummary};
 
 /// How the text report is drawn.
@@ -55,7 +55,7 @@ fn write_wrapped(
     } else {
         width.saturating_sub(indent.chars().count()).max(20)
     };
-    for (i, line) in fmt::wrap(text, room).iter().enumerate() {
+    for (i, line) in human::wrap(text, room).iter().enumerate() {
         writeln!(out, "{}{line}", if i == 0 { first } else { indent })?;
     }
     Ok(())
@@ -71,7 +71,7 @@ pub fn write(
 ) -> io::Result<()> {
     let palette = Palette::new(opts.color);
     let label = format!("{}:", diagnosis.verdict.as_str());
-    let lines = fmt::wrap(&format!("{label} {}", diagnosis.headline), opts.width);
+    let lines = human::wrap(&format!("{label} {}", diagnosis.headline), opts.width);
     for (i, line) in lines.iter().enumerate() {
         // The verdict word keeps its colour on the first line.
         match line.strip_prefix(&label).filter(|_| i == 0) {
@@ -159,7 +159,7 @@ fn write_findings(
             let note = if repeated == f.recommendations.len() {
                 "what to try is said above".to_owned()
             } else {
-                format!("and {} said above", fmt::count(repeated as u64, "more"))
+                format!("and {} said above", human::count(repeated as u64, "more"))
             };
             writeln!(out, "{INDENT}→ {}", palette.dim(&note))?;
         }
@@ -251,11 +251,11 @@ fn write_rebound(
     if let (Some(series), Some(min_step), Some(min)) = (&r.series, r.min_step, r.min_value) {
         write!(out, "         {series}")?;
         if let Some(start) = r.start_value {
-            write!(out, " {} →", fmt::value(start))?;
+            write!(out, " {} →", human::value(start))?;
         }
-        write!(out, " minimum {} at step {min_step}", fmt::value(min))?;
+        write!(out, " minimum {} at step {min_step}", human::value(min))?;
         if let (Some(end), Some(last)) = (r.end_value, r.last_step) {
-            write!(out, " → {} at the end (step {last})", fmt::value(end))?;
+            write!(out, " → {} at the end (step {last})", human::value(end))?;
         }
         // Which numbers these are, as the headline says (one story, one set of numbers).
         write!(out, " · smoothed; the end is the median of the last window")?;
@@ -266,7 +266,7 @@ fn write_rebound(
                 facts.push(format!("rise sets in at step {onset}"));
             }
             if let Some(slope) = r.slope_per_1k_steps {
-                facts.push(format!("{} per 1k steps", fmt::signed(slope)));
+                facts.push(format!("{} per 1k steps", human::signed(slope)));
             }
         }
         if let Some(no_warmup) = without_warmup(d) {
@@ -303,8 +303,8 @@ fn write_rebound(
                 "{} after the minimum: {} ({}, {})",
                 reg.series,
                 r.reg_trend_after_min.as_str(),
-                fmt::signed(reg.change),
-                fmt::p_eq(reg.p_value)
+                human::signed(reg.change),
+                human::p_eq(reg.p_value)
             )),
             None if run.first_with_role(Role::Reg).is_none() => {
                 facts.push("no regularization series".into())
@@ -342,9 +342,9 @@ fn write_rebound(
 /// Writes the "what was read" part of the report.
 pub fn write_input(out: &mut dyn Write, run: &Run, summaries: &[SeriesSummary]) -> io::Result<()> {
     let input = &run.input;
-    let mut what = vec![input.format.clone(), fmt::count(input.ranks, "rank")];
+    let mut what = vec![input.format.clone(), human::count(input.ranks, "rank")];
     if input.restarts > 0 {
-        what.push(fmt::count(input.restarts, "restart"));
+        what.push(human::count(input.restarts, "restart"));
     }
     writeln!(
         out,
@@ -378,7 +378,7 @@ pub fn write_input(out: &mut dyn Write, run: &Run, summaries: &[SeriesSummary]) 
                 out,
                 " · {} iterations per epoch ({source}) · {} epochs",
                 ipe.value,
-                fmt::value((last + 1) as f64 / ipe.value as f64)
+                human::value((last + 1) as f64 / ipe.value as f64)
             )?;
         }
         writeln!(out)?;
@@ -388,8 +388,8 @@ pub fn write_input(out: &mut dyn Write, run: &Run, summaries: &[SeriesSummary]) 
             out,
             "ranks    {} differs between ranks by {} (median) and {} at most (step {})",
             spread.series,
-            fmt::value(spread.median_range),
-            fmt::value(spread.max_range),
+            human::value(spread.median_range),
+            human::value(spread.max_range),
             spread.max_range_step
         )?;
     }

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::fmt;
+use crate::human;
 use crate::model::{Series, round_reported};
 use crate::stats::smooth::median;
 
@@ -81,9 +81,9 @@ pub fn by_loss_level(
         format!(
             "{name} fell from {from} to {to} ({of_it} of it, smoothed levels) between steps {s0} and {s1} ({span} steps) and stayed there: a regression-to-target loss this close to zero means the predictions match the targets trivially — collapse ({how})",
             name = jepa.name,
-            from = fmt::value(pre),
-            to = fmt::value(end),
-            of_it = fmt::percent(share),
+            from = human::value(pre),
+            to = human::value(end),
+            of_it = human::percent(share),
             span = s1.saturating_sub(s0)
         ),
     )
@@ -103,10 +103,10 @@ pub fn by_loss_level(
     }))
     .because(format!(
         "end level (median of the last 5% of blocks) {} is {} of the highest smoothed level after warmup {} (< {}); runs that did not collapse bottom out at 15–30% of their start",
-        fmt::value(end),
-        fmt::percent(share),
-        fmt::value(pre),
-        fmt::percent(LOSS_LEVEL_SHARE)
+        human::value(end),
+        human::percent(share),
+        human::value(pre),
+        human::percent(LOSS_LEVEL_SHARE)
     ));
     f.recommendations = recommendations(ctx);
     Some(f)
@@ -130,8 +130,8 @@ pub fn dropped_suddenly(ctx: &Context, name: &str, drop: &shape::Drop) -> String
     format!(
         "{name} dropped suddenly at {} from {} to {}",
         ctx.when(drop.step),
-        fmt::value(drop.before),
-        fmt::value(drop.after)
+        human::value(drop.before),
+        human::value(drop.after)
     )
 }
 
@@ -152,7 +152,7 @@ fn historical_drop(
         format!(
             "{} ({} of its start) and stayed there: the prediction task became trivial — collapse",
             dropped_suddenly(ctx, &jepa.name, drop),
-            fmt::percent(drop.after / start)
+            human::percent(drop.after / start)
         ),
     )
     .series(&jepa.name)

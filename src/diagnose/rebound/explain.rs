@@ -2,7 +2,7 @@
 //! the p-value means and how the minimum's selection was handled.
 
 use super::{Power, Rebound, ReboundSettings, WANDER_MARGIN};
-use crate::fmt;
+use crate::human;
 
 /// The one-sentence summary of a decided rebound section.
 pub(super) fn summary(
@@ -13,8 +13,8 @@ pub(super) fn summary(
     above_wander: bool,
 ) -> String {
     let min_step = out.min_step.unwrap_or(0);
-    let pct = fmt::percent(magnitude);
-    let pv = fmt::p_eq(out.p_value.unwrap_or(1.0));
+    let pct = human::percent(magnitude);
+    let pv = human::p_eq(out.p_value.unwrap_or(1.0));
     if out.detected {
         return match out.jump_step.filter(|j| Some(*j) == out.onset_step) {
             Some(jump) => format!(
@@ -33,26 +33,26 @@ pub(super) fn summary(
                 format!(
                     "{} points with a correlation length of {}",
                     t.points,
-                    fmt::value(t.correlation_length)
+                    human::value(t.correlation_length)
                 )
             })
             .unwrap_or_default();
         return format!(
             "after its minimum at step {min_step} the loss moved {pct} of its descent, but {detail} cannot establish a trend at p < {} (smallest attainable p = {})",
             settings.alpha,
-            fmt::p_value(out.min_attainable_p.unwrap_or(1.0))
+            human::p_value(out.min_attainable_p.unwrap_or(1.0))
         );
     }
     if rising_significant && magnitude < settings.min_magnitude {
         return format!(
             "after its minimum at step {min_step} the loss rose significantly ({pv}) but only {pct} of its descent, below the {} threshold",
-            fmt::percent(settings.min_magnitude)
+            human::percent(settings.min_magnitude)
         );
     }
     if rising_significant && !above_wander {
         return format!(
             "after its minimum at step {min_step} the loss ends {pct} of its descent higher ({pv}), but no higher than its plateau's own wander ({} peak to peak): an oscillating plateau, not a rebound",
-            fmt::value(out.plateau_wander.unwrap_or(f64::NAN))
+            human::value(out.plateau_wander.unwrap_or(f64::NAN))
         );
     }
     if rising_significant {
@@ -78,11 +78,11 @@ impl Rebound {
         if let Some(t) = &self.test {
             lines.push(format!(
                 "{} is the chance of a rise at least this clear on a loss with no trend after its minimum, with noise as persistent as this run's (AR(1) coefficient up to {}, one independent point per {} blocks; at least as persistent as the plateau's own slow wander, so an oscillating plateau does not make a small p): Mann–Kendall for a drift ({}) and Pettitt / the largest Mann–Whitney split for a jump ({}), variances inflated for that persistence, the smallest of the three tripled (Bonferroni)",
-                fmt::p_eq(self.p_value.unwrap_or(1.0)),
-                fmt::value(t.ar1_upper),
-                fmt::value(t.correlation_length),
-                fmt::p_eq(t.p_trend),
-                fmt::p_eq(t.p_shift)
+                human::p_eq(self.p_value.unwrap_or(1.0)),
+                human::value(t.ar1_upper),
+                human::value(t.correlation_length),
+                human::p_eq(t.p_trend),
+                human::p_eq(t.p_shift)
             ));
             lines.push(format!(
                 "the minimum was picked as the lowest point, so the points right after it are low by that choice: the test starts at step {} (two correlation lengths or smoothing spans later) on {} blocks; the calibration test runs this whole choice on trend-free runs and finds ≤ 1.5% false alarms at p < 0.01",
@@ -94,10 +94,10 @@ impl Rebound {
         {
             lines.push(format!(
                 "effect against the plateau: the end ({}) must exceed the post-descent plateau ({}) by more than {}× its wander ({} peak to peak around a monotone fit): {}",
-                fmt::value(end),
-                fmt::value(plateau),
+                human::value(end),
+                human::value(plateau),
                 WANDER_MARGIN,
-                fmt::value(wander),
+                human::value(wander),
                 if end - plateau > WANDER_MARGIN * wander {
                     "it does"
                 } else {

@@ -177,7 +177,7 @@ impl<'a> RecordSink<'a> {
         if !self.collisions.is_empty() {
             self.builder.warn(format!(
                 "{path}: keys that flatten to the same name (the later one in each record is used): {}",
-                crate::fmt::names(&self.collisions)
+                crate::human::names(&self.collisions)
             ));
         }
         self.text_keys.sort();

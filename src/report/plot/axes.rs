@@ -5,7 +5,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::DrawResult;
-use crate::fmt;
+use crate::human;
 
 /// A panel's grid and axis labels, the same in every panel: faint major lines, steps as ticks,
 /// `y` labelled as the axis maps them, `y_desc` beside the axis. Sizes follow `font` (pixels).
@@ -21,7 +21,7 @@ pub(super) fn draw_mesh<DB: DrawingBackend>(
         .bold_line_style(BLACK.mix(0.08))
         .y_desc(y_desc)
         .y_label_formatter(&|v| y.label(*v))
-        .x_label_formatter(&|v| fmt::tick(*v))
+        .x_label_formatter(&|v| human::tick(*v))
         .label_style(("sans-serif", font * 0.8))
         .axis_desc_style(("sans-serif", font * 0.85))
         .draw()
@@ -65,18 +65,18 @@ impl YAxis {
     /// (`1e-3`, `0.01`, `0.1`, `1`); on a narrower one every tick, to two significant digits.
     pub(crate) fn label(&self, v: f64) -> String {
         if !self.log {
-            return fmt::tick(v);
+            return human::tick(v);
         }
         if self.hi - self.lo < 2.0 {
             let x = 10f64.powf(v);
             let digits = 10f64.powi(x.log10().floor() as i32 - 1);
-            return fmt::tick((x / digits).round() * digits);
+            return human::tick((x / digits).round() * digits);
         }
         if (v - v.round()).abs() > 1e-6 {
             return String::new();
         }
         let x = 10f64.powi(v.round() as i32);
-        fmt::tick(x)
+        human::tick(x)
     }
     pub(crate) fn clamp(&self, y: f64) -> f64 {
         y.clamp(self.lo, self.hi)

@@ -11,7 +11,7 @@ use super::curve::{Chart, Curve, draw_curve_lines};
 use super::legend::{draw_legend, legend_line};
 use super::{BLUE, BLUE_RAW, CRIMSON, DrawResult, GREY, ORANGE};
 use crate::diagnose::Diagnosis;
-use crate::fmt;
+use crate::human;
 use crate::model::{Run, Series};
 use crate::report::plot_layout::{Legend, non_finite_marks};
 
@@ -48,7 +48,7 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
         let per = ipe as f64;
         chart
             .configure_secondary_axes()
-            .x_label_formatter(&|v| format!("epoch {}", fmt::value((*v / per).floor() + 1.0)))
+            .x_label_formatter(&|v| format!("epoch {}", human::value((*v / per).floor() + 1.0)))
             .label_style(("sans-serif", font * 0.75))
             .axis_desc_style(("sans-serif", font * 0.8))
             .draw()?;
@@ -72,8 +72,8 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
     {
         let label = format!(
             "rebound: +{} of the descent ({})",
-            fmt::percent(r.magnitude.unwrap_or(0.0)),
-            fmt::p_eq(r.p_value.unwrap_or(1.0))
+            human::percent(r.magnitude.unwrap_or(0.0)),
+            human::p_eq(r.p_value.unwrap_or(1.0))
         );
         chart
             .draw_series(std::iter::once(Rectangle::new(
@@ -139,7 +139,7 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
         chart.draw_series(shown.into_iter().map(|(s, _, raw)| {
             EmptyElement::at((*s, y.hi))
                 + Text::new(
-                    format!("↑{}", fmt::value(*raw)),
+                    format!("↑{}", human::value(*raw)),
                     (dx, 2),
                     ("sans-serif", font * 0.7)
                         .into_font()
@@ -152,7 +152,7 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
     if let (Some(step), Some(value)) = (r.min_step, r.min_value) {
         let point = (step as f64, y.map(value));
         let radius = (font * 0.4) as i32;
-        let label = format!("min {} @ step {step}", fmt::value(value));
+        let label = format!("min {} @ step {step}", human::value(value));
         // Below the curve, left of the marker when it sits in the right half.
         let right_half = step as f64 > f64::midpoint(x.0, x.1);
         let anchor = if right_half { HPos::Right } else { HPos::Left };
@@ -195,7 +195,7 @@ pub(super) fn shade_transient_collapses<DB: DrawingBackend>(
             series
                 .label(legend.label(format!(
                     "transient collapse (peak {} at step {}), recovered at step {}",
-                    fmt::value(e.peak_value),
+                    human::value(e.peak_value),
                     e.peak_step,
                     to
                 )))

@@ -11,7 +11,7 @@ use super::legend::{draw_legend, legend_line};
 use super::loss_panel::{draw_non_finite, shade_transient_collapses};
 use super::{BROWN, DrawResult, GREEN, GREEN_RAW, GREY, ORANGE, PURPLE};
 use crate::diagnose::Diagnosis;
-use crate::fmt;
+use crate::human;
 use crate::model::{Role, Run, Series};
 use crate::report::decimate::Columns;
 use crate::report::plot_layout::{Legend, clipped, non_finite_marks};
@@ -75,8 +75,8 @@ pub(super) fn draw_reg<DB: DrawingBackend>(
                 .label(legend.label(format!(
                     "after the JEPA minimum: {} ({}, {})",
                     r.reg_trend_after_min.as_str(),
-                    fmt::signed(detail.change),
-                    fmt::p_eq(detail.p_value)
+                    human::signed(detail.change),
+                    human::p_eq(detail.p_value)
                 )))
                 .legend(legend_line(ORANGE.stroke_width(3)));
         }
@@ -169,8 +169,8 @@ pub(super) fn draw_lr<DB: DrawingBackend>(
             "learning rate"
         })
         .y_labels(if lr.is_empty() { 0 } else { 10 })
-        .y_label_formatter(&|v| fmt::sci(*v))
-        .x_label_formatter(&|v| fmt::tick(*v))
+        .y_label_formatter(&|v| human::sci(*v))
+        .x_label_formatter(&|v| human::tick(*v))
         .label_style(("sans-serif", font * 0.8))
         .axis_desc_style(("sans-serif", font * 0.85))
         .draw()?;
@@ -178,7 +178,7 @@ pub(super) fn draw_lr<DB: DrawingBackend>(
         chart
             .configure_secondary_axes()
             .y_desc("grad norm")
-            .y_label_formatter(&|v| fmt::tick(*v))
+            .y_label_formatter(&|v| human::tick(*v))
             .label_style(("sans-serif", font * 0.8))
             .axis_desc_style(("sans-serif", font * 0.85))
             .draw()?;
@@ -218,7 +218,7 @@ pub(super) fn draw_lr<DB: DrawingBackend>(
             label.push_str(&format!(
                 " — ▲ {} above the axis (max {})",
                 c.count,
-                fmt::tick(c.max.1)
+                human::tick(c.max.1)
             ));
         }
         if nan_count > 0 {
@@ -251,7 +251,7 @@ pub(super) fn draw_lr<DB: DrawingBackend>(
             chart.draw_secondary_series(std::iter::once(
                 EmptyElement::at((c.max.0, g_hi))
                     + Text::new(
-                        format!("↑{}", fmt::tick(c.max.1)),
+                        format!("↑{}", human::tick(c.max.1)),
                         (dx, dy),
                         ("sans-serif", font * 0.7)
                             .into_font()
