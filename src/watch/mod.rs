@@ -142,6 +142,12 @@ pub fn run(settings: &WatchSettings) -> Result<u8> {
         if let Some(idle) = settings.idle_exit
             && silent >= idle
         {
+            // The run has ended: one final look on all rows.
+            if let Some(eval) = follower.monitor.evaluate_final(follower.ipe_hint())
+                && let Some(code) = session.evaluated(eval, &follower, &[])?
+            {
+                return Ok(code);
+            }
             return session.idle(&follower, silent);
         }
         if !session.stall_reported && silent >= stall_threshold(&gaps, settings.interval) {

@@ -412,10 +412,25 @@ impl Monitor {
     /// Diagnoses the run as it stands. At a look the rebound test runs at the look's level and
     /// may report; between looks, only findings that need no test are reported.
     pub fn evaluate(&mut self, log_hint: Option<u64>) -> Option<Evaluation> {
+        self.evaluate_at(log_hint, false)
+    }
+
+    /// The final look when the run has ended (`--idle-exit`): the rebound test runs on all rows at
+    /// the level of one more look ([`Spending::final_look`]), so the last word agrees with
+    /// `analyze` when its evidence is strong (p < α_k).
+    pub fn evaluate_final(&mut self, log_hint: Option<u64>) -> Option<Evaluation> {
+        self.evaluate_at(log_hint, true)
+    }
+
+    fn evaluate_at(&mut self, log_hint: Option<u64>, last: bool) -> Option<Evaluation> {
         if self.rows == 0 {
             return None;
         }
-        let look = self.spending.look(self.rows);
+        let look = if last {
+            Some(self.spending.final_look())
+        } else {
+            self.spending.look(self.rows)
+        };
         let level = look.map_or(self.spending.next_level(), |(_, level)| level);
         let run = self.compact_run(log_hint);
         let mut settings = self.settings.analysis.clone();
@@ -437,6 +452,14 @@ impl Monitor {
             if before != after {
                 diagnosis.verdict = verdict_of(&diagnosis.findings);
                 diagnosis.headline = headline_between_looks(diagnosis.verdict, &diagnosis.findings);
+            }
+            // Before the first look nothing was tested: never `healthy` yet.
+            if self.spending.looks() == 0 && diagnosis.verdict == Verdict::Healthy {
+                diagnosis.verdict = Verdict::InsufficientData;
+                diagnosis.headline = format!(
+                    "descending; rebound not yet tested (first look at {} rows, {} so far)",
+                    self.spending.first_rows, self.rows
+                );
             }
         }
         let last_step = self.last_key.map(|k| self.step_of(k, run.input.ipe));

@@ -93,6 +93,13 @@ impl Spending {
         Some((self.looks, self.level(self.looks)))
     }
 
+    /// One more look now, whatever the rows (the run has ended: `--idle-exit`): look `k` at its own
+    /// level `α_k`, so the budget still sums to at most `α`.
+    pub fn final_look(&mut self) -> (u32, f64) {
+        self.looks += 1;
+        (self.looks, self.level(self.looks))
+    }
+
     /// The level the next look will test at (shown between looks).
     pub fn next_level(&self) -> f64 {
         self.level(self.looks + 1)
