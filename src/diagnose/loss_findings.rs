@@ -400,7 +400,8 @@ pub fn insufficient(jepa: Option<&Series>, points: usize, r: &Rebound) -> Option
         format!("{name}: {}", r.summary)
     } else {
         format!(
-            "only {points} finite points of {name}: too few for the trend tests; {}",
+            "only {} of {name}: too few for the trend tests; {}",
+            human::count(points as u64, "finite point"),
             r.summary
         )
     };

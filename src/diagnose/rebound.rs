@@ -32,6 +32,7 @@ mod explain;
 
 use serde::Serialize;
 
+use crate::human;
 use crate::model::{Series, StepAxis, serialize_reported_opt};
 use crate::stats::blocks::{self, Blocks};
 use crate::stats::changepoint::{MeanShift, changepoints, flat_then_rise, hinge, noise_variance};
@@ -369,10 +370,19 @@ fn decide(
     let name = Some(name);
     let b = p.blocks.len();
     if p.blocks.points < MIN_POINTS {
-        return Rebound::nothing(
+        let mut out = Rebound::nothing(
             name,
-            format!("only {} finite points: too few to analyse", p.blocks.points),
+            match p.blocks.points {
+                0 => "no finite loss values: nothing to analyse".to_string(),
+                n => format!(
+                    "only {}: too few to analyse",
+                    human::count(n as u64, "finite point")
+                ),
+            },
         );
+        // Too little data is undecided, not a "no".
+        out.power = Power::Insufficient;
+        return out;
     }
     let steps = &p.blocks.steps;
     let (first, last) = (p.blocks.first_step[0], p.blocks.last_step[b - 1]);

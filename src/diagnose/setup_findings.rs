@@ -60,7 +60,24 @@ pub fn non_finite(ctx: &Context, run: &Run, summaries: &[SeriesSummary]) -> Vec<
             .collect::<Vec<_>>())
     };
     let mut out = Vec::new();
-    if let Some(first) = losses.iter().min_by_key(|h| h.first) {
+    let never_finite = |h: &&Hit| h.count > 0 && h.count == h.points;
+    if let Some(first) = losses.iter().find(never_finite) {
+        // Not one finite value: nothing ever trained on screen, so the fault is in what was logged.
+        out.push(
+            Finding::new(
+                Code::NonFinite,
+                Severity::Error,
+                format!(
+                    "{} is never finite ({} at all {} logged points): a logging or pipeline fault, not a divergence (check what is written to this column, and that the loss is computed at all)",
+                    first.name, first.kind, first.points
+                ),
+            )
+            .series(first.name)
+            .steps(Some(first.first), first.last)
+            .evidence(json!({"series": evidence(&losses), "never_finite": true}))
+            .because("a run that diverges is finite first; a loss that is nan or ±inf from its first logged point was never computed or recorded correctly"),
+        );
+    } else if let Some(first) = losses.iter().min_by_key(|h| h.first) {
         let names: Vec<&str> = losses.iter().map(|h| h.name).collect();
         let mut f = Finding::new(
             Code::NonFinite,

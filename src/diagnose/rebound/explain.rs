@@ -30,11 +30,18 @@ pub(super) fn summary(
             .test
             .as_ref()
             .map(|t| {
-                format!(
-                    "{} points with a correlation length of {}",
-                    t.points,
-                    human::value(t.correlation_length)
-                )
+                if persistence_unknown(t) {
+                    format!(
+                        "{}, too few to estimate how persistent the noise is,",
+                        human::count(t.points as u64, "point")
+                    )
+                } else {
+                    format!(
+                        "{} with a correlation length of {}",
+                        human::count(t.points as u64, "point"),
+                        human::value(t.correlation_length)
+                    )
+                }
             })
             .unwrap_or_default();
         return format!(
@@ -76,11 +83,18 @@ impl Rebound {
     pub fn method_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if let Some(t) = &self.test {
+            let persistence = if persistence_unknown(t) {
+                "too few points to estimate how persistent the noise is, so the most persistent noise allowed is assumed".to_string()
+            } else {
+                format!(
+                    "AR(1) coefficient up to {}, one independent point per {} blocks",
+                    human::value(t.ar1_upper),
+                    human::value(t.correlation_length)
+                )
+            };
             lines.push(format!(
-                "{} is the chance of a rise at least this clear on a loss with no trend after its minimum, with noise as persistent as this run's (AR(1) coefficient up to {}, one independent point per {} blocks; at least as persistent as the plateau's own slow wander, so an oscillating plateau does not make a small p): Mann–Kendall for a drift ({}) and Pettitt / the largest Mann–Whitney split for a jump ({}), variances inflated for that persistence, the smallest of the three tripled (Bonferroni)",
+                "{} is the chance of a rise at least this clear on a loss with no trend after its minimum, with noise as persistent as this run's ({persistence}; at least as persistent as the plateau's own slow wander, so an oscillating plateau does not make a small p): Mann–Kendall for a drift ({}) and Pettitt / the largest Mann–Whitney split for a jump ({}), variances inflated for that persistence, the smallest of the three tripled (Bonferroni)",
                 human::p_eq(self.p_value.unwrap_or(1.0)),
-                human::value(t.ar1_upper),
-                human::value(t.correlation_length),
                 human::p_eq(t.p_trend),
                 human::p_eq(t.p_shift)
             ));
@@ -117,4 +131,10 @@ impl Rebound {
         }
         lines
     }
+}
+
+/// Whether the persistence bound says nothing: at its cap, or a correlation length longer than the
+/// points tested (the bound then reflects the sample size, not the noise).
+fn persistence_unknown(t: &super::RiseTestDetail) -> bool {
+    t.ar1_upper >= crate::stats::persistence::PHI_MAX || t.correlation_length >= t.points as f64
 }
