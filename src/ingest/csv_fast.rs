@@ -8,9 +8,9 @@
 //! tokens, empty cells, V-JEPA's zero grad norms, a last line without its newline — and gives up
 //! on anything else (quotes, text, a different header, a damaged row, a number it cannot read):
 //! the caller then reads the file again with the general parser, which has the final say on what
-//! is valid and on every message. Both take their [`Schema`] from the same header rule, and every
+//! is valid and on every message. Both take their [`Schema`](super::csv_schema::Schema) from the same header rule, and every
 //! cell the fast path does not read itself goes through the general parser's
-//! [`values::parse_value`]. Equivalence is tested on every fixture and on random files
+//! [`values::parse_value`](super::values::parse_value). Equivalence is tested on every fixture and on random files
 //! (`tests/fast_path.rs`).
 
 use std::fs::File;

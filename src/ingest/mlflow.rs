@@ -10,7 +10,7 @@
 //! metric's value at that step. A metric logged twice at one step keeps the later value (MLflow's
 //! own `latest_metrics` rule), counted in a note. MLflow stores NaN as `is_nan` with value 0 and
 //! ±infinity as ±`f64::MAX`; both are read back as what was logged. Params become the run's
-//! config under the keys of the params YAML ([`params`]).
+//! config under the keys of the params YAML (`mlflow/params.rs`).
 
 use std::collections::BTreeMap;
 use std::fs;

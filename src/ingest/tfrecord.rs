@@ -69,7 +69,7 @@ const CHUNK_BYTES: usize = 1 << 20;
 
 /// Reads TFRecord frames from a byte stream.
 ///
-/// The stream is read in chunks of [`CHUNK_BYTES`] into shared buffers ([`Bytes`]): a record's
+/// The stream is read in chunks of `CHUNK_BYTES` (1 MiB) into shared buffers ([`Bytes`]): a record's
 /// payload is a slice of its chunk, not a copy, so decoders can borrow from it
 /// ([`RecordReader::payload_bytes`]) without allocating per record.
 pub struct RecordReader<R> {

@@ -5,7 +5,7 @@
 //!    run has no value. `__MIN`/`__MAX` are the panel's smoothing band, not series. Several runs in
 //!    one export are split by run name; one is read (`--run NAME` picks among several).
 //! 2. The offline run folder (`wandb/offline-run-*/`, `wandb/latest-run`): its `run-*.wandb`
-//!    transaction log, or `files/output.log` when that cannot be read ([`offline`]).
+//!    transaction log, or `files/output.log` when that cannot be read (`wandb/offline.rs`).
 
 use std::fs::File;
 use std::io::Read;
