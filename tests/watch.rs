@@ -151,6 +151,23 @@ fn new_log(dir: &Path, name: &str) -> Result<PathBuf, std::io::Error> {
     Ok(path)
 }
 
+/// A new log `name` in `dir` holding `steps` healthy rows drawn with noise `seed`.
+fn healthy_log(dir: &Path, name: &str, steps: u64, seed: u64) -> Result<PathBuf, std::io::Error> {
+    let log = new_log(dir, name)?;
+    let mut noise = Noise::new(seed);
+    let text: String = (0..steps)
+        .map(|s| {
+            let (l, r) = healthy(s, &mut noise);
+            row(s, l, r)
+        })
+        .collect();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)?
+        .write_all(text.as_bytes())?;
+    Ok(log)
+}
+
 fn show(events: &[(Instant, Value)]) {
     for (_, e) in events {
         println!(
@@ -480,18 +497,7 @@ fn a_rank_file_appearing_late_is_merged() -> TestResult {
 #[test]
 fn idle_exit_ends_quietly_or_reports_a_stalled_log() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let log = new_log(dir.path(), "jepa_r0.csv")?;
-    let mut noise = Noise::new(17);
-    let text: String = (0..600)
-        .map(|s| {
-            let (l, r) = healthy(s, &mut noise);
-            row(s, l, r)
-        })
-        .collect();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&log)?
-        .write_all(text.as_bytes())?;
+    let log = healthy_log(dir.path(), "jepa_r0.csv", 600, 17)?;
 
     let start = Instant::now();
     let (code, events) = Watch::spawn(&[
@@ -528,18 +534,7 @@ fn idle_exit_ends_quietly_or_reports_a_stalled_log() -> TestResult {
 #[test]
 fn sigint_prints_the_last_status_and_exits_0() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let log = new_log(dir.path(), "jepa_r0.csv")?;
-    let mut noise = Noise::new(18);
-    let text: String = (0..400)
-        .map(|s| {
-            let (l, r) = healthy(s, &mut noise);
-            row(s, l, r)
-        })
-        .collect();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&log)?
-        .write_all(text.as_bytes())?;
+    let log = healthy_log(dir.path(), "jepa_r0.csv", 400, 18)?;
     let mut child = Command::new(assert_cmd::cargo::cargo_bin!("jepa-doctor"))
         .args(["watch", "--interval=0.2", &path_arg(&log)])
         .stdout(Stdio::piped())
