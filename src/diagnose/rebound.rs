@@ -27,21 +27,24 @@
 //!
 //! Everything here is invariant to shifting or positively scaling the loss (ranks, medians,
 //! ratios), which the property tests check.
+//!
+//! Files: steps 1–2 in `prepare`, steps 3–5 here, step 6 in `reg_trend`; the report section's
+//! types in `section`, its sentences in `explain`.
 
 mod explain;
 mod prepare;
+mod reg_trend;
+mod section;
 
 pub use prepare::{
     MIN_POINTS, Prepared, SPIKE_SIGMAS, hampel_half_window, prepare, prepare_values,
 };
-
-use serde::Serialize;
+pub use section::{Power, Rebound, RegTrend, RegTrendDetail, RiseTestDetail, Warmup, WarmupSource};
 
 use crate::human;
-use crate::model::{Series, StepAxis, serialize_reported_opt};
+use crate::model::{Series, StepAxis};
 use crate::stats::blocks;
 use crate::stats::changepoint::{MeanShift, changepoints, flat_then_rise, hinge, noise_variance};
-use crate::stats::persistence::persistent_trend;
 use crate::stats::rise;
 use crate::stats::smooth::median;
 use crate::stats::trend::sens_slope_xy;
@@ -73,197 +76,18 @@ impl Default for ReboundSettings {
     }
 }
 
-/// Direction of the regularization series after the minimum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RegTrend {
-    Falling,
-    Flat,
-    Rising,
-    Absent,
-    /// The monitor burst to collapse and recovered inside the span (set by the diagnosis from
-    /// [`crate::diagnose::collapse`]): no single trend describes it.
-    Burst,
-}
-
-impl RegTrend {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegTrend::Falling => "falling",
-            RegTrend::Flat => "flat",
-            RegTrend::Rising => "rising",
-            RegTrend::Absent => "absent",
-            RegTrend::Burst => "burst",
-        }
-    }
-}
-
-/// Whether the post-minimum test could reach the significance level at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Power {
-    Adequate,
-    /// Too few points after the minimum: the smallest attainable p-value exceeds alpha.
-    Insufficient,
-    /// Nothing to test (no minimum before the end, or too little data).
-    NotApplicable,
-}
-
-/// The trend of the regularization series over the rebound span.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RegTrendDetail {
-    pub series: String,
-    #[serde(serialize_with = "crate::model::serialize_reported")]
-    pub p_value: f64,
-    /// Sen-slope change over the span, in the series' units.
-    #[serde(serialize_with = "crate::model::serialize_reported")]
-    pub change: f64,
-    /// The change that counts as a direction on this series' scale.
-    #[serde(serialize_with = "crate::model::serialize_reported")]
-    pub change_threshold: f64,
-    pub points: usize,
-}
-
-/// Where warmup ends and how that was decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Warmup {
-    pub end_step: u64,
-    pub source: WarmupSource,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WarmupSource {
-    /// `--warmup-steps`.
-    Flag,
-    /// `optimization.warmup × ipe` from the params YAML.
-    Config,
-    /// Where the logged learning rate first reaches its peak.
-    LrColumn,
-    /// No information: the first 5% of the run.
-    Default,
-}
-
-/// The `rebound` section of the report (DESIGN §7), with what led to the decision.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Rebound {
-    pub detected: bool,
-    pub series: Option<String>,
-    pub min_step: Option<u64>,
-    #[serde(serialize_with = "serialize_reported_opt")]
-    pub min_value: Option<f64>,
-    pub onset_step: Option<u64>,
-    #[serde(serialize_with = "serialize_reported_opt")]
-    pub end_value: Option<f64>,
-    /// Share of the descent given back: (end − min)/(start − min).
-    #[serde(serialize_with = "serialize_reported_opt")]
-    pub magnitude: Option<f64>,
-    #[serde(serialize_with = "serialize_reported_opt")]
-    pub p_value: Option<f64>,
-    #[serde(serialize_with = "serialize_reported_opt")]
-    pub slope_per_1k_steps: Option<f64>,
-    pub reg_trend_after_min: RegTrend,
-    /// Highest smoothed level before the minimum.
-    #[serde(serialize_with = "serialize_reported_opt")]
-    pub start_value: Option<f64>,
-    #[serde(serialize_with = "serialize_reported_opt")]
-    pub z: Option<f64>,
-    /// Points (blocks) after the minimum that the trend test saw.
-    pub points_after_min: usize,
-    pub power: Power,
-    #[serde(serialize_with = "serialize_reported_opt")]
-    pub min_attainable_p: Option<f64>,
-    pub last_step: Option<u64>,
-    pub warmup: Option<Warmup>,
-    pub reg: Option<RegTrendDetail>,
-    /// Points per block of the analysis (1 = every point).
-    pub block_size: usize,
-    /// One sentence saying what was seen and why it is or is not a rebound.
-    pub summary: String,
-    /// Steps `[first, last]` around `min_step` whose smoothed level is within the noise of the
-    /// minimum: the flat bottom, where checkpoints are worth probing.
-    pub min_step_range: Option<[u64; 2]>,
-    /// Checkpoint steps worth a downstream probe: across `min_step_range`, and the end.
-    pub probe_steps: Vec<u64>,
-    /// The post-descent plateau: the increasing isotonic fit of the smoothed loss at the minimum.
-    #[serde(serialize_with = "serialize_reported_opt")]
-    pub plateau_value: Option<f64>,
-    /// Peak-to-peak of the smoothed loss around that monotone fit after the minimum.
-    #[serde(serialize_with = "serialize_reported_opt")]
-    pub plateau_wander: Option<f64>,
-    /// Where a persistent upward level shift happened, when the rise is a jump.
-    pub jump_step: Option<u64>,
-    /// How the p-value was computed.
-    pub test: Option<RiseTestDetail>,
-}
-
-/// The calibrated test behind `p_value` (see [`crate::stats::persistence`]).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RiseTestDetail {
-    /// First step of the tested span (the selection gap after the minimum skipped).
-    pub start_step: u64,
-    /// Blocks tested.
-    pub points: usize,
-    /// Bias-corrected upper bound of the noise's AR(1) coefficient.
-    #[serde(serialize_with = "crate::model::serialize_reported")]
-    pub ar1_upper: f64,
-    /// Points per independent point, `(1 + φ)/(1 − φ)`.
-    #[serde(serialize_with = "crate::model::serialize_reported")]
-    pub correlation_length: f64,
-    /// Mann–Kendall p-value (variance inflated for the persistence).
-    #[serde(serialize_with = "crate::model::serialize_reported")]
-    pub p_trend: f64,
-    /// Pettitt level-shift p-value (inflated likewise).
-    #[serde(serialize_with = "crate::model::serialize_reported")]
-    pub p_shift: f64,
-}
-
-impl Rebound {
-    /// The section when the run has no loss series at all.
-    pub fn nothing_found() -> Rebound {
-        Rebound::nothing(None, "no loss series found (name one with --jepa-col)")
-    }
-
-    fn nothing(series: Option<&str>, summary: impl Into<String>) -> Rebound {
-        Rebound {
-            detected: false,
-            series: series.map(str::to_string),
-            min_step: None,
-            min_value: None,
-            onset_step: None,
-            end_value: None,
-            magnitude: None,
-            p_value: None,
-            slope_per_1k_steps: None,
-            reg_trend_after_min: RegTrend::Absent,
-            start_value: None,
-            z: None,
-            points_after_min: 0,
-            power: Power::NotApplicable,
-            min_attainable_p: None,
-            last_step: None,
-            warmup: None,
-            reg: None,
-            block_size: 0,
-            summary: summary.into(),
-            min_step_range: None,
-            probe_steps: Vec::new(),
-            plateau_value: None,
-            plateau_wander: None,
-            jump_step: None,
-            test: None,
-        }
-    }
-}
-
 /// The whole decision on prepared values (no regularization series): what
 /// `tests/calibration.rs` runs on simulated trend-free series. `warmup_end_step` as in [`detect`].
-pub fn decide_prepared(p: &Prepared, warmup_end_step: u64, settings: &ReboundSettings) -> Rebound {
+pub fn decide_prepared(
+    prepared: &Prepared,
+    warmup_end_step: u64,
+    settings: &ReboundSettings,
+) -> Rebound {
     let warmup = Warmup {
         end_step: warmup_end_step,
         source: WarmupSource::Flag,
     };
-    decide("loss", None, Some(warmup), settings, p)
+    decide("loss", None, Some(warmup), settings, prepared)
 }
 
 /// Runs the detector on `jepa`, reading `reg` over the same span. Returns the decision and both
@@ -294,14 +118,14 @@ fn decide(
     reg: Option<(&Series, &Prepared)>,
     warmup: Option<Warmup>,
     settings: &ReboundSettings,
-    p: &Prepared,
+    prepared: &Prepared,
 ) -> Rebound {
     let name = Some(name);
-    let b = p.blocks.len();
-    if p.blocks.points < MIN_POINTS {
+    let b = prepared.blocks.len();
+    if prepared.blocks.points < MIN_POINTS {
         let mut out = Rebound::nothing(
             name,
-            match p.blocks.points {
+            match prepared.blocks.points {
                 0 => "no finite loss values: nothing to analyse".to_string(),
                 n => format!(
                     "only {}: too few to analyse",
@@ -313,8 +137,11 @@ fn decide(
         out.power = Power::Insufficient;
         return out;
     }
-    let steps = &p.blocks.steps;
-    let (first, last) = (p.blocks.first_step[0], p.blocks.last_step[b - 1]);
+    let steps = &prepared.blocks.steps;
+    let (first, last) = (
+        prepared.blocks.first_step[0],
+        prepared.blocks.last_step[b - 1],
+    );
     let run_span = (last - first).max(1) as f64;
     let warmup = warmup.unwrap_or(Warmup {
         end_step: first + (0.05 * run_span).round() as u64,
@@ -322,7 +149,7 @@ fn decide(
     });
     let mut out = Rebound::nothing(name, "");
     out.warmup = Some(warmup);
-    out.block_size = p.blocks.block_size();
+    out.block_size = prepared.blocks.block_size();
     out.last_step = Some(last);
     let Some(search_from) = steps.iter().position(|s| *s >= warmup.end_step as f64) else {
         out.summary = format!(
@@ -332,19 +159,22 @@ fn decide(
         return out;
     };
     let m = (search_from..b)
-        .min_by(|i, j| p.smoothed[*i].total_cmp(&p.smoothed[*j]))
+        .min_by(|i, j| prepared.smoothed[*i].total_cmp(&prepared.smoothed[*j]))
         .unwrap_or(search_from);
-    let min_level = p.smoothed[m];
-    let start_level = p.smoothed[..=m]
+    let min_level = prepared.smoothed[m];
+    let start_level = prepared.smoothed[..=m]
         .iter()
         .copied()
         .fold(f64::NEG_INFINITY, f64::max);
-    let noise = noise_variance(&p.cleaned).sqrt();
-    let (lo, hi) = rise::within_noise(&p.smoothed, m, noise);
+    let noise = noise_variance(&prepared.cleaned).sqrt();
+    let (lo, hi) = rise::within_noise(&prepared.smoothed, m, noise);
     let lo = lo.max(search_from);
-    let m = refine_minimum(p, m, search_from, (lo, hi));
+    let m = refine_minimum(prepared, m, search_from, (lo, hi));
     let min_step = steps[m].round() as u64;
-    let range = [p.blocks.first_step[lo], p.blocks.last_step[hi]];
+    let range = [
+        prepared.blocks.first_step[lo],
+        prepared.blocks.last_step[hi],
+    ];
     out.min_step_range = Some(range);
     out.probe_steps = vec![range[0], min_step.clamp(range[0], range[1]), range[1]];
     out.probe_steps.dedup();
@@ -353,10 +183,10 @@ fn decide(
     out.start_value = Some(start_level);
     let descent = start_level - min_level;
     let after = b - m;
-    let tail = (p.span_blocks.round() as usize)
+    let tail = (prepared.span_blocks.round() as usize)
         .max(3)
         .min((after / 2).max(1));
-    let end_level = median(&p.cleaned[b - tail.min(b)..]);
+    let end_level = median(&prepared.cleaned[b - tail.min(b)..]);
     out.end_value = Some(end_level);
     out.points_after_min = after.saturating_sub(1);
     if descent <= 0.0 {
@@ -373,9 +203,15 @@ fn decide(
         );
         return out;
     }
-    let post = &p.cleaned[m..];
+    let post = &prepared.cleaned[m..];
     let post_steps = &steps[m..];
-    let rise = rise::assess(&p.cleaned, &p.smoothed, m, search_from, p.span_blocks);
+    let rise = rise::assess(
+        &prepared.cleaned,
+        &prepared.smoothed,
+        m,
+        search_from,
+        prepared.span_blocks,
+    );
     let test = &rise.test;
     let slope = sens_slope_xy(post_steps, post);
     out.p_value = Some(test.p);
@@ -390,14 +226,14 @@ fn decide(
     out.plateau_value = Some(rise.plateau_level);
     out.plateau_wander = Some(rise.wander);
     out.test = Some(RiseTestDetail {
-        start_step: p.blocks.first_step[m + rise.gap],
+        start_step: prepared.blocks.first_step[m + rise.gap],
         points: post.len() - rise.gap,
         ar1_upper: test.ar1.phi_upper,
         correlation_length: test.ar1.correlation_length(),
         p_trend: test.mk.p,
         p_shift: test.p_shift,
     });
-    let (trend, detail) = reg_trend(reg, p.blocks.first_step[m], last, settings);
+    let (trend, detail) = reg_trend::reg_trend(reg, prepared.blocks.first_step[m], last, settings);
     out.reg_trend_after_min = trend;
     out.reg = detail;
 
@@ -406,7 +242,15 @@ fn decide(
     let by_shift = test.p_shift < test.mk.p;
     // PELT is only run when there is a significant rise to place.
     let jump = (rising && significant)
-        .then(|| persistent_jump(post, &p.smoothed[m..], p.span_blocks, min_level, noise))
+        .then(|| {
+            persistent_jump(
+                post,
+                &prepared.smoothed[m..],
+                prepared.span_blocks,
+                min_level,
+                noise,
+            )
+        })
         .flatten();
     let above_wander = end_level - rise.plateau_level > WANDER_MARGIN * rise.wander;
     // Where a rise sets in is only defined when there is one: on a flat stretch the knot of the
@@ -417,7 +261,7 @@ fn decide(
         let step_better = jump.is_some_and(|k| ramp.is_none_or(|h| step_sse(post, k) < h.sse));
         out.jump_step = jump
             .filter(|_| step_better)
-            .map(|k| p.blocks.first_step[m + k]);
+            .map(|k| prepared.blocks.first_step[m + k]);
         out.onset_step = if out.jump_step.is_some() {
             out.jump_step
         } else {
@@ -494,17 +338,22 @@ fn persistent_jump(
 /// lies in `min_step_range`. Between a kink and the smoothed argmin the smoothed curve falls
 /// monotonically, so a real kink is inside it; a knot in another dip of a wandering plateau,
 /// cut off from the bottom by a hump higher than the noise, is not the minimum's kink.
-fn refine_minimum(p: &Prepared, m: usize, search_from: usize, bottom: (usize, usize)) -> usize {
-    if p.cleaned.len() < 30 {
+fn refine_minimum(
+    prepared: &Prepared,
+    m: usize,
+    search_from: usize,
+    bottom: (usize, usize),
+) -> usize {
+    if prepared.cleaned.len() < 30 {
         return m;
     }
-    let reach = (4.0 * p.span_blocks).ceil() as usize;
+    let reach = (4.0 * prepared.span_blocks).ceil() as usize;
     let lo = m.saturating_sub(reach).max(search_from);
-    let hi = (m + reach + 1).min(p.cleaned.len());
+    let hi = (m + reach + 1).min(prepared.cleaned.len());
     if hi - lo < 7 {
         return m;
     }
-    match hinge(&p.blocks.steps[lo..hi], &p.cleaned[lo..hi], 3) {
+    match hinge(&prepared.blocks.steps[lo..hi], &prepared.cleaned[lo..hi], 3) {
         Some(h)
             if h.slope_before < 0.0
                 && h.slope_after >= 0.0
@@ -514,57 +363,4 @@ fn refine_minimum(p: &Prepared, m: usize, search_from: usize, bottom: (usize, us
         }
         _ => m,
     }
-}
-
-/// The trend of `reg` over steps `[from, to]`, on its prepared blocks (de-spiked block medians)
-/// whose centres fall in the span.
-fn reg_trend(
-    reg: Option<(&Series, &Prepared)>,
-    from: u64,
-    to: u64,
-    settings: &ReboundSettings,
-) -> (RegTrend, Option<RegTrendDetail>) {
-    let Some((reg, p)) = reg else {
-        return (RegTrend::Absent, None);
-    };
-    let steps = &p.blocks.steps;
-    let k0 = steps.partition_point(|s| *s < from as f64);
-    let k1 = steps.partition_point(|s| *s <= to as f64);
-    if k1.saturating_sub(k0) < MIN_POINTS {
-        return (RegTrend::Absent, None);
-    }
-    let span = &p.cleaned[k0..k1];
-    let mk = persistent_trend(span);
-    let slope = sens_slope_xy(&steps[k0..k1], span);
-    let change = slope * (to - from) as f64;
-    let threshold = reg_change_threshold(p);
-    let trend = if mk.mk.p >= settings.alpha || change.abs() < threshold {
-        RegTrend::Flat
-    } else if change > 0.0 {
-        RegTrend::Rising
-    } else {
-        RegTrend::Falling
-    };
-    let detail = RegTrendDetail {
-        series: reg.name.clone(),
-        p_value: mk.mk.p,
-        change,
-        change_threshold: threshold,
-        points: span.len(),
-    };
-    (trend, Some(detail))
-}
-
-/// A change that matters for a regularization series: 0.02 when it lives in [0, 1] (V-JEPA's
-/// `mean(relu(1 − std))`), else 5% of the 5–95% range of its block medians over the run.
-fn reg_change_threshold(p: &Prepared) -> f64 {
-    let b = &p.blocks;
-    let unit = b.mins.iter().all(|v| *v >= 0.0) && b.maxs.iter().all(|v| *v <= 1.0);
-    if unit {
-        return 0.02;
-    }
-    let mut values = b.medians.clone();
-    values.sort_by(f64::total_cmp);
-    let q = |f: f64| values[((values.len() - 1) as f64 * f).round() as usize];
-    (0.05 * (q(0.95) - q(0.05))).max(f64::MIN_POSITIVE)
 }
