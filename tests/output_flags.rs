@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{doctor, fixture};
+use common::{analyze_with_figure, doctor, fixture};
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -201,19 +201,13 @@ fn quiet_silences_github_too() {
 
 #[test]
 fn markdown_draws_the_curve_and_links_a_published_figure() {
-    let dir = tempfile::tempdir().unwrap();
-    let png = dir.path().join("fig.png");
-    let out = doctor()
-        .args([
-            "analyze",
-            &fixture("synthetic/rebound_reg_falling"),
-            "--markdown",
-        ])
-        .arg(format!("--plot={}", png.display()))
-        .arg("--figure-url=https://example.org/artifacts/42")
-        .output()
-        .unwrap();
-    let md = String::from_utf8(out.stdout).unwrap();
+    let (_dir, png, md) = analyze_with_figure("synthetic/rebound_reg_falling", |png| {
+        vec![
+            "--markdown".into(),
+            format!("--plot={}", png.display()),
+            "--figure-url=https://example.org/artifacts/42".into(),
+        ]
+    });
     // The curve stands on its own: a Mermaid chart and a sparkline, no local image.
     assert!(md.contains("```mermaid\nxychart-beta\n"), "{md}");
     let line = md

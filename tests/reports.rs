@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{doctor, fixture};
+use common::{analyze_with_figure, doctor, fixture};
 use predicates::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -174,19 +174,13 @@ fn long_runs_are_decimated_for_drawing_and_look_the_same() {
 
 #[test]
 fn markdown_references_the_figure() {
-    let dir = tempfile::tempdir().unwrap();
-    let png = dir.path().join("fig.png");
-    let out = doctor()
-        .args([
-            "analyze",
-            &fixture("synthetic/rebound_reg_falling"),
-            "--markdown=-",
-            "--plot",
-        ])
-        .arg(&png)
-        .output()
-        .unwrap();
-    let md = String::from_utf8(out.stdout).unwrap();
+    let (_dir, png, md) = analyze_with_figure("synthetic/rebound_reg_falling", |png| {
+        vec![
+            "--markdown=-".into(),
+            "--plot".into(),
+            png.display().to_string(),
+        ]
+    });
     assert!(
         md.contains(&format!("![loss report]({})", png.display())),
         "{md}"

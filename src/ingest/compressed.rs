@@ -42,47 +42,78 @@ pub fn decoder(
     Ok(Box::new(reader))
 }
 
+/// Whether a file's first bytes start a given format.
+type Magic = fn(&[u8]) -> bool;
+
+/// Binary formats we recognise but do not read: how each starts, and what to do instead
+/// (`{path}` stands for the path as given, `{stem}` for its name without the extension).
+const NOT_READ: &[(Magic, &str)] = &[
+    (
+        |head| head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]),
+        "the file is xz-compressed; decompress it first (xz -dk {path}) or pipe it: xz -dc {path} | jepa-doctor analyze -",
+    ),
+    (
+        |head| head.len() >= 10 && head.starts_with(b"BZh") && &head[4..10] == b"1AY&SY",
+        "the file is bzip2-compressed; decompress it first (bunzip2 -k {path}) or pipe it: bzip2 -dc {path} | jepa-doctor analyze -",
+    ),
+    (
+        |head| head.starts_with(b"PAR1"),
+        "the file is Parquet; convert it to CSV first: python -c \"import pandas as pd; pd.read_parquet('{path}').to_csv('{stem}.csv', index=False)\"",
+    ),
+    (
+        |head| head.starts_with(b"SQLite format 3\0"),
+        "the file is an SQLite database without MLflow's runs and metrics tables; export the metrics table to CSV first: sqlite3 -header -csv {path} 'SELECT * FROM <table>' > {stem}.csv",
+    ),
+    (
+        |head| head.starts_with(b"PK\x03\x04"),
+        "the file is a zip archive; extract the log first (unzip {path})",
+    ),
+    (
+        |head| head.starts_with(b"\x89HDF\r\n\x1a\n"),
+        "the file is HDF5; export the metrics to CSV first (e.g. pandas.read_hdf('{path}').to_csv('{stem}.csv'))",
+    ),
+    (
+        |head| head.starts_with(b"\x93NUMPY"),
+        "the file is a NumPy array; save it as CSV first (numpy.savetxt('{stem}.csv', numpy.load('{path}'), delimiter=','))",
+    ),
+    (
+        |head| head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]),
+        "the file is a Python pickle (a checkpoint or a pickled log); jepa-doctor does not unpickle files; write the metrics as CSV or JSON lines ({path})",
+    ),
+];
+
 /// Why a source whose first bytes are `head` cannot be read, for binary formats we recognise but
 /// do not read; `None` for anything else (text, or bytes the parsers judge themselves).
 pub fn unreadable_binary(head: &[u8], path: Option<&Path>) -> Option<String> {
+    let (_, advice) = NOT_READ.iter().find(|(starts, _)| starts(head))?;
     let shown = path.map_or_else(|| "FILE".to_string(), |p| p.display().to_string());
     let stem = path
         .and_then(|p| p.file_stem())
         .map_or_else(|| "FILE".to_string(), |s| s.to_string_lossy().into_owned());
-    let why = if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        format!(
-            "the file is xz-compressed; decompress it first (xz -dk {shown}) or pipe it: xz -dc {shown} | jepa-doctor analyze -"
-        )
-    } else if head.len() >= 10 && head.starts_with(b"BZh") && &head[4..10] == b"1AY&SY" {
-        format!(
-            "the file is bzip2-compressed; decompress it first (bunzip2 -k {shown}) or pipe it: bzip2 -dc {shown} | jepa-doctor analyze -"
-        )
-    } else if head.starts_with(b"PAR1") {
-        format!(
-            "the file is Parquet; convert it to CSV first: python -c \"import pandas as pd; pd.read_parquet('{shown}').to_csv('{stem}.csv', index=False)\""
-        )
-    } else if head.starts_with(b"SQLite format 3\0") {
-        format!(
-            "the file is an SQLite database without MLflow's runs and metrics tables; export the metrics table to CSV first: sqlite3 -header -csv {shown} 'SELECT * FROM <table>' > {stem}.csv"
-        )
-    } else if head.starts_with(b"PK\x03\x04") {
-        format!("the file is a zip archive; extract the log first (unzip {shown})")
-    } else if head.starts_with(b"\x89HDF\r\n\x1a\n") {
-        format!(
-            "the file is HDF5; export the metrics to CSV first (e.g. pandas.read_hdf('{shown}').to_csv('{stem}.csv'))"
-        )
-    } else if head.starts_with(b"\x93NUMPY") {
-        format!(
-            "the file is a NumPy array; save it as CSV first (numpy.savetxt('{stem}.csv', numpy.load('{shown}'), delimiter=','))"
-        )
-    } else if head.len() >= 2 && head[0] == 0x80 && (2..=5).contains(&head[1]) {
-        format!(
-            "the file is a Python pickle (a checkpoint or a pickled log); jepa-doctor does not unpickle files; write the metrics as CSV or JSON lines ({shown})"
-        )
-    } else {
-        return None;
-    };
-    Some(why)
+    Some(fill(advice, &shown, &stem))
+}
+
+/// `advice` with `{path}` and `{stem}` replaced in one pass (a path that itself contains
+/// `{stem}` stays as it is).
+fn fill(advice: &str, path: &str, stem: &str) -> String {
+    let mut out = String::with_capacity(advice.len() + 2 * path.len());
+    let mut rest = advice;
+    while let Some(at) = rest.find('{') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if let Some(after) = rest.strip_prefix("{path}") {
+            out.push_str(path);
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("{stem}") {
+            out.push_str(stem);
+            rest = after;
+        } else {
+            out.push('{');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A log file's name without its extension, and without a `.gz` / `.zst` before that
@@ -129,5 +160,18 @@ mod tests {
         assert!(named(b"SQLite format 3\0").contains("sqlite3"));
         assert!(named(b"\x80\x04\x95").contains("pickle"));
         assert_eq!(unreadable_binary(b"step,loss\n", None), None);
+    }
+
+    #[test]
+    fn a_path_is_quoted_as_it_is_even_with_braces() {
+        let why = unreadable_binary(b"PAR1\x15\x04", Some(Path::new("runs/{stem}/m.parquet")));
+        let why = why.unwrap_or_default();
+        assert!(
+            why.contains("pd.read_parquet('runs/{stem}/m.parquet')"),
+            "{why}"
+        );
+        assert!(why.contains(".to_csv('m.csv'"), "{why}");
+        let why = unreadable_binary(b"PK\x03\x04", None).unwrap_or_default();
+        assert!(why.ends_with("(unzip FILE)"), "{why}");
     }
 }

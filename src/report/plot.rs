@@ -31,7 +31,7 @@ mod loss_panel;
 mod lower_panels;
 
 pub(crate) use axes::YAxis;
-use curve::{curve, curve_from_blocks};
+use curve::{Curve, curve, curve_from_blocks};
 use loss_panel::draw_loss;
 use lower_panels::{draw_lr, draw_reg};
 
@@ -186,19 +186,44 @@ fn draw<DB: DrawingBackend>(
             rest = bottom;
         }
     }
+    let ctx = PanelContext {
+        run,
+        d,
+        x,
+        font,
+        log_y: opts.log_y,
+    };
     let mut it = panels.into_iter();
     if let (Some(area), Some(c)) = (it.next(), &jepa) {
-        draw_loss(&area, run, d, c, x, font, opts.log_y)?;
+        draw_loss(&area, &ctx, c)?;
     }
     if let Some(c) = &reg
         && let Some(area) = it.next()
     {
-        draw_reg(&area, run, d, c, x, font, opts.log_y)?;
+        draw_reg(&area, &ctx, c)?;
     }
     if has_lr_panel && let Some(area) = it.next() {
-        draw_lr(&area, run, d, x, columns, font)?;
+        draw_lr(&area, &ctx, columns)?;
     }
     Ok(())
+}
+
+/// What every panel draws from: the run and its diagnosis, the x range in steps, the font size
+/// in pixels, and `--log-y`.
+#[derive(Clone, Copy)]
+struct PanelContext<'a> {
+    run: &'a Run,
+    d: &'a Diagnosis,
+    x: (f64, f64),
+    font: f64,
+    log_y: bool,
+}
+
+impl PanelContext<'_> {
+    /// The y axis of a curve panel: logarithmic with `--log-y`, or when the curve spans decades.
+    fn y_axis(&self, c: &Curve) -> YAxis {
+        YAxis::with_log(c.lo, c.hi, self.log_y)
+    }
 }
 
 fn draw_title<DB: DrawingBackend>(

@@ -32,6 +32,24 @@ pub fn stdout_of(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Stdout of `jepa-doctor analyze fixtures/REL ARGS…` with a figure planned at `fig.png` in a
+/// fresh directory: `args(png)` gives the flags after the input. Returns the directory (the
+/// figure lives as long as it does), the figure's path and stdout; the exit status is not checked.
+pub fn analyze_with_figure(
+    rel: &str,
+    args: impl FnOnce(&std::path::Path) -> Vec<String>,
+) -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("fig.png");
+    let out = doctor()
+        .arg("analyze")
+        .arg(fixture(rel))
+        .args(args(&png))
+        .output()
+        .unwrap();
+    (dir, png, String::from_utf8(out.stdout).unwrap())
+}
+
 /// Path of a file under `fixtures/`.
 pub fn fixture(rel: &str) -> String {
     let p: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fixtures", rel]

@@ -9,7 +9,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::axes::{YAxis, draw_mesh};
 use super::curve::{Chart, Curve, draw_curve_lines};
 use super::legend::{draw_legend, legend_line};
-use super::{BLUE, BLUE_RAW, CRIMSON, DrawResult, GREY, ORANGE};
+use super::{BLUE, BLUE_RAW, CRIMSON, DrawResult, GREY, ORANGE, PanelContext};
 use crate::diagnose::Diagnosis;
 use crate::human;
 use crate::model::{Run, Series};
@@ -17,16 +17,15 @@ use crate::report::plot_layout::{Legend, non_finite_marks};
 
 pub(super) fn draw_loss<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    run: &Run,
-    d: &Diagnosis,
+    ctx: &PanelContext,
     c: &Curve,
-    x: (f64, f64),
-    font: f64,
-    log_y: bool,
 ) -> DrawResult<DB> {
-    let y = YAxis::with_log(c.lo, c.hi, log_y);
-    let mut legend = Legend::default();
+    let PanelContext {
+        run, d, x, font, ..
+    } = *ctx;
     let ipe = run.ipe().or(d.schedule.as_ref().map(|s| s.ipe));
+    let y = ctx.y_axis(c);
+    let mut legend = Legend::default();
     let mut chart = ChartBuilder::on(area)
         .margin(8)
         .x_label_area_size((font * 1.6) as u32)

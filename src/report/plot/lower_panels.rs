@@ -5,27 +5,25 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::axes::{YAxis, draw_mesh};
+use super::axes::draw_mesh;
 use super::curve::{Curve, draw_curve_lines};
 use super::legend::{draw_legend, legend_line};
 use super::loss_panel::{draw_non_finite, shade_transient_collapses};
-use super::{BROWN, DrawResult, GREEN, GREEN_RAW, GREY, ORANGE, PURPLE};
-use crate::diagnose::Diagnosis;
+use super::{BROWN, DrawResult, GREEN, GREEN_RAW, GREY, ORANGE, PURPLE, PanelContext};
 use crate::human;
-use crate::model::{Role, Run, Series};
+use crate::model::{Role, Series};
 use crate::report::decimate::Columns;
 use crate::report::plot_layout::{Legend, clipped, non_finite_marks};
 
 pub(super) fn draw_reg<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    run: &Run,
-    d: &Diagnosis,
+    ctx: &PanelContext,
     c: &Curve,
-    x: (f64, f64),
-    font: f64,
-    log_y: bool,
 ) -> DrawResult<DB> {
-    let y = YAxis::with_log(c.lo, c.hi, log_y);
+    let PanelContext {
+        run, d, x, font, ..
+    } = *ctx;
+    let y = ctx.y_axis(c);
     let mut legend = Legend::default();
     let mut chart = ChartBuilder::on(area)
         .margin(8)
@@ -88,12 +86,12 @@ pub(super) fn draw_reg<DB: DrawingBackend>(
 
 pub(super) fn draw_lr<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    run: &Run,
-    d: &Diagnosis,
-    x: (f64, f64),
+    ctx: &PanelContext,
     columns: usize,
-    font: f64,
 ) -> DrawResult<DB> {
+    let PanelContext {
+        run, d, x, font, ..
+    } = *ctx;
     // The LR as logged, else rebuilt from the config.
     let (lr, rebuilt): (Vec<(f64, f64)>, bool) = match run.first_with_role(Role::Lr) {
         Some(s) => {
