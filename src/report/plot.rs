@@ -31,7 +31,7 @@ mod loss_panel;
 mod lower_panels;
 
 pub(crate) use axes::YAxis;
-use curve::{Curve, curve, curve_from_blocks};
+use curve::{curve, curve_from_blocks};
 use loss_panel::draw_loss;
 use lower_panels::{draw_lr, draw_reg};
 
@@ -217,13 +217,6 @@ struct PanelContext<'a> {
     x: (f64, f64),
     font: f64,
     log_y: bool,
-}
-
-impl PanelContext<'_> {
-    /// The y axis of a curve panel: logarithmic with `--log-y`, or when the curve spans decades.
-    fn y_axis(&self, c: &Curve) -> YAxis {
-        YAxis::with_log(c.lo, c.hi, self.log_y)
-    }
 }
 
 fn draw_title<DB: DrawingBackend>(

@@ -21,10 +21,14 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
     c: &Curve,
 ) -> DrawResult<DB> {
     let PanelContext {
-        run, d, x, font, ..
+        run,
+        d,
+        x,
+        font,
+        log_y,
     } = *ctx;
     let ipe = run.ipe().or(d.schedule.as_ref().map(|s| s.ipe));
-    let y = ctx.y_axis(c);
+    let y = YAxis::with_log(c.lo, c.hi, log_y);
     let mut legend = Legend::default();
     let mut chart = ChartBuilder::on(area)
         .margin(8)

@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::axes::draw_mesh;
+use super::axes::{YAxis, draw_mesh};
 use super::curve::{Curve, draw_curve_lines};
 use super::legend::{draw_legend, legend_line};
 use super::loss_panel::{draw_non_finite, shade_transient_collapses};
@@ -20,18 +20,15 @@ pub(super) fn draw_reg<DB: DrawingBackend>(
     ctx: &PanelContext,
     c: &Curve,
 ) -> DrawResult<DB> {
-    let PanelContext {
-        run, d, x, font, ..
-    } = *ctx;
-    let y = ctx.y_axis(c);
+    let y = YAxis::with_log(c.lo, c.hi, ctx.log_y);
     let mut legend = Legend::default();
     let mut chart = ChartBuilder::on(area)
         .margin(8)
-        .x_label_area_size((font * 1.6) as u32)
-        .y_label_area_size((font * 4.0) as u32)
-        .build_cartesian_2d(x.0..x.1, y.lo..y.hi)?;
-    draw_mesh(&mut chart, &y, c.name.clone(), font)?;
-    for cp in d.changepoints.iter().filter(|cp| cp.series == c.name) {
+        .x_label_area_size((ctx.font * 1.6) as u32)
+        .y_label_area_size((ctx.font * 4.0) as u32)
+        .build_cartesian_2d(ctx.x.0..ctx.x.1, y.lo..y.hi)?;
+    draw_mesh(&mut chart, &y, c.name.clone(), ctx.font)?;
+    for cp in ctx.d.changepoints.iter().filter(|cp| cp.series == c.name) {
         let s = cp.step as f64;
         chart.draw_series(DashedLineSeries::new(
             vec![(s, y.lo), (s, y.hi)],
@@ -40,14 +37,22 @@ pub(super) fn draw_reg<DB: DrawingBackend>(
             GREY.mix(0.6).stroke_width(1),
         ))?;
     }
-    shade_transient_collapses(&mut chart, d, &y, &mut legend)?;
-    draw_curve_lines(&mut chart, c, &y, GREEN_RAW, GREEN, &mut legend, x)?;
-    if let Some(series) = run.series_named(&c.name) {
-        draw_non_finite(&mut chart, series, run, x, (y.lo, y.hi), font, &mut legend)?;
+    shade_transient_collapses(&mut chart, ctx.d, &y, &mut legend)?;
+    draw_curve_lines(&mut chart, c, &y, GREEN_RAW, GREEN, &mut legend, ctx.x)?;
+    if let Some(series) = ctx.run.series_named(&c.name) {
+        draw_non_finite(
+            &mut chart,
+            series,
+            ctx.run,
+            ctx.x,
+            (y.lo, y.hi),
+            ctx.font,
+            &mut legend,
+        )?;
     }
     // Its trend over the span after the JEPA minimum (Sen's slope through the median point); no
     // line across a burst to collapse and back, which no single trend describes.
-    let r = &d.rebound;
+    let r = &ctx.d.rebound;
     if let (Some(detail), Some(from), Some(to)) = (&r.reg, r.min_step, r.last_step)
         && r.reg_trend_after_min != crate::diagnose::rebound::RegTrend::Burst
     {
@@ -62,7 +67,7 @@ pub(super) fn draw_reg<DB: DrawingBackend>(
             let slope = detail.change / (to - from).max(1) as f64;
             let a = (from as f64, y.map(mid + slope * (from as f64 - centre)));
             let b = (to as f64, y.map(mid + slope * (to as f64 - centre)));
-            legend.line(&[a, b], x, (y.lo, y.hi));
+            legend.line(&[a, b], ctx.x, (y.lo, y.hi));
             chart
                 .draw_series(DashedLineSeries::new(
                     vec![a, b],
@@ -79,8 +84,8 @@ pub(super) fn draw_reg<DB: DrawingBackend>(
                 .legend(legend_line(ORANGE.stroke_width(3)));
         }
     }
-    let place = legend.place(font * 0.75, chart.plotting_area().dim_in_pixel());
-    draw_legend(chart.configure_series_labels(), place, font)?;
+    let place = legend.place(ctx.font * 0.75, chart.plotting_area().dim_in_pixel());
+    draw_legend(chart.configure_series_labels(), place, ctx.font)?;
     Ok(())
 }
 
