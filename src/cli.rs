@@ -3,10 +3,16 @@
 
 use std::path::PathBuf;
 
-use clap::{Arg, Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diagnose::finding::FailOn;
 use crate::model::Format;
+
+mod values;
+mod wording;
+
+use values::{parse_fraction, parse_probability, parse_seconds, parse_size, parse_weight};
+use wording::{analyze_wording, compare_wording, watch_wording};
 
 /// A doctor for JEPA / V-JEPA training runs: reads the logs a run already wrote, separates the JEPA
 /// and regularization losses, decides with statistics whether the loss "descends then rebounds",
@@ -56,15 +62,8 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone)]
 pub struct AnalyzeArgs {
-    /// Log files, run directories, or - for standard input (parts or ranks of one run).
-    #[arg(required = true, value_name = "INPUT")]
-    pub inputs: Vec<String>,
-
     #[command(flatten)]
-    pub read: ReadArgs,
-
-    #[command(flatten)]
-    pub analysis: AnalysisArgs,
+    pub run: RunArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -116,6 +115,21 @@ pub fn parse() -> Cli {
             .collect();
     }
     cli
+}
+
+/// The first options of `analyze` and `watch`: one run's inputs, how to read them and how to
+/// decide (`watch` words the inputs' help for watching in `watch_wording`).
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Log files, run directories, or - for standard input (parts or ranks of one run).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 }
 
 /// `jepa-doctor compare`: the runs, and the same reading and analysis options as `analyze`.
@@ -183,17 +197,11 @@ pub enum XAxis {
     Progress,
 }
 
+/// `jepa-doctor watch`: the run, and how to follow it.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Log files or run directories of one run (rank files that appear later are picked up).
-    #[arg(required = true, value_name = "INPUT")]
-    pub inputs: Vec<String>,
-
     #[command(flatten)]
-    pub read: ReadArgs,
-
-    #[command(flatten)]
-    pub analysis: AnalysisArgs,
+    pub run: RunArgs,
 
     #[command(flatten)]
     pub watch: WatchOptions,
@@ -230,15 +238,6 @@ pub struct WatchOptions {
     pub console: ConsoleArgs,
 }
 
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    let s = parse_number(text)?;
-    if s.is_finite() && s > 0.0 && s <= 1e9 {
-        Ok(s)
-    } else {
-        Err("must be a positive number of seconds (e.g. 10 or 0.2)".into())
-    }
-}
-
 /// How to decide.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Analysis")]
@@ -263,55 +262,6 @@ pub struct AnalysisArgs {
     /// medians.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(20..=100_000))]
     pub max_blocks: u64,
-}
-
-fn parse_size(text: &str) -> Result<(u32, u32), String> {
-    let (w, h) = text
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("'{text}' is not WIDTHxHEIGHT (e.g. 1600x1000)"))?;
-    let parse = |s: &str| {
-        s.trim()
-            .parse::<u32>()
-            .map_err(|_| format!("'{s}' is not a whole number of pixels"))
-    };
-    let (w, h) = (parse(w)?, parse(h)?);
-    if (320..=10_000).contains(&w) && (240..=10_000).contains(&h) {
-        Ok((w, h))
-    } else {
-        Err("the figure must be between 320x240 and 10000x10000 pixels".into())
-    }
-}
-
-fn parse_number(text: &str) -> Result<f64, String> {
-    text.parse::<f64>()
-        .map_err(|_| format!("'{text}' is not a number"))
-}
-
-fn parse_probability(text: &str) -> Result<f64, String> {
-    let p = parse_number(text)?;
-    if p > 0.0 && p < 1.0 {
-        Ok(p)
-    } else {
-        Err("must be between 0 and 1 (exclusive)".into())
-    }
-}
-
-fn parse_fraction(text: &str) -> Result<f64, String> {
-    let f = parse_number(text)?;
-    if (0.0..=10.0).contains(&f) {
-        Ok(f)
-    } else {
-        Err("must be a fraction such as 0.05".into())
-    }
-}
-
-fn parse_weight(text: &str) -> Result<f64, String> {
-    let w = parse_number(text)?;
-    if (0.0..1.0).contains(&w) {
-        Ok(w)
-    } else {
-        Err("must be in [0, 1)".into())
-    }
 }
 
 /// How to read the inputs.
@@ -437,48 +387,6 @@ pub struct ConsoleArgs {
     /// to standard error. The exit status tells the outcome.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-/// The shape of an output that goes to FILE, or to standard output when the flag has no value
-/// (`--json` alone means `--json=-`): `--json` and `--markdown` of `analyze` and `compare`.
-fn file_or_stdout(arg: Arg) -> Arg {
-    arg.value_name("FILE")
-        .num_args(0..=1)
-        .default_missing_value("-")
-}
-
-// The per-command parts of the shared options, applied with `mut_args` (which, unlike `mut_arg`,
-// keeps the arguments' order, so the completion scripts stay as they were).
-
-/// `analyze`: `--json` / `--markdown` take a file only with `=` (`--json RUN_DIR` must not take an
-/// input as the output path).
-fn analyze_wording(arg: Arg) -> Arg {
-    match arg.get_id().as_str() {
-        "json" | "markdown" => file_or_stdout(arg).require_equals(true),
-        _ => arg,
-    }
-}
-
-/// `compare`: the outputs' shape, and `--fail-on` / `--quiet` worded for several runs.
-fn compare_wording(arg: Arg) -> Arg {
-    match arg.get_id().as_str() {
-        "json" | "markdown" => file_or_stdout(arg),
-        "fail_on" => arg.help("Exit 1 when a finding at or above this level fires in any run"),
-        "quiet" => arg.help("Print nothing; only the exit status tells the outcome"),
-        _ => arg,
-    }
-}
-
-/// `watch`: `--fail-on`, `--color` and `--quiet` worded for alerts.
-fn watch_wording(arg: Arg) -> Arg {
-    match arg.get_id().as_str() {
-        "fail_on" => {
-            arg.help("Alert (and exit 1) when a finding at or above this level is established")
-        }
-        "color" => arg.help("Colour the report printed on alert: auto, always, never"),
-        "quiet" => arg.help("Print nothing but alerts' reports; the exit status tells the outcome"),
-        _ => arg,
-    }
 }
 
 /// `--color`.

@@ -87,7 +87,7 @@ pub struct AnalyzeSettings {
 
 impl AnalyzeSettings {
     pub fn from_args(args: &AnalyzeArgs) -> Result<AnalyzeSettings, UsageError> {
-        let read = &args.read;
+        let read = &args.run.read;
         let out = &args.output;
         // --quiet, as ripgrep's: nothing at all on standard output; files named are still
         // written, errors still go to standard error.
@@ -125,7 +125,7 @@ impl AnalyzeSettings {
             )));
         }
         Ok(AnalyzeSettings {
-            inputs: args.inputs.clone(),
+            inputs: args.run.inputs.clone(),
             ingest: IngestOptions {
                 format: read.format.forced(),
                 step_col: read.step_col.clone(),
@@ -146,7 +146,7 @@ impl AnalyzeSettings {
                 },
             },
             clean: clean_options(read),
-            analysis: analysis_settings(&args.analysis),
+            analysis: analysis_settings(&args.run.analysis),
             outputs: Outputs {
                 text: !out.console.quiet && on_stdout.is_empty(),
                 json,
@@ -163,7 +163,7 @@ impl AnalyzeSettings {
                     let opts = PlotOptions {
                         width: out.plot_size.0,
                         height: out.plot_size.1,
-                        smoothing: args.analysis.smoothing,
+                        smoothing: args.run.analysis.smoothing,
                         log_y: out.log_y,
                     };
                     (p, opts)

@@ -102,7 +102,7 @@ pub fn resolve(args: &AnalyzeArgs) -> Result<Resolved, SettingsError> {
     } else if let Some(path) = &args.settings.settings {
         (Some(read_settings(path, is_pyproject(path))?), None)
     } else {
-        let start = start_dir(&args.inputs);
+        let start = start_dir(&args.run.inputs);
         (find(&start)?, Some(start))
     };
     let mut resolved = args.clone();
@@ -309,17 +309,17 @@ fn clap_message(err: &clap::Error) -> String {
 fn copy_setting(dst: &mut AnalyzeArgs, src: &AnalyzeArgs, id: &str) {
     match id {
         "fail_on" => dst.output.fail.fail_on = src.output.fail.fail_on,
-        "alpha" => dst.analysis.alpha = src.analysis.alpha,
-        "min_rebound" => dst.analysis.min_rebound = src.analysis.min_rebound,
-        "smoothing" => dst.analysis.smoothing = src.analysis.smoothing,
-        "warmup_steps" => dst.analysis.warmup_steps = src.analysis.warmup_steps,
-        "max_blocks" => dst.analysis.max_blocks = src.analysis.max_blocks,
-        "format" => dst.read.format = src.read.format,
-        "step_col" => dst.read.step_col.clone_from(&src.read.step_col),
-        "jepa_col" => dst.read.jepa_col.clone_from(&src.read.jepa_col),
-        "reg_col" => dst.read.reg_col.clone_from(&src.read.reg_col),
-        "loss_col" => dst.read.loss_col.clone_from(&src.read.loss_col),
-        "strict" => dst.read.strict = src.read.strict,
+        "alpha" => dst.run.analysis.alpha = src.run.analysis.alpha,
+        "min_rebound" => dst.run.analysis.min_rebound = src.run.analysis.min_rebound,
+        "smoothing" => dst.run.analysis.smoothing = src.run.analysis.smoothing,
+        "warmup_steps" => dst.run.analysis.warmup_steps = src.run.analysis.warmup_steps,
+        "max_blocks" => dst.run.analysis.max_blocks = src.run.analysis.max_blocks,
+        "format" => dst.run.read.format = src.run.read.format,
+        "step_col" => dst.run.read.step_col.clone_from(&src.run.read.step_col),
+        "jepa_col" => dst.run.read.jepa_col.clone_from(&src.run.read.jepa_col),
+        "reg_col" => dst.run.read.reg_col.clone_from(&src.run.read.reg_col),
+        "loss_col" => dst.run.read.loss_col.clone_from(&src.run.read.loss_col),
+        "strict" => dst.run.read.strict = src.run.read.strict,
         "color" => dst.output.console.color = src.output.console.color,
         "plot_size" => dst.output.plot_size = src.output.plot_size,
         _ => {}
@@ -336,17 +336,17 @@ fn value_of(args: &AnalyzeArgs, id: &str) -> Option<String> {
     };
     match id {
         "fail_on" => name(args.output.fail.fail_on.to_possible_value()),
-        "alpha" => Some(args.analysis.alpha.to_string()),
-        "min_rebound" => Some(args.analysis.min_rebound.to_string()),
-        "smoothing" => args.analysis.smoothing.map(|w| w.to_string()),
-        "warmup_steps" => args.analysis.warmup_steps.map(|s| s.to_string()),
-        "max_blocks" => Some(args.analysis.max_blocks.to_string()),
-        "format" => name(args.read.format.to_possible_value()),
-        "step_col" => text(&args.read.step_col),
-        "jepa_col" => text(&args.read.jepa_col),
-        "reg_col" => text(&args.read.reg_col),
-        "loss_col" => text(&args.read.loss_col),
-        "strict" => Some(args.read.strict.to_string()),
+        "alpha" => Some(args.run.analysis.alpha.to_string()),
+        "min_rebound" => Some(args.run.analysis.min_rebound.to_string()),
+        "smoothing" => args.run.analysis.smoothing.map(|w| w.to_string()),
+        "warmup_steps" => args.run.analysis.warmup_steps.map(|s| s.to_string()),
+        "max_blocks" => Some(args.run.analysis.max_blocks.to_string()),
+        "format" => name(args.run.read.format.to_possible_value()),
+        "step_col" => text(&args.run.read.step_col),
+        "jepa_col" => text(&args.run.read.jepa_col),
+        "reg_col" => text(&args.run.read.reg_col),
+        "loss_col" => text(&args.run.read.loss_col),
+        "strict" => Some(args.run.read.strict.to_string()),
         "color" => name(args.output.console.color.to_possible_value()),
         "plot_size" => Some(format!(
             "\"{}x{}\"",

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use super::exit_code;
-use crate::cli::{AnalyzeArgs, CompareArgs, OutputArgs, XAxis};
+use crate::cli::{AnalyzeArgs, CompareArgs, OutputArgs, RunArgs, XAxis};
 use crate::compare::row::{Curves, RunRow};
 use crate::compare::sources::{NamedRun, RunSource, named_runs};
 use crate::compare::{self, Comparison};
@@ -112,9 +112,11 @@ fn refuse_overwriting_inputs(named: &[NamedRun], settings: &AnalyzeSettings) -> 
 fn settings(args: &CompareArgs) -> Result<AnalyzeSettings> {
     let out = &args.output;
     let as_analyze = AnalyzeArgs {
-        inputs: args.runs.clone(),
-        read: args.read.clone(),
-        analysis: args.analysis.clone(),
+        run: RunArgs {
+            inputs: args.runs.clone(),
+            read: args.read.clone(),
+            analysis: args.analysis.clone(),
+        },
         output: OutputArgs {
             json: out.json.clone(),
             plot: out.plot.clone(),

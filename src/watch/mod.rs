@@ -60,20 +60,20 @@ impl WatchSettings {
     pub fn from_args(args: &WatchArgs) -> Result<WatchSettings, IngestError> {
         let w = &args.watch;
         Ok(WatchSettings {
-            inputs: args.inputs.clone(),
+            inputs: args.run.inputs.clone(),
             ingest: IngestOptions {
-                format: args.read.format.forced(),
-                step_col: args.read.step_col.clone(),
-                config: args.read.config.clone(),
-                strict: args.read.strict,
+                format: args.run.read.format.forced(),
+                step_col: args.run.read.step_col.clone(),
+                config: args.run.read.config.clone(),
+                strict: args.run.read.strict,
                 values: ValuePolicy::all(),
                 general_csv_only: true,
                 progress_bar: false,
-                run: args.read.run.clone(),
+                run: args.run.read.run.clone(),
             },
             monitor: MonitorSettings {
-                analysis: analysis_settings(&args.analysis),
-                clean: clean_options(&args.read),
+                analysis: analysis_settings(&args.run.analysis),
+                clean: clean_options(&args.run.read),
                 key_kind: KeyKind::Step,
                 params: None,
             },
