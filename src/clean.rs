@@ -16,6 +16,7 @@ use crate::ingest::table::{KeyKind, SKIPPED_REASONS_KEPT, split_epoch_itr};
 use crate::ingest::{Loaded, Parsed, Source};
 use crate::model::{
     InputSummary, Ipe, IpeSource, MAX_STEP, MISSING, Role, Run, Series, StepAxis, is_missing,
+    narrow, widen,
 };
 use crate::progression::Progressions;
 use merge::merge;
@@ -274,7 +275,7 @@ pub fn derive_reg(run: &mut Run) {
             if is_missing(*t) || is_missing(*j) {
                 MISSING
             } else {
-                ((f64::from(*t) - f64::from(*j)) / coeff) as f32
+                narrow((widen(*t) - widen(*j)) / coeff)
             }
         })
         .collect();

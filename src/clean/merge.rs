@@ -4,7 +4,9 @@
 
 use crate::ingest::roles::role_from_name;
 use crate::ingest::table::{ColumnData, Table};
-use crate::model::{KindRun, MISSING, RankSpread, Role, Series, ValueKind, is_missing};
+use crate::model::{
+    KindRun, MISSING, RankSpread, Role, Series, ValueKind, is_missing, narrow, widen,
+};
 use crate::progression::Progressions;
 use rayon::prelude::*;
 
@@ -104,12 +106,12 @@ fn merge_column<'a>(
             return;
         }
         let at = at.map_or(row, |p| p[row]);
-        sums[at] += f64::from(v);
+        sums[at] += widen(v);
         counts[at] += 1;
         if let Some(e) = ext.as_mut()
             && v.is_finite()
         {
-            let v = f64::from(v);
+            let v = widen(v);
             e.lows[at] = e.lows[at].min(v);
             e.highs[at] = e.highs[at].max(v);
             e.finite_counts[at] += 1;
@@ -126,7 +128,7 @@ fn merge_column<'a>(
         if *n == 0 {
             MISSING
         } else {
-            (sum / f64::from(*n)) as f32
+            narrow(sum / f64::from(*n))
         }
     });
     let column = if keep_values {

@@ -33,6 +33,8 @@ pub enum Code {
     SuddenDrop,
     Spikes,
     NonFinite,
+    /// A finite loss beyond the `f32` range: diverged by level.
+    LossOverflow,
     Plateau,
     SlowDescent,
     LrTooLow,
@@ -55,6 +57,7 @@ impl Code {
             Code::SuddenDrop => "sudden-drop",
             Code::Spikes => "spikes",
             Code::NonFinite => "non-finite",
+            Code::LossOverflow => "loss-overflow",
             Code::Plateau => "plateau",
             Code::SlowDescent => "slow-descent",
             Code::LrTooLow => "lr-too-low",

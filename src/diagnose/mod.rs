@@ -230,6 +230,7 @@ fn findings_of(
 ) -> (Vec<Finding>, Option<Spikes>, Vec<Episode>) {
     let run = ctx.run;
     let mut findings = setup_findings::non_finite(ctx, run, summaries);
+    findings.extend(setup_findings::loss_overflow(ctx, run));
     let mut transient = Vec::new();
     let spikes = match (jepa, prepared) {
         (Some(jepa), Some(prepared)) => {
@@ -309,7 +310,7 @@ pub fn verdict_of(findings: &[Finding]) -> Verdict {
     let loss_nonfinite = findings
         .iter()
         .any(|f| f.code == Code::NonFinite && f.severity == Severity::Error);
-    if loss_nonfinite {
+    if loss_nonfinite || has(Code::LossOverflow) {
         Verdict::Diverged
     } else if findings
         .iter()
@@ -347,7 +348,7 @@ fn headline(
     let first = |codes: &[Code]| findings.iter().find(|f| codes.contains(&f.code));
     let message = |codes: &[Code]| first(codes).map(|f| f.message.clone()).unwrap_or_default();
     match verdict {
-        Verdict::Diverged => message(&[Code::NonFinite]),
+        Verdict::Diverged => message(&[Code::NonFinite, Code::LossOverflow]),
         Verdict::Collapse => message(&[Code::Collapse, Code::ReboundWithCollapse]),
         Verdict::Unstable => {
             // The gravest story first: a transient collapse, then drops, then spikes.

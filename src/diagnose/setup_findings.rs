@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::human;
+use crate::model::wide::is_marker;
 use crate::model::{Role, Run, SeriesSummary, ValueKind};
 
 use super::finding::{Code, Finding, Severity};
@@ -12,6 +13,47 @@ use super::schedule::{logged_peak, lr_mismatch};
 
 /// A peak LR below this is "too low" (10× below the 1e-3 class).
 pub const LR_TOO_LOW: f64 = 1e-4;
+
+/// A loss (JEPA or total) with a finite value beyond the `f32` range (|x| > 3.4e38) ⇒ diverged,
+/// by level: training computes its loss in float32 or narrower, where such a value is an
+/// overflow to ±inf; only a float64 reduction can log it finite. So it is the divergence a
+/// `non-finite` loss is, seen one step earlier, and is reported as a finite value (its step and
+/// exact value), never as non-finite. One error naming the first such loss.
+pub fn loss_overflow(ctx: &Context, run: &Run) -> Option<Finding> {
+    let limit = f64::from(f32::MAX);
+    let (series, first, count, peak) = run
+        .series
+        .iter()
+        .filter(|s| matches!(s.role, Role::Jepa | Role::Total))
+        // Values beyond f32 are stored as markers: one tight pass finds the series that hold any.
+        .filter(|s| s.values.iter().any(|v| is_marker(*v)))
+        .filter_map(|s| {
+            let beyond = || s.finite_points(&run.steps).filter(|(_, v)| v.abs() > limit);
+            let (first, _) = beyond().next()?;
+            let peak = beyond()
+                .map(|(_, v)| v)
+                .max_by(|a, b| a.abs().total_cmp(&b.abs()))?;
+            Some((s, first, beyond().count(), peak))
+        })
+        .min_by_key(|(_, first, _, _)| *first)?;
+    let mut f = Finding::new(
+        Code::LossOverflow,
+        Severity::Error,
+        format!(
+            "{} reached {} at {}, beyond the float32 range (±3.4e38; {count} such values): the run diverged",
+            series.name,
+            human::value(peak),
+            ctx.when(first),
+        ),
+    )
+    .series(&series.name)
+    .steps(Some(first), series.summary(&run.steps).last_step)
+    .evidence(json!({"first_step": first, "count": count, "peak": peak, "float32_max": limit}))
+    .because("a loss computed in float32 (or bf16/fp16) overflows to ±inf beyond ±3.4e38; a finite value there was reduced in float64 from a run that had already diverged");
+    f.recommendations.push(playbook::stabilise(ctx));
+    f.recommendations.push(playbook::explore_lr(ctx));
+    Some(f)
+}
 
 /// Non-finite values: in a loss ⇒ diverged (one error); in other series (grad norms, timings,
 /// monitors) one warning listing them.

@@ -22,7 +22,7 @@ use super::table::{KeyKind, TableBuilder, ValuePolicy};
 use super::values::{parse_value, parse_whole};
 use super::{Parsed, Source};
 use crate::error::IngestError;
-use crate::model::{Format, MAX_STEP};
+use crate::model::{Format, MAX_STEP, narrow, widen};
 
 mod params;
 
@@ -257,14 +257,15 @@ impl StepValues {
     }
 }
 
-/// MLflow writes ±infinity as ±`f64::MAX` (sys.float_info.max).
+/// MLflow writes ±infinity as ±`f64::MAX` (sys.float_info.max); any other value is stored as
+/// logged ([`narrow`]: beyond the `f32` range it keeps its value).
 fn logged_value(x: f64) -> f32 {
     if x >= f64::MAX {
         f32::INFINITY
     } else if x <= -f64::MAX {
         f32::NEG_INFINITY
     } else {
-        x as f32
+        narrow(x)
     }
 }
 
@@ -285,7 +286,7 @@ fn read_metric_files(run_dir: &Path, steps: &mut StepValues) -> Result<(), Inges
             let value = fields.get(1).and_then(|v| {
                 parse_value(v.as_bytes())
                     .ok()
-                    .map(|x| logged_value(f64::from(x)))
+                    .map(|x| logged_value(widen(x)))
                     .or_else(|| v.parse::<f64>().ok().map(logged_value))
             });
             // Before MLflow 1.0 a line had no step: it counts as step 0, as MLflow reads it.

@@ -4,7 +4,12 @@
 //! Python), and sometimes `None`. The first are *values* (a diverged loss is an event to report);
 //! `None`, `null` and the empty cell mean "nothing logged here".
 
+use crate::model::wide::is_marker;
 use crate::model::{MAX_STEP, MISSING};
+
+/// `x` as stored (`f32`): a finite value beyond the `f32` range is kept exactly beside the
+/// column and never becomes an infinity, which would read as divergence ([`crate::model::wide`]).
+pub use crate::model::narrow;
 
 /// Why a cell is not a number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +19,9 @@ pub enum CellError {
 }
 
 /// Parses a value cell: empty / `None` / `null` → [`MISSING`]; `nan`, `inf`, `Infinity` (any case,
-/// signed) → non-finite values; anything else must be a decimal number.
+/// signed) → non-finite values; anything else must be a decimal number. A finite number beyond
+/// the `f32` range (`1e39`, `-2.5e300`) keeps its value ([`narrow`]); beyond `f64` (`1e309`) it
+/// is an infinity.
 pub fn parse_value(cell: &[u8]) -> Result<f32, CellError> {
     let cell = cell.trim_ascii();
     if cell.is_empty() {
@@ -22,24 +29,12 @@ pub fn parse_value(cell: &[u8]) -> Result<f32, CellError> {
     }
     let text = std::str::from_utf8(cell).map_err(|_| CellError::NotUtf8)?;
     match text.parse::<f32>() {
-        Ok(v) if v.is_infinite() && !is_infinity_word(text) => {
-            // Finite beyond f32 (1e39): not an infinity. Beyond f64 (1e309) it is one.
+        Ok(v) if (v.is_infinite() && !is_infinity_word(text)) || is_marker(v) => {
             Ok(text.parse::<f64>().map_or(v, narrow))
         }
         Ok(v) => Ok(v),
         Err(_) if is_null_word(text) => Ok(MISSING),
         Err(_) => Err(CellError::NotANumber),
-    }
-}
-
-/// `x` as stored (`f32`): a finite value beyond the `f32` range keeps its sign and stays finite
-/// at ±`f32::MAX` (≈ ±3.4e38) instead of becoming an infinity, which would read as divergence.
-pub fn narrow(x: f64) -> f32 {
-    let v = x as f32;
-    if v.is_infinite() && x.is_finite() {
-        f32::MAX.copysign(v)
-    } else {
-        v
     }
 }
 
@@ -122,14 +117,30 @@ mod tests {
         assert_eq!(parse_value(b"+inf"), Ok(f32::INFINITY));
         assert_eq!(parse_value(b"Infinity"), Ok(f32::INFINITY));
         assert_eq!(parse_value(b"1e309"), Ok(f32::INFINITY));
-        assert_eq!(parse_value(b"1e39"), Ok(f32::MAX));
-        assert_eq!(parse_value(b"-1e39"), Ok(-f32::MAX));
+        assert_eq!(parse_value(b"-1e309"), Ok(f32::NEG_INFINITY));
         assert_eq!(parse_value(b"-INF"), Ok(f32::NEG_INFINITY));
         assert!(parse_value(b"").is_ok_and(is_missing));
         assert!(parse_value(b"  ").is_ok_and(is_missing));
         assert!(parse_value(b"None").is_ok_and(is_missing));
         assert_eq!(parse_value(b" 0.82586 "), Ok(0.82586));
         assert_eq!(parse_value(b"-0"), Ok(0.0));
+    }
+
+    #[test]
+    fn values_beyond_f32_keep_their_value() {
+        use crate::model::widen;
+        for (cell, x) in [
+            (&b"1e39"[..], 1e39),
+            (b"-1e39", -1e39),
+            (b" 2.5E+300 ", 2.5e300),
+            (b"3e38", 3e38),
+            (b"1.7976931348623157e308", f64::MAX),
+        ] {
+            let v = parse_value(cell);
+            assert!(v.is_ok_and(f32::is_finite), "{cell:?}");
+            assert_eq!(v.map(widen), Ok(x), "{cell:?}");
+        }
+        assert_eq!(parse_value(b"1e38").map(widen), Ok(f64::from(1e38f32)));
     }
 
     #[test]

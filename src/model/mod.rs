@@ -5,13 +5,16 @@
 //! aligned with the run's [`StepAxis`]. A step where a series has no value holds [`MISSING`], a NaN
 //! with a private payload, so a *logged* `nan` (a real, reportable event) is never confused with
 //! "nothing was logged here". Use [`Series::get`] / [`Series::points`] rather than reading the raw
-//! vector.
+//! vector. A finite value beyond the `f32` range is kept exactly beside the columns ([`wide`]):
+//! [`Series::finite_points`] and [`Series::value`] give it back as its `f64`.
 
 use serde::Serialize;
 
 mod series;
+pub mod wide;
 
 pub use series::{KindRun, Series, SeriesSummary, StepAxis, ValueKind};
+pub use wide::{narrow, widen};
 
 const MISSING_BITS: u32 = 0x7fc0_0bad;
 

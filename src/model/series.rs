@@ -5,7 +5,7 @@
 //! value as runs of axis indices ([`KindRun`]): a column logged at every step is one run, and a
 //! key that a JSON log names at a few steps costs a few runs, not one byte per step of the run.
 
-use super::{MISSING, Role, is_missing};
+use super::{MISSING, Role, is_missing, widen};
 use crate::progression::{Aligned, Progressions};
 
 /// The sorted, duplicate-free global steps a run has values at, stored as progressions (a
@@ -164,21 +164,30 @@ impl Series {
         self.values.get(i).copied().filter(|v| !is_missing(*v))
     }
 
-    /// Present `(step, value)` pairs in step order, non-finite values included.
+    /// The exact value at axis index `i` (a value beyond `f32` as its `f64`, see
+    /// [`super::wide`]), `None` when nothing was logged there.
+    #[inline]
+    pub fn value(&self, i: usize) -> Option<f64> {
+        self.get(i).map(widen)
+    }
+
+    /// Present `(step, value)` pairs in step order, non-finite values included (as stored: a
+    /// value beyond `f32` is a huge finite marker; [`Self::finite_points`] widens it).
     pub fn points<'a>(&'a self, axis: &'a StepAxis) -> impl Iterator<Item = (u64, f32)> + 'a {
         axis.aligned(&self.values)
             .filter(|(_, v)| !is_missing(**v))
             .map(|(s, v)| (s, *v))
     }
 
-    /// Present, finite `(step, value)` pairs: what the statistics run on.
+    /// Present, finite `(step, value)` pairs: what the statistics run on, each value exact (a
+    /// value beyond `f32` as the `f64` that was logged, [`super::wide`]).
     pub fn finite_points<'a>(
         &'a self,
         axis: &'a StepAxis,
     ) -> impl Iterator<Item = (u64, f64)> + 'a {
         self.points(axis)
             .filter(|(_, v)| v.is_finite())
-            .map(|(s, v)| (s, f64::from(v)))
+            .map(|(s, v)| (s, widen(v)))
     }
 
     /// Number of finite values (a tight count over the stored values; 0 when only kinds are kept).

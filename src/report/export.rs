@@ -1,10 +1,12 @@
 //! `--export`: the cleaned, merged, step-keyed series as CSV, so a run can be taken elsewhere.
 //! Columns: `step`, then one per series named as in the input; an empty cell where a series has
-//! no value at that step; non-finite values as `nan`, `inf`, `-inf` (what the JEPA code writes).
+//! no value at that step; non-finite values as `nan`, `inf`, `-inf` (what the JEPA code writes);
+//! a finite value beyond the `f32` range as the value logged (`1e39`).
 
 use std::io::{self, Write};
 
 use crate::model::Run;
+use crate::model::wide::{is_marker, widen};
 
 /// Writes the run as CSV.
 pub fn write_csv(out: &mut dyn Write, run: &Run) -> io::Result<()> {
@@ -28,6 +30,9 @@ pub fn write_csv(out: &mut dyn Write, run: &Run) -> io::Result<()> {
                     "-inf"
                 } else if v.fract() == 0.0 && v.abs() < 16_777_216.0 {
                     int.format(v as i64)
+                } else if is_marker(v) {
+                    // Beyond f32 (1e39): the value that was logged, not the stored marker.
+                    buf.format_finite(widen(v))
                 } else {
                     buf.format_finite(v)
                 });

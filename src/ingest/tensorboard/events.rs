@@ -23,7 +23,7 @@ use super::super::table::{KeyKind, TableBuilder, ValuePolicy};
 use super::super::tfrecord::{Frame, RecordReader};
 use super::{Event, Summary, SummaryValue, tensor_scalar};
 use crate::error::IngestError;
-use crate::model::{Format, MAX_STEP};
+use crate::model::{Format, MAX_STEP, narrow};
 
 /// Turns events into table rows.
 pub(super) struct EventSink {
@@ -236,7 +236,8 @@ impl EventSink {
     /// The scalar a value holds, if it is one.
     fn scalar_of(&mut self, v: &SummaryValue) -> Option<f32> {
         if let Some(x) = v.simple_value {
-            return Some(x);
+            // As stored: a NaN canonical, a value near f32::MAX kept beside the column.
+            return Some(narrow(f64::from(x)));
         }
         let tensor = v.tensor.as_ref()?;
         let declared = v.metadata.as_ref().map(|m| {

@@ -6,6 +6,8 @@
 use prost::Message;
 use prost::bytes::Bytes;
 
+use crate::model::narrow;
+
 /// `tensorflow.Event` (event.proto): only the fields read.
 #[derive(Clone, PartialEq, Message)]
 pub struct Event {
@@ -101,7 +103,8 @@ const DT_INT64: i32 = 9;
 const DT_BFLOAT16: i32 = 14;
 const DT_HALF: i32 = 19;
 
-/// The value of a rank-0 (or single-element) numeric tensor.
+/// The value of a rank-0 (or single-element) numeric tensor, as stored ([`narrow`]: a value
+/// beyond the `f32` range keeps its value, a NaN is the canonical NaN).
 pub fn tensor_scalar(t: &TensorProto) -> Option<f32> {
     let elements: i64 = t
         .tensor_shape
@@ -116,13 +119,14 @@ pub fn tensor_scalar(t: &TensorProto) -> Option<f32> {
             .float_val
             .first()
             .copied()
-            .or_else(|| Some(f32::from_le_bytes(content.get(..4)?.try_into().ok()?))),
+            .or_else(|| Some(f32::from_le_bytes(content.get(..4)?.try_into().ok()?)))
+            .map(|x| narrow(f64::from(x))),
         DT_DOUBLE => t
             .double_val
             .first()
             .copied()
             .or_else(|| Some(f64::from_le_bytes(content.get(..8)?.try_into().ok()?)))
-            .map(|x| x as f32),
+            .map(narrow),
         DT_INT32 => t
             .int_val
             .first()
@@ -136,7 +140,9 @@ pub fn tensor_scalar(t: &TensorProto) -> Option<f32> {
             .or_else(|| Some(i64::from_le_bytes(content.get(..8)?.try_into().ok()?)))
             .map(|x| x as f32),
         DT_HALF => half_bits(t, content).map(f16_to_f32),
-        DT_BFLOAT16 => half_bits(t, content).map(|b| f32::from_bits(u32::from(b) << 16)),
+        DT_BFLOAT16 => {
+            half_bits(t, content).map(|b| narrow(f64::from(f32::from_bits(u32::from(b) << 16))))
+        }
         _ => None,
     }
 }

@@ -22,7 +22,7 @@ use super::super::table::{KeyKind, TableBuilder, ValuePolicy};
 use super::super::values::whole_f64;
 use super::super::{Parsed, Source, console};
 use crate::error::IngestError;
-use crate::model::{Format, MAX_STEP};
+use crate::model::{Format, MAX_STEP, narrow};
 
 /// True for a W&B run folder: it holds a `run-*.wandb` file.
 pub fn is_run_dir(dir: &Path) -> bool {
@@ -310,7 +310,7 @@ fn add_history(builder: &mut TableBuilder, history: HistoryRecord, record: u64) 
             continue;
         }
         if let Some(x) = item.number {
-            cells.push((key, x as f32));
+            cells.push((key, narrow(x)));
             continue;
         }
         if let Some(x) = item.integer {
@@ -322,7 +322,7 @@ fn add_history(builder: &mut TableBuilder, history: HistoryRecord, record: u64) 
             "Infinity" => f32::INFINITY,
             "-Infinity" => f32::NEG_INFINITY,
             text => match text.parse::<f64>() {
-                Ok(x) => x as f32,
+                Ok(x) => narrow(x),
                 Err(_) => continue, // images, tables, histograms: not scalars
             },
         };
