@@ -241,6 +241,42 @@ fn a_loss_beyond_f32_keeps_its_value_in_every_reader_and_output() {
     );
 }
 
+/// A loss that comes back from a value beyond f32 did not diverge: the excursion is a spike,
+/// quoted with its exact value, and exported as logged.
+#[test]
+fn an_excursion_beyond_f32_that_recovers_is_a_spike() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("jepa_r0.csv");
+    let text: String = csv_text()
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i <= ROWS - BLOWN)
+        .map(|(i, l)| match i {
+            251 => "3,50,1e39,1e39,0.13750\n".to_string(),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&csv, text).unwrap();
+    let o = analyze(&csv, false);
+    assert!(matches!(o.code, Some(0 | 1)), "{}", o.stderr);
+    let findings = o.report["findings"].as_array().unwrap();
+    let codes: Vec<&str> = findings.iter().filter_map(|f| f["code"].as_str()).collect();
+    assert!(!codes.contains(&"loss-overflow"), "{codes:?}");
+    assert!(!codes.contains(&"non-finite"), "{codes:?}");
+    assert_ne!(o.report["verdict"], "diverged");
+    let spikes = findings.iter().find(|f| f["code"] == "spikes").unwrap();
+    assert_eq!(spikes["step_start"], 250, "{spikes}");
+    assert!(
+        spikes["message"].as_str().unwrap().contains("1.00e39"),
+        "{spikes}"
+    );
+    assert!(
+        o.export.lines().any(|l| l.starts_with("250,1e39,1e39,")),
+        "{}",
+        &o.export[..400]
+    );
+}
+
 /// Beyond `f64` (`1e309`) a value is an infinity, as before: the run diverged.
 #[test]
 fn a_loss_beyond_f64_is_an_infinity() {

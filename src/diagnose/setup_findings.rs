@@ -14,42 +14,54 @@ use super::schedule::{logged_peak, lr_mismatch};
 /// A peak LR below this is "too low" (10× below the 1e-3 class).
 pub const LR_TOO_LOW: f64 = 1e-4;
 
-/// A loss (JEPA or total) with a finite value beyond the `f32` range (|x| > 3.4e38) ⇒ diverged,
-/// by level: training computes its loss in float32 or narrower, where such a value is an
-/// overflow to ±inf; only a float64 reduction can log it finite. So it is the divergence a
-/// `non-finite` loss is, seen one step earlier, and is reported as a finite value (its step and
-/// exact value), never as non-finite. One error naming the first such loss.
+/// A loss (JEPA or total) that *ends* beyond the `f32` range (its last finite values have
+/// |x| ≥ 3.4e38) ⇒ diverged, by level: training computes its loss in float32 or narrower, where
+/// such a value is an overflow to ±inf; only a float64 reduction logs it finite. So it is the
+/// divergence a `non-finite` loss is, reported as a finite value (its steps and exact value),
+/// never as non-finite. A value beyond that the loss comes back from is an excursion, left to
+/// the spike detector (`spikes`, with its exact value). One error naming the loss whose final
+/// stretch beyond the range starts first.
 pub fn loss_overflow(ctx: &Context, run: &Run) -> Option<Finding> {
+    // At the limit too: past the kept values' bound a value is stored as ±f32::MAX.
     let limit = f64::from(f32::MAX);
-    let (series, first, count, peak) = run
+    let (series, first, last, count, peak) = run
         .series
         .iter()
         .filter(|s| matches!(s.role, Role::Jepa | Role::Total))
         // Values beyond f32 are stored as markers: one tight pass finds the series that hold any.
         .filter(|s| s.values.iter().any(|v| is_marker(*v)))
         .filter_map(|s| {
-            let beyond = || s.finite_points(&run.steps).filter(|(_, v)| v.abs() > limit);
-            let (first, _) = beyond().next()?;
-            let peak = beyond()
-                .map(|(_, v)| v)
-                .max_by(|a, b| a.abs().total_cmp(&b.abs()))?;
-            Some((s, first, beyond().count(), peak))
+            // The final stretch of values beyond the range: (first step, last step, count, peak).
+            let mut stretch: Option<(u64, u64, usize, f64)> = None;
+            for (step, v) in s.finite_points(&run.steps) {
+                stretch = match stretch {
+                    _ if v.abs() < limit => None,
+                    None => Some((step, step, 1, v)),
+                    Some((first, _, n, peak)) => Some((
+                        first,
+                        step,
+                        n + 1,
+                        if v.abs() > peak.abs() { v } else { peak },
+                    )),
+                };
+            }
+            stretch.map(|(first, last, n, peak)| (s, first, last, n, peak))
         })
-        .min_by_key(|(_, first, _, _)| *first)?;
+        .min_by_key(|(_, first, _, _, _)| *first)?;
     let mut f = Finding::new(
         Code::LossOverflow,
         Severity::Error,
         format!(
-            "{} reached {} at {}, beyond the float32 range (±3.4e38; {count} such values): the run diverged",
+            "{} went beyond the float32 range (±3.4e38) at {} and ended there ({count} values, the largest {}): the run diverged",
             series.name,
-            human::value(peak),
             ctx.when(first),
+            human::value(peak),
         ),
     )
     .series(&series.name)
-    .steps(Some(first), series.summary(&run.steps).last_step)
+    .steps(Some(first), Some(last))
     .evidence(json!({"first_step": first, "count": count, "peak": peak, "float32_max": limit}))
-    .because("a loss computed in float32 (or bf16/fp16) overflows to ±inf beyond ±3.4e38; a finite value there was reduced in float64 from a run that had already diverged");
+    .because("a loss computed in float32 (or bf16/fp16) overflows to ±inf beyond ±3.4e38; a finite value there was reduced in float64 from a run that had already diverged, and this one never came back");
     f.recommendations.push(playbook::stabilise(ctx));
     f.recommendations.push(playbook::explore_lr(ctx));
     Some(f)
