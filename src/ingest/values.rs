@@ -137,7 +137,7 @@ mod tests {
             (b"1.7976931348623157e308", f64::MAX),
         ] {
             let v = parse_value(cell);
-            assert!(v.is_ok_and(f32::is_finite), "{cell:?}");
+            assert!(v.clone().is_ok_and(f32::is_finite), "{cell:?}");
             assert_eq!(v.map(widen), Ok(x), "{cell:?}");
         }
         assert_eq!(parse_value(b"1e38").map(widen), Ok(f64::from(1e38f32)));
