@@ -178,7 +178,7 @@ fn check(label: &str, o: &Outcome, series: &str, export_column: &str, exact: boo
     numbers(r, &mut all);
     let top = loss(ROWS - 1);
     assert!(
-        all.iter().any(|x| *x == top),
+        all.contains(&top),
         "{label}: {top:e} in no number of the report: {}",
         r["findings"]
     );
