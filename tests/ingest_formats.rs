@@ -93,6 +93,9 @@ fn essentials(r: &Value) -> (Value, Value, Value, BTreeMap<String, String>) {
 #[path = "ingest_formats/same_run.rs"]
 mod same_run;
 
+#[path = "ingest_formats/layouts_below.rs"]
+mod layouts_below;
+
 #[test]
 fn compressed_copies_read_like_the_plain_file() {
     let plain = fixture("formats/same_run/reference.csv");

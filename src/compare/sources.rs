@@ -4,7 +4,8 @@
 //! **Sources holding several runs.** Arguments are offered to the [`PRODUCERS`] in order; the
 //! first that claims one produces its runs: a saved `analyze --json` report is one run
 //! ([`saved_report`]); a TensorBoard log dir with several run folders, an MLflow store (file store
-//! or `mlflow.db`) or a W&B CSV export with several runs is one named run per run it holds
+//! or `mlflow.db`, also one level down in a sweep folder holding no log of its own, as `analyze`
+//! finds it) or a W&B CSV export with several runs is one named run per run it holds
 //! ([`multi_run_source`], from [`crate::ingest::sources::list_runs`]), each read with `--run`
 //! set to it; anything else (a run directory, a log file) is one run read exactly like `analyze`
 //! reads it ([`single_run`]). Another kind of source is one more producer in that list.
@@ -12,6 +13,8 @@
 
 use std::io::Read;
 use std::path::Path;
+
+use crate::ingest::sources::{RunRef, list_runs};
 
 /// Where one compared run's data comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,7 +96,10 @@ fn is_saved_report(path: &Path) -> bool {
 /// A source holding one run, or one that cannot be listed, is left to [`single_run`] (whose
 /// reading reports the error).
 pub fn multi_run_source(arg: &str) -> Option<Vec<NamedRun>> {
-    let runs = crate::ingest::sources::list_runs(arg).ok()?;
+    let mut runs = list_runs(arg).ok()?;
+    if runs.len() < 2 {
+        runs = runs_below(arg)?;
+    }
     if runs.len() < 2 {
         return None;
     }
@@ -111,6 +117,22 @@ pub fn multi_run_source(arg: &str) -> Option<Vec<NamedRun>> {
             })
             .collect(),
     )
+}
+
+/// The runs of the store that `analyze` would read one level down in a folder holding no log of
+/// its own (`sweep/mlruns/`, `sweep/mlflow.db`; [`crate::ingest::discover::layout_source`]), so
+/// that a sweep folder compares the runs its store holds instead of being one run that `analyze`
+/// refuses as several.
+fn runs_below(arg: &str) -> Option<Vec<RunRef>> {
+    let dir = Path::new(arg);
+    if !dir.is_dir() {
+        return None;
+    }
+    let found = crate::ingest::discover::layout_source(dir)?;
+    if found == dir {
+        return None;
+    }
+    list_runs(found.to_str()?).ok()
 }
 
 /// Anything else: one run, read like `analyze` reads its inputs.

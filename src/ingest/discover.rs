@@ -127,8 +127,9 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
 
 /// A run folder read through a framework or tracker layout rather than its own log files: the
 /// folder itself when it is a container (MLflow store, W&B run, TensorBoard events in it), else,
-/// when it holds no log of its own, the layout found one level down.
-fn layout_source(dir: &Path) -> Option<PathBuf> {
+/// when it holds no log of its own, the layout found one level down
+/// ([`super::sources::find_below`]). `None`: the folder is read for its own logs.
+pub fn layout_source(dir: &Path) -> Option<PathBuf> {
     if super::sources::container_here(dir).is_some() {
         return Some(dir.to_path_buf());
     }

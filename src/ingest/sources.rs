@@ -75,7 +75,8 @@ pub fn container_here(path: &Path) -> Option<Container> {
 /// Where the logs of a run folder that holds none itself are, one level down, in the layouts the
 /// frameworks write: `mlruns/` or `mlflow.db`, `wandb/latest-run/`, `lightning_logs/version_N/`
 /// and `checkpoint-N/` (the highest N), MMEngine `<time>/vis_data/scalars.json` (the latest), and
-/// TensorBoard event files anywhere below.
+/// TensorBoard event files anywhere below; also from the framework's own folder (`wandb/`,
+/// `lightning_logs/`, MMEngine's `<time>/`).
 pub fn find_below(dir: &Path) -> Option<PathBuf> {
     let mlruns = dir.join("mlruns");
     if mlruns.is_dir() && mlflow::is_file_store(&mlruns) {
@@ -90,10 +91,13 @@ pub fn find_below(dir: &Path) -> Option<PathBuf> {
             return Some(latest);
         }
     }
-    if let Some(v) = highest_numbered(&dir.join("lightning_logs"), "version_") {
-        let metrics = v.join("metrics.csv");
-        if metrics.is_file() {
-            return Some(metrics);
+    // The run folder, or `lightning_logs/` itself.
+    for logs in [dir.join("lightning_logs"), dir.to_path_buf()] {
+        if let Some(v) = highest_numbered(&logs, "version_") {
+            let metrics = v.join("metrics.csv");
+            if metrics.is_file() {
+                return Some(metrics);
+            }
         }
     }
     if let Some(ckpt) = highest_numbered(dir, "checkpoint-") {
@@ -102,10 +106,12 @@ pub fn find_below(dir: &Path) -> Option<PathBuf> {
             return Some(state);
         }
     }
+    // MMEngine: `<work_dir>/<time>/vis_data/`, or the `<time>/` folder itself.
     let mut scalars: Vec<PathBuf> = std::fs::read_dir(dir)
         .ok()?
         .flatten()
         .map(|e| e.path().join("vis_data").join("scalars.json"))
+        .chain([dir.join("vis_data").join("scalars.json")])
         .filter(|p| p.is_file())
         .collect();
     scalars.sort();

@@ -42,6 +42,7 @@ use events::EventSink;
 
 mod events;
 mod proto;
+mod wire;
 
 /// True for a file name TensorBoard reads as an event file.
 pub fn is_event_file(path: &Path) -> bool {
@@ -175,7 +176,7 @@ fn first_tag(path: &Path) -> Option<String> {
     for _ in 0..64 {
         match reader.next_frame().ok()? {
             Frame::Record { .. } => {
-                let event = Event::decode(reader.payload_bytes()).ok()?;
+                let event = Event::decode(reader.payload()).ok()?;
                 if let Some(v) = event.summary.and_then(|s| s.value.into_iter().next()) {
                     return String::from_utf8(v.tag.to_vec()).ok();
                 }

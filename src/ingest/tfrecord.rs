@@ -3,15 +3,15 @@
 //! CRC-32C of the payload`, where `masked(c) = ((c >> 15) | (c << 17)) + 0xa282ead8`
 //! (tensorflow/core/lib/io/record_reader.cc, tensorflow/tsl/lib/hash/crc32c.h).
 //!
-//! Reading is streaming: the stream is read in 1 MiB chunks, records are slices of them. Both checksums are verified. A payload
+//! Reading is streaming: the stream is read in 1 MiB chunks into one reused buffer, records are
+//! slices of it. Both checksums are verified. A payload
 //! whose checksum fails is reported with its byte offset and the reader moves on (the length was
 //! sound); a length whose checksum fails loses the framing, so the reader scans forward byte by
 //! byte for the next sound header and reports how many bytes it passed over. A record cut short at
 //! the end of the file (a run still writing) is reported as truncated.
 
 use std::io::{self, Read};
-
-use prost::bytes::{Bytes, BytesMut};
+use std::ops::Range;
 
 /// A payload longer than this is taken for a damaged length (no event is that large).
 pub const MAX_RECORD_BYTES: u64 = 256 << 20;
@@ -69,16 +69,21 @@ const CHUNK_BYTES: usize = 1 << 20;
 
 /// Reads TFRecord frames from a byte stream.
 ///
-/// The stream is read in chunks of `CHUNK_BYTES` (1 MiB) into shared buffers ([`Bytes`]): a record's
-/// payload is a slice of its chunk, not a copy, so decoders can borrow from it
-/// ([`RecordReader::payload_bytes`]) without allocating per record.
+/// The stream is read in chunks of `CHUNK_BYTES` (1 MiB) into one buffer that is reused for the
+/// whole stream (the unconsumed tail moves to its front before the next read): a record's payload
+/// is a slice of it ([`RecordReader::payload`]), borrowed until the next frame is read, so
+/// decoders read records in place without a copy, an allocation or a reference count per record.
 pub struct RecordReader<R> {
     inner: R,
-    /// The bytes read but not consumed yet; `window[0]` is at stream offset `offset`.
-    window: Bytes,
+    /// The buffer; `buf[pos..end]` was read but not consumed yet, and `buf[pos]` is at stream
+    /// offset `offset`.
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
     offset: u64,
     eof: bool,
-    payload: Bytes,
+    /// Where the payload of the last [`Frame::Record`] is in `buf`.
+    payload: Range<usize>,
     /// A sound header found while resynchronising, to start the next frame with.
     pending: Option<[u8; HEADER_BYTES]>,
 }
@@ -87,64 +92,71 @@ impl<R: Read> RecordReader<R> {
     pub fn new(reader: R) -> RecordReader<R> {
         RecordReader {
             inner: reader,
-            window: Bytes::new(),
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
             offset: 0,
             eof: false,
-            payload: Bytes::new(),
+            payload: 0..0,
             pending: None,
         }
     }
 
-    /// The payload of the last [`Frame::Record`].
+    /// The payload of the last [`Frame::Record`] (empty after any other frame).
     pub fn payload(&self) -> &[u8] {
-        &self.payload
+        &self.buf[self.payload.clone()]
     }
 
-    /// The payload of the last [`Frame::Record`], shared with the chunk it was read in.
-    pub fn payload_bytes(&self) -> Bytes {
-        self.payload.clone()
+    /// Bytes read and not consumed yet.
+    fn available(&self) -> usize {
+        self.end - self.pos
     }
 
-    /// Makes the window hold at least `want` bytes, unless the stream ends first.
+    /// Makes the buffer hold at least `want` unconsumed bytes, unless the stream ends first.
     fn fill(&mut self, want: usize) -> io::Result<()> {
-        if self.window.len() >= want || self.eof {
+        if self.available() >= want || self.eof {
             return Ok(());
         }
-        let mut chunk = BytesMut::with_capacity(want.max(CHUNK_BYTES));
-        chunk.extend_from_slice(&self.window);
-        let mut filled = chunk.len();
-        chunk.resize(chunk.capacity(), 0);
-        while filled < want {
-            match self.inner.read(&mut chunk[filled..]) {
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        self.pos = 0;
+        self.payload = 0..0;
+        let size = want.max(CHUNK_BYTES);
+        if self.buf.len() < size {
+            self.buf.resize(size, 0);
+        }
+        while self.end < want {
+            match self.inner.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
-                Ok(n) => filled += n,
+                Ok(n) => self.end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        chunk.truncate(filled);
-        self.window = chunk.freeze();
         Ok(())
     }
 
-    /// Consumes `n` bytes of the window (at most what it holds).
-    fn consume(&mut self, n: usize) -> Bytes {
-        let n = n.min(self.window.len());
+    /// Consumes `n` bytes (at most what the buffer holds) and returns where they are.
+    fn consume(&mut self, n: usize) -> Range<usize> {
+        let n = n.min(self.available());
+        let taken = self.pos..self.pos + n;
+        self.pos += n;
         self.offset += n as u64;
-        self.window.split_to(n)
+        taken
     }
 
     /// Reads the next frame. I/O errors other than a short read are returned.
     pub fn next_frame(&mut self) -> io::Result<Frame> {
+        self.payload = 0..0;
         let (start, header) = match self.pending.take() {
             Some(header) => (self.offset - HEADER_BYTES as u64, header),
             None => {
                 let start = self.offset;
                 self.fill(HEADER_BYTES)?;
-                if self.window.len() < HEADER_BYTES {
+                if self.available() < HEADER_BYTES {
                     let got = self.consume(HEADER_BYTES).len() as u64;
                     return Ok(if got == 0 {
                         Frame::End
@@ -156,7 +168,8 @@ impl<R: Read> RecordReader<R> {
                     });
                 }
                 let mut header = [0u8; HEADER_BYTES];
-                header.copy_from_slice(&self.consume(HEADER_BYTES));
+                let at = self.consume(HEADER_BYTES);
+                header.copy_from_slice(&self.buf[at]);
                 (start, header)
             }
         };
@@ -167,21 +180,24 @@ impl<R: Read> RecordReader<R> {
         // The length was checked against its CRC and capped, so it fits in memory.
         let want = len as usize + 4;
         self.fill(want)?;
-        if self.window.len() < want {
+        if self.available() < want {
             let read = self.consume(want).len();
             return Ok(Frame::Truncated {
                 offset: start,
                 bytes: (HEADER_BYTES + read) as u64,
             });
         }
-        let mut record = self.consume(want);
-        let footer = u32::from_le_bytes(record[len as usize..].try_into().unwrap_or([0; 4]));
-        record.truncate(len as usize);
-        if masked_crc(&record) != footer {
-            self.payload = Bytes::new();
+        let record = self.consume(want);
+        let payload = record.start..record.end - 4;
+        let footer = u32::from_le_bytes(
+            self.buf[payload.end..record.end]
+                .try_into()
+                .unwrap_or([0; 4]),
+        );
+        if masked_crc(&self.buf[payload.clone()]) != footer {
             return Ok(Frame::BadPayloadCrc { offset: start });
         }
-        self.payload = record;
+        self.payload = payload;
         Ok(Frame::Record { offset: start })
     }
 
@@ -191,14 +207,15 @@ impl<R: Read> RecordReader<R> {
         let mut passed = 0u64;
         loop {
             self.fill(1)?;
-            let Some(&byte) = self.window.first() else {
+            if self.available() == 0 {
                 // No sound header before the end: everything left was passed over.
                 return Ok(Frame::Resynced {
                     offset: start,
                     bytes: passed + HEADER_BYTES as u64,
                 });
-            };
-            self.consume(1);
+            }
+            let at = self.consume(1).start;
+            let byte = self.buf[at];
             window.copy_within(1.., 0);
             passed += 1;
             window[HEADER_BYTES - 1] = byte;
@@ -213,10 +230,16 @@ impl<R: Read> RecordReader<R> {
     }
 }
 
+/// The eight length bytes of a header, on an 8-byte boundary: crc32c's hardware path reads them
+/// as one word instead of byte by byte (its unaligned head).
+#[repr(align(8))]
+struct LengthBytes([u8; 8]);
+
 fn sound_header(header: &[u8; HEADER_BYTES]) -> bool {
-    let len = u64::from_le_bytes(header[..8].try_into().unwrap_or([0; 8]));
+    let length = LengthBytes(header[..8].try_into().unwrap_or([0; 8]));
+    let len = u64::from_le_bytes(length.0);
     let crc = u32::from_le_bytes(header[8..].try_into().unwrap_or([0; 4]));
-    len <= MAX_RECORD_BYTES && masked_crc(&header[..8]) == crc
+    len <= MAX_RECORD_BYTES && masked_crc(&length.0) == crc
 }
 
 #[cfg(test)]

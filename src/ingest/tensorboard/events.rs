@@ -2,11 +2,12 @@
 //! the layout of runs and writers ([`super`]) because it is the hot path (a run logs millions of
 //! scalars, one `Event` record each).
 //!
-//! Measured (bench/tensorboard.sh) and shaped for it: records are slices of the reader's chunks
-//! ([`RecordReader::payload_bytes`]); one `Event` is decoded into again and again (prost merges
-//! into the kept `Summary.value` vector, whose tags are slices of the record); a tag's column is
-//! found by its bytes (first as the tag that followed last time, then by hash), and its UTF-8
-//! checked once, when the tag is first seen.
+//! Measured (bench/tensorboard.sh, `perf`) and shaped for it: records are slices of the reader's
+//! one buffer ([`RecordReader::payload`]); a record whose scalars are all `simple_value`s (the
+//! common case) is read in place by [`wire::walk_event`], any other record is decoded by prost
+//! into one reused `Event` (the fallback decides exactly as the full decoder always did); a tag's
+//! column is found by its bytes (first as the tag that followed last time, then by hash), and
+//! its UTF-8 checked once, when the tag is first seen.
 //!
 //! A row is the consecutive events of one file that share a step. Rows account for every record:
 //! a record whose checksum fails is skipped with its byte offset, a truncated last record (a live
@@ -16,11 +17,11 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use prost::Message;
-use prost::bytes::Bytes;
 
 use super::super::Parsed;
 use super::super::table::{KeyKind, TableBuilder, ValuePolicy};
 use super::super::tfrecord::{Frame, RecordReader};
+use super::wire::{self, SimpleEvent};
 use super::{Event, Summary, SummaryValue, tensor_scalar};
 use crate::error::IngestError;
 use crate::model::{Format, MAX_STEP, narrow};
@@ -49,6 +50,8 @@ pub(super) struct EventSink {
     pub(super) base: u64,
     /// The event decoded into, record after record (its vectors keep their capacity).
     event: Event,
+    /// The record the hot path read in place ([`wire::walk_event`]).
+    simple: SimpleEvent,
     /// The scalars of the current event: (column, value).
     cells: Vec<(usize, f32)>,
 }
@@ -68,6 +71,7 @@ impl EventSink {
             records: 0,
             base: 0,
             event: Event::default(),
+            simple: SimpleEvent::default(),
             cells: Vec::new(),
         }
     }
@@ -102,8 +106,13 @@ impl EventSink {
             match frame {
                 Frame::End => break,
                 Frame::Record { offset } => {
+                    let payload = frames.payload();
+                    if wire::walk_event(payload, &mut self.simple).is_ok() {
+                        self.add_simple(payload, record, offset, file);
+                        continue;
+                    }
                     self.clear_event();
-                    match self.event.merge(frames.payload_bytes()) {
+                    match self.event.merge(payload) {
                         Ok(()) => self.add_event(record, offset, file),
                         Err(e) => self.builder.skip_record(
                             record,
@@ -163,23 +172,52 @@ impl EventSink {
                 self.cells.push((i, x));
             }
         }
+        self.add_cells(
+            event.step,
+            move |i| &values[i].tag[..],
+            record,
+            offset,
+            file,
+        );
+    }
+
+    /// Adds a record the hot path read in place ([`wire::walk_event`] into `self.simple`).
+    fn add_simple(&mut self, payload: &[u8], record: u64, offset: u64, file: &str) {
+        let simple = std::mem::take(&mut self.simple);
+        self.cells.clear();
+        self.cells
+            .extend(simple.values.iter().enumerate().map(|(i, (_, x))| (i, *x)));
+        let walked = &simple.values;
+        let tag = move |i: usize| &payload[walked[i].0.clone()];
+        self.add_cells(simple.step, tag, record, offset, file);
+        self.simple = simple;
+    }
+
+    /// Adds the scalars in `self.cells` (index of the value, value) at `step` to the row of that
+    /// step; `tag(i)` is the tag of the `i`-th value of the event.
+    fn add_cells<'t>(
+        &mut self,
+        step: i64,
+        tag: impl Fn(usize) -> &'t [u8],
+        record: u64,
+        offset: u64,
+        file: &str,
+    ) {
         if self.cells.is_empty() {
             // file_version, graphs, session logs, images, histograms: not rows.
             self.ignored += 1;
             return;
         }
-        let step = match u64::try_from(event.step) {
+        let step = match u64::try_from(step) {
             Ok(s) if s <= MAX_STEP => s,
             _ => {
-                self.builder.skip_record(
-                    record,
-                    format!("byte {offset}: step {} out of range", event.step),
-                );
+                self.builder
+                    .skip_record(record, format!("byte {offset}: step {step} out of range"));
                 return;
             }
         };
         for k in 0..self.cells.len() {
-            let Some(column) = self.column(&values[self.cells[k].0].tag) else {
+            let Some(column) = self.column(tag(self.cells[k].0)) else {
                 self.builder.skip_record(
                     record,
                     format!("{file}: byte {offset}: a summary tag is not UTF-8 text"),
@@ -202,15 +240,15 @@ impl EventSink {
     }
 
     /// The column of a tag; `None` when the tag is not UTF-8 text.
-    fn column(&mut self, tag: &Bytes) -> Option<usize> {
+    fn column(&mut self, tag: &[u8]) -> Option<usize> {
         if let Some((known, column)) = self.tags.get(self.next_tag)
-            && **known == **tag
+            && **known == *tag
         {
             let column = *column;
             self.next_tag = (self.next_tag + 1) % self.tags.len();
             return column;
         }
-        if let Some(&i) = self.tag_index.get(tag.as_ref()) {
+        if let Some(&i) = self.tag_index.get(tag) {
             self.next_tag = (i + 1) % self.tags.len();
             return self.tags[i].1;
         }
@@ -227,8 +265,8 @@ impl EventSink {
             };
             self.builder.column(&name)
         });
-        self.tag_index.insert(tag.as_ref().into(), self.tags.len());
-        self.tags.push((tag.as_ref().into(), column));
+        self.tag_index.insert(tag.into(), self.tags.len());
+        self.tags.push((tag.into(), column));
         self.next_tag = 0;
         column
     }

@@ -31,8 +31,7 @@ pub struct Summary {
 /// `tensorflow.Summary.Value`: a tag and one of several payloads (only the scalar ones declared).
 #[derive(Clone, PartialEq, Message)]
 pub struct SummaryValue {
-    /// A `string` on the wire, read as bytes: decoded from a [`Bytes`] record it is a slice of the
-    /// record, not a new allocation (the reader checks UTF-8 once per distinct tag).
+    /// A `string` on the wire, read as bytes (the reader checks UTF-8 once per distinct tag).
     #[prost(bytes = "bytes", tag = "1")]
     pub tag: Bytes,
     #[prost(float, optional, tag = "2")]
