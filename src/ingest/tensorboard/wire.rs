@@ -168,8 +168,11 @@ mod tests {
         .encode_to_vec()
     }
 
+    /// A record's step and its simple values: (tag, bits of the value).
+    type Read = (i64, Vec<(Vec<u8>, u32)>);
+
     /// What the full decoder makes of `record`, in the walk's terms.
-    fn full(record: &[u8]) -> Option<(i64, Vec<(Vec<u8>, u32)>)> {
+    fn full(record: &[u8]) -> Option<Read> {
         let e = Event::decode(record).ok()?;
         let values = e.summary.map_or_else(Vec::new, |s| s.value);
         let simple = values
@@ -179,7 +182,7 @@ mod tests {
         Some((e.step, simple))
     }
 
-    fn walked(record: &[u8]) -> Option<(i64, Vec<(Vec<u8>, u32)>)> {
+    fn walked(record: &[u8]) -> Option<Read> {
         let mut out = SimpleEvent::default();
         walk_event(record, &mut out).ok()?;
         let values = out
@@ -249,7 +252,7 @@ mod tests {
                 }
                 3 => {
                     // An unknown field of a random wire type (groups and bad types included).
-                    record.push(((next() % 20 + 4) << 3 | next() % 8) as u8);
+                    record.push((((next() % 20 + 4) << 3) | (next() % 8)) as u8);
                     record.extend((0..next() % 10).map(|_| next() as u8));
                 }
                 _ => {}
