@@ -185,8 +185,14 @@ impl EventSink {
     fn add_simple(&mut self, payload: &[u8], record: u64, offset: u64, file: &str) {
         let simple = std::mem::take(&mut self.simple);
         self.cells.clear();
-        self.cells
-            .extend(simple.values.iter().enumerate().map(|(i, (_, x))| (i, *x)));
+        // As the full decoder's `scalar_of` stores a `simple_value` ([`narrow`]).
+        self.cells.extend(
+            simple
+                .values
+                .iter()
+                .enumerate()
+                .map(|(i, (_, x))| (i, narrow(f64::from(*x)))),
+        );
         let walked = &simple.values;
         let tag = move |i: usize| &payload[walked[i].0.clone()];
         self.add_cells(simple.step, tag, record, offset, file);
