@@ -1,190 +1,17 @@
 //! `jepa-doctor watch` end to end: a writer thread grows a real log file while the binary follows
 //! it with short intervals; the JSON lines it prints are read as they come, with the time they
-//! arrived. Every test is bounded (an idle exit, and a kill after a deadline).
+//! arrived. Every test is bounded (an idle exit, and a kill after a deadline). How watching ends
+//! (idle exit, stalled log, Ctrl-C) is `tests/watch_endings.rs`.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod watch_support;
+
+use std::fs::File;
+use std::io::Write;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-/// Events with the time they arrived.
-type Events = Vec<(Instant, Value)>;
-
-const HEADER: &str =
-    "epoch,itr,loss,loss-jepa,reg-loss,enc-grad-norm,pred-grad-norm,gpu-time(ms),wall-time(ms)\n";
-const IPE: u64 = 100;
-const INTERVAL: f64 = 0.2;
-
-/// A seeded generator for the noise (xorshift64*; the seed is printed by each test).
-struct Noise(u64);
-
-impl Noise {
-    fn new(seed: u64) -> Noise {
-        println!("seed {seed}");
-        Noise(seed.max(1))
-    }
-    /// Uniform in [-1, 1).
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let u = (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
-        2.0 * u - 1.0
-    }
-}
-
-/// One V-JEPA CSV row at global step `step` (epoch 1-based, 100 iterations per epoch).
-fn row(step: u64, loss: f64, reg: f64) -> String {
-    let (epoch, itr) = (step / IPE + 1, step % IPE);
-    format!("{epoch},{itr},{loss:.5},{loss:.5},{reg:.5},1.00000,1.00000,100,120\n")
-}
-
-/// A healthy curve: descent to a plateau, reg-loss falling, small noise.
-fn healthy(step: u64, noise: &mut Noise) -> (f64, f64) {
-    let t = step as f64;
-    let loss = 0.45 + 0.4 * (-t / 300.0).exp() + 0.004 * noise.next();
-    let reg = 0.3 + 0.4 * (-t / 400.0).exp() + 0.004 * noise.next();
-    (loss, reg)
-}
-
-/// Appends `rows` in batches of `batch` every `pause`; returns when each row was written.
-fn grow(
-    path: &Path,
-    rows: Vec<String>,
-    batch: usize,
-    pause: Duration,
-) -> thread::JoinHandle<Vec<Instant>> {
-    let path = path.to_path_buf();
-    thread::spawn(move || {
-        let mut written = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(batch) {
-            let Ok(mut f) = OpenOptions::new().append(true).create(true).open(&path) else {
-                break;
-            };
-            let text: String = chunk.concat();
-            if f.write_all(text.as_bytes()).is_err() {
-                break;
-            }
-            let now = Instant::now();
-            written.extend(std::iter::repeat_n(now, chunk.len()));
-            thread::sleep(pause);
-        }
-        written
-    })
-}
-
-/// The running binary and its JSON lines as they arrive.
-struct Watch {
-    child: Child,
-    events: mpsc::Receiver<(Instant, Value)>,
-}
-
-impl Watch {
-    fn spawn(args: &[&str]) -> Result<Watch, Box<dyn std::error::Error>> {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin!("jepa-doctor"))
-            .arg("watch")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) => {
-                        if tx.send((Instant::now(), v)).is_err() {
-                            break;
-                        }
-                    }
-                    Err(_) => println!("(not JSON) {line}"),
-                }
-            }
-        });
-        Ok(Watch { child, events: rx })
-    }
-
-    /// Waits for the exit (killing it after `deadline`) and returns the exit code and every event.
-    fn finish(mut self, deadline: Duration) -> Result<(i32, Events), Box<dyn std::error::Error>> {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait()? {
-                break status;
-            }
-            if start.elapsed() > deadline {
-                self.child.kill()?;
-                return Err("watch did not exit before the deadline".into());
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
-        thread::sleep(Duration::from_millis(50));
-        let events: Vec<_> = self.events.try_iter().collect();
-        Ok((status.code().unwrap_or(-1), events))
-    }
-}
-
-fn kind(v: &Value) -> &str {
-    v["event"].as_str().unwrap_or("")
-}
-
-fn codes(v: &Value) -> Vec<String> {
-    v["findings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| f["code"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn new_log(dir: &Path, name: &str) -> Result<PathBuf, std::io::Error> {
-    let path = dir.join(name);
-    File::create(&path)?.write_all(HEADER.as_bytes())?;
-    Ok(path)
-}
-
-/// A new log `name` in `dir` holding `steps` healthy rows drawn with noise `seed`.
-fn healthy_log(dir: &Path, name: &str, steps: u64, seed: u64) -> Result<PathBuf, std::io::Error> {
-    let log = new_log(dir, name)?;
-    let mut noise = Noise::new(seed);
-    let text: String = (0..steps)
-        .map(|s| {
-            let (l, r) = healthy(s, &mut noise);
-            row(s, l, r)
-        })
-        .collect();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&log)?
-        .write_all(text.as_bytes())?;
-    Ok(log)
-}
-
-fn show(events: &[(Instant, Value)]) {
-    for (_, e) in events {
-        println!(
-            "{} step {} rows {} verdict {} alerts {} findings {:?}",
-            kind(e),
-            e["step"],
-            e["rows"],
-            e["verdict"],
-            e["alerts"],
-            codes(e)
-        );
-    }
-}
-
-fn path_arg(p: &Path) -> String {
-    p.display().to_string()
-}
+use watch_support::growing::*;
 
 #[test]
 fn a_healthy_run_raises_no_alert_and_exits_at_idle() -> TestResult {
@@ -433,9 +260,12 @@ fn a_truncated_and_restarted_file_is_read_again() -> TestResult {
         .find(|(_, e)| kind(e) == "alert")
         .ok_or("no alert")?;
     assert_eq!(alert["alerts"], serde_json::json!(["non-finite"]));
-    // The new content replaced the old: rows counted from the truncation on.
+    // The new content replaced the old: rows counted from the truncation on, and accounted for
+    // as `analyze` counts the file as it is now.
     assert_eq!(alert["rows"], 301);
     assert_eq!(alert["step"], 300);
+    assert_eq!(alert["input"]["rows_read"], 301);
+    assert_eq!(alert["input"]["rows_used"], 301);
     Ok(())
 }
 
@@ -491,99 +321,5 @@ fn a_rank_file_appearing_late_is_merged() -> TestResult {
         "{current} vs {}",
         tail + 0.01
     );
-    Ok(())
-}
-
-#[test]
-fn idle_exit_ends_quietly_or_reports_a_stalled_log() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let log = healthy_log(dir.path(), "jepa_r0.csv", 600, 17)?;
-
-    let start = Instant::now();
-    let (code, events) = Watch::spawn(&[
-        "--interval=0.2",
-        "--idle-exit=0.8",
-        "--json",
-        &path_arg(&log),
-    ])?
-    .finish(Duration::from_secs(20))?;
-    show(&events);
-    assert_eq!(code, 0);
-    assert!(start.elapsed() >= Duration::from_secs_f64(0.8));
-    let (_, idle) = events.last().ok_or("no event")?;
-    assert_eq!(kind(idle), "idle");
-    assert!(codes(idle).contains(&"stalled-log".to_string()));
-
-    // With --fail-on warning, a log that stopped growing is an alert.
-    let (code, events) = Watch::spawn(&[
-        "--interval=0.2",
-        "--idle-exit=0.8",
-        "--json",
-        "--fail-on=warning",
-        &path_arg(&log),
-    ])?
-    .finish(Duration::from_secs(20))?;
-    show(&events);
-    assert_eq!(code, 1);
-    let (_, alert) = events.last().ok_or("no event")?;
-    assert_eq!(kind(alert), "alert");
-    assert_eq!(alert["alerts"], serde_json::json!(["stalled-log"]));
-    Ok(())
-}
-
-#[test]
-fn sigint_prints_the_last_status_and_exits_0() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let log = healthy_log(dir.path(), "jepa_r0.csv", 400, 18)?;
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("jepa-doctor"))
-        .args(["watch", "--interval=0.2", &path_arg(&log)])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    thread::sleep(Duration::from_millis(700));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()?;
-    assert!(killed.success());
-    let start = Instant::now();
-    while child.try_wait()?.is_none() {
-        if start.elapsed() > Duration::from_secs(10) {
-            child.kill()?;
-            return Err("no exit after SIGINT".into());
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output()?;
-    let text = String::from_utf8(out.stdout)?;
-    println!("{text}");
-    assert_eq!(out.status.code(), Some(0));
-    let lines: Vec<&str> = text.lines().collect();
-    assert!(
-        lines.len() >= 3,
-        "the status, the status again at the interrupt, and a goodbye"
-    );
-    // Lines are stamped with the UTC date and time (RFC 3339) for a log read days later.
-    let last_status = lines[lines.len() - 2];
-    let (stamp, status) = last_status.split_once(' ').ok_or("no stamp")?;
-    assert!(
-        stamp.len() == 20 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
-        "{stamp}"
-    );
-    assert!(status.starts_with("step 399 · 400 rows"), "{text}");
-    let goodbye = lines[lines.len() - 1];
-    assert!(goodbye.starts_with("jepa-doctor watch: "), "{goodbye}");
-    assert!(
-        goodbye.ends_with(": interrupted: stopped watching (no alert)"),
-        "{goodbye}"
-    );
-    Ok(())
-}
-
-#[test]
-fn a_missing_input_is_unusable() -> TestResult {
-    let out = Command::new(assert_cmd::cargo::cargo_bin!("jepa-doctor"))
-        .args(["watch", "--idle-exit=1", "no/such/run.csv"])
-        .output()?;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr)?.starts_with("jepa-doctor: error: no/such/run.csv"));
     Ok(())
 }

@@ -1,7 +1,11 @@
 //! `jepa-doctor watch` on a TensorBoard log directory while a writer copies a real event file
 //! (tensorboardX, `fixtures/formats/same_run`) into it in pieces of random size, cutting records
 //! anywhere: what `watch` ends with must be what `analyze` reads from the finished directory, and
-//! a newer event file (a restarted run) must replace the rows it replays.
+//! a newer event file (a restarted run) must replace the rows it replays. Every row is accounted
+//! for as `analyze` accounts for it (a step's events cut between two reads, a restart's replayed
+//! rows, a record the first writer left unfinished).
+
+mod watch_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -11,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use watch_support::accounting;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -118,6 +123,7 @@ fn a_growing_event_file_ends_as_analyze_reads_it() -> TestResult {
     assert_eq!(idle["event"], "idle");
     let whole = analyze(&logdir)?;
     assert_eq!(whole["input"]["rows_skipped"], 0);
+    assert_eq!(accounting(&idle["input"]), accounting(&whole["input"]));
     assert_eq!(idle["rows"], whole["input"]["rows_used"]);
     assert_eq!(idle["step"], whole["rebound"]["last_step"]);
     assert_eq!(idle["verdict"], whole["verdict"]);
@@ -188,6 +194,13 @@ fn a_newer_event_file_is_a_restart_that_replaces_what_it_replays() -> TestResult
     assert_eq!(idle["files"], 1, "one writer, two event files");
     let analyzed = analyze(dir.path())?;
     assert_eq!(analyzed["input"]["restarts"], 1);
+    // rows_read = rows_used + rows_skipped + duplicates_replaced, with analyze's numbers.
+    for e in &events {
+        let [read, used, skipped, replaced, _] = accounting(&e["input"]);
+        assert_eq!(read, used + skipped + replaced, "{}", e["input"]);
+    }
+    assert_eq!(accounting(&idle["input"]), accounting(&analyzed["input"]));
+    assert!(analyzed["input"]["duplicates_replaced"].as_u64() > Some(0));
     assert_eq!(idle["rows"], analyzed["input"]["rows_used"]);
     assert_eq!(idle["step"], analyzed["rebound"]["last_step"]);
     assert_eq!(idle["loss"]["min"], analyzed["rebound"]["min_value"]);

@@ -6,7 +6,9 @@
 //! `{"schema_version":1,"event":"status"|"alert"|"idle"|"interrupted","time":"2026-11-30T09:35:40Z",
 //!   "step":N,"verdict":"…",
 //!   "findings":[…as in analyze…],"alerts":["code",…],"rows":N,"files":N,"look":k|null,"level":x,
-//!   "loss":{"series":"loss-jepa","current":x,"min":x,"min_step":N}}`
+//!   "loss":{"series":"loss-jepa","current":x,"min":x,"min_step":N},"note":"…"|null,
+//!   "input":{…as in analyze: sources, format, rows_read, rows_used, rows_skipped,
+//!   duplicates_replaced, restarts, …}}`
 
 use std::io::{self, Write};
 
@@ -15,7 +17,7 @@ use serde::Serialize;
 use super::monitor::Evaluation;
 use crate::diagnose::finding::{Finding, Verdict};
 use crate::diagnose::jepa_series;
-use crate::model::round_reported;
+use crate::model::{InputSummary, round_reported};
 use crate::report::json::SCHEMA_VERSION;
 
 /// Why an event was written.
@@ -57,6 +59,11 @@ pub struct Event<'a> {
     /// The level the rebound test used, or will use at the next look.
     pub level: f64,
     pub loss: Option<LossNow>,
+    /// Why the status is what it is, when that needs saying (the rebound not tested yet, a
+    /// restart replaying steps, a log truncated or replaced, a silent log whose end is unknown).
+    pub note: Option<&'a str>,
+    /// The inputs and their row accounting, as in `analyze`'s report.
+    pub input: &'a InputSummary,
 }
 
 /// The JEPA loss now (smoothed, as the rebound detector sees it) and its minimum after warmup,
@@ -92,7 +99,7 @@ pub fn loss_now(eval: &Evaluation) -> Option<LossNow> {
     })
 }
 
-/// Writes one event as a JSON line and flushes it.
+/// Writes one event as a JSON line and flushes it; `note` replaces the evaluation's own.
 pub fn write_json(
     out: &mut dyn Write,
     kind: EventKind,
@@ -100,6 +107,7 @@ pub fn write_json(
     alerts: Vec<&'static str>,
     extra: &[Finding],
     files: usize,
+    note: Option<&str>,
 ) -> io::Result<()> {
     let mut findings = eval.diagnosis.findings.clone();
     findings.extend(extra.iter().cloned());
@@ -116,6 +124,8 @@ pub fn write_json(
         look: eval.look,
         level: eval.level,
         loss: loss_now(eval),
+        note: note.or(eval.note.as_deref()),
+        input: &eval.run.input,
     };
     serde_json::to_writer(&mut *out, &event).map_err(io::Error::other)?;
     writeln!(out)?;
@@ -148,7 +158,21 @@ pub fn status_line(eval: &Evaluation, files: usize) -> String {
         None => eval.diagnosis.verdict.as_str().to_string(),
     };
     parts.push(state);
+    if let Some(note) = &eval.note {
+        parts.push(note.clone());
+    }
     parts.join(" · ")
+}
+
+/// `line` cut to `width` characters (a status line rewritten in place must fit on one terminal
+/// line, or the rewrite leaves the wrapped part behind), with `…` where it was cut.
+pub fn fit(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_string();
+    }
+    let mut out: String = line.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 /// A status line before any row was read.

@@ -12,25 +12,31 @@
 //!   Its row comes out again as the batch's first row, with the same key as the last row taken:
 //!   the caller only fills the cells that row lacked (the grad stats V-JEPA prints on the lines
 //!   after the loss line), so the value recovered across the boundary is never replaced.
-//! - A JSON document (`trainer_state.json`) is rewritten whole by its writer: any change re-reads it
-//!   whole.
-//! - TensorBoard event files: binary TFRecord streams, followed by [`tfevents`] (a submodule) (raw bytes,
-//!   a partial last record held; a writer's newer event file is a restart).
-//! - MLflow stores, W&B run folders and exports are not followed yet (`analyze` reads them).
+//! - fairseq `train_inner` lines: stateless, as JSON lines.
+//! - TensorBoard event files: binary TFRecord streams, followed by [`tfevents`] (raw bytes, a
+//!   partial last record held; a writer's newer event file is a restart).
+//! - What cannot be cut into lines is read whole again when it changes ([`whole`]): compressed
+//!   logs, JSON documents (`trainer_state.json`), W&B exports and transaction logs, MLflow stores,
+//!   W&B offline run folders.
 
 use std::io::Cursor;
 
 use super::tail::{Growth, Tail};
 use tfevents::EventChain;
+use whole::{Whole, WholeKind};
 
 pub mod tfevents;
+pub mod whole;
 use crate::error::IngestError;
+use crate::ingest::sources::Container;
 use crate::ingest::table::{KeyKind, ValuePolicy};
 use crate::ingest::values::parse_value;
 use crate::ingest::{
-    IngestOptions, Parsed, SNIFF_BYTES, Source, console, csv, json, sniff, tensorboard,
+    IngestOptions, Parsed, SNIFF_BYTES, Source, compressed, console, csv, framework, json, sniff,
+    tensorboard,
 };
 use crate::model::{Format, RowAccount, SkippedRow};
+use crate::params::RunParams;
 
 /// New rows of one file, in key order. A first key equal to the last key of the previous batch
 /// (and no restart in this batch) completes that row: only the cells it lacked are taken (a
@@ -48,12 +54,19 @@ pub struct Batch {
     pub lines_ignored: u64,
     pub skipped: Vec<SkippedRow>,
     pub warnings: Vec<String>,
+    /// The first row is the last row of the previous batch again and the parser's accounting
+    /// does not count it (a console log's context line).
+    pub repeats_last: bool,
+    /// The run's config, from a store that keeps one (MLflow params).
+    pub params: Option<RunParams>,
 }
 
 /// What a look at one file gave.
 #[derive(Debug)]
 pub enum Fed {
     Rows(Batch),
+    /// Every row the source holds now, replacing what it gave before (a source read whole).
+    Whole(Batch),
     /// The file was truncated or replaced: what was read from it before is void.
     Reset,
     Nothing,
@@ -79,6 +92,10 @@ pub struct FileFeed {
     lines_done: u64,
     /// TensorBoard: the writer's event files, followed as binary records instead of lines.
     events: Option<EventChain>,
+    /// A source read whole when it changes.
+    whole: Option<Whole>,
+    /// What to read a source read whole with.
+    opts: IngestOptions,
 }
 
 impl FileFeed {
@@ -96,8 +113,18 @@ impl FileFeed {
             ipe_hint: None,
             lines_done: 0,
             events: None,
+            whole: None,
+            opts: opts.clone(),
         }
         .with_events_if_named(opts)
+    }
+
+    /// A tracker store (MLflow file store or `mlflow.db`, W&B offline run folder), read whole
+    /// when it changes.
+    pub fn store(source: Source, container: Container, opts: &IngestOptions) -> FileFeed {
+        let mut feed = FileFeed::new(source, opts);
+        feed.whole = Some(Whole::new(WholeKind::Store(container), opts));
+        feed
     }
 
     /// A TensorBoard writer: its event files (name order) and, for an `add_scalars` sub-writer,
@@ -128,21 +155,31 @@ impl FileFeed {
         self.events.as_mut()
     }
 
+    /// Why a source read whole gave nothing at its last look (held or waiting).
+    pub fn note(&self) -> Option<&str> {
+        self.whole.as_ref().and_then(|w| w.note.as_deref())
+    }
+
     /// The format, once recognised.
     pub fn format(&self) -> Option<Format> {
-        self.format
+        self.whole.as_ref().map_or(self.format, |w| w.format)
     }
 
     /// Whether more bytes wait beyond the last read.
     pub fn behind(&self) -> bool {
-        match &self.events {
-            Some(chain) => chain.behind(),
-            None => self.tail.behind(),
+        match (&self.events, &self.whole) {
+            (Some(chain), _) => chain.behind(),
+            (None, Some(_)) => false,
+            (None, None) => self.tail.behind(),
         }
     }
 
     /// Starts over from the beginning of the file (everything is read again).
     pub fn rewind(&mut self) {
+        if let Some(whole) = &mut self.whole {
+            whole.rewind();
+            return;
+        }
         if let Some(chain) = &mut self.events {
             chain.rewind();
             return;
@@ -164,6 +201,16 @@ impl FileFeed {
         if let Some(chain) = &mut self.events {
             return chain.poll(&ValuePolicy::all(), max_bytes);
         }
+        if let Some(whole) = &mut self.whole {
+            return whole.poll(&self.source);
+        }
+        if self.format.is_none() && self.head.is_empty() && self.tail.offset() == 0 {
+            // Compressed bytes and binary logs cannot be cut into lines: read them whole.
+            if let Some(kind) = self.peek_binary()? {
+                self.whole = Some(Whole::new(kind, &self.opts));
+                return self.poll(max_bytes);
+            }
+        }
         let growth = self
             .tail
             .read_new(max_bytes)
@@ -183,6 +230,23 @@ impl FileFeed {
                 return Ok(Fed::Nothing);
             };
             self.format = Some(format);
+            if format == Format::Tensorboard {
+                // An event file under another name: followed record by record.
+                self.head.clear();
+                let path = self.source.path.clone().unwrap_or_default();
+                self.events = Some(EventChain::new(vec![path], None));
+                return self.poll(max_bytes);
+            }
+            if matches!(format, Format::Json | Format::WandbCsv | Format::Wandb) {
+                // Rewritten whole by its writer, or not made of lines.
+                self.head.clear();
+                self.whole = Some(Whole::new(WholeKind::File, &self.opts));
+                return self.poll(max_bytes);
+            }
+            if format == Format::Jsonl && self.step_col.is_none() {
+                // A framework's JSON lines (fairseq, DINO) name their step as `analyze` reads it.
+                self.step_col = framework::json_lines_step_key(&self.head).map(String::from);
+            }
             let lines = std::mem::take(&mut self.head);
             return self.parse_batch(format, lines);
         }
@@ -190,6 +254,33 @@ impl FileFeed {
             Some(format) => self.parse_batch(format, lines),
             None => Ok(Fed::Nothing),
         }
+    }
+
+    /// Whether the file starts with compressed bytes or a binary log read whole (`None` for
+    /// text, and for a file still empty); binary formats `analyze` refuses are refused here too.
+    fn peek_binary(&self) -> Result<Option<WholeKind>, IngestError> {
+        use std::io::Read;
+        let Some(path) = self.source.path.as_deref() else {
+            return Ok(None);
+        };
+        let mut head = Vec::with_capacity(64);
+        match std::fs::File::open(path) {
+            Ok(f) => f
+                .take(64)
+                .read_to_end(&mut head)
+                .map_err(|e| IngestError::io(&self.source.name, e))?,
+            Err(_) => return Ok(None),
+        };
+        if compressed::is_compressed(&head) || head.starts_with(b":W&B") {
+            return Ok(Some(WholeKind::File));
+        }
+        if self.forced.is_none()
+            && head.len() >= 16
+            && let Some(why) = compressed::unreadable_binary(&head, Some(path))
+        {
+            return Err(IngestError::unusable(&self.source.name, why));
+        }
+        Ok(None)
     }
 
     /// The format of the head read so far: `None` while undecided (waiting for more lines).
@@ -220,6 +311,7 @@ impl FileFeed {
         let new_lines = memchr::memchr_iter(b'\n', &lines).count() as u64;
         // Line k of the parser's input is line k + shift of the file.
         let mut shift = self.lines_done as i64;
+        let mut repeats_last = false;
         let parsed = match format {
             Format::VjepaCsv | Format::Vjepa2Csv | Format::IjepaCsv | Format::Csv => {
                 let mut rest: &[u8] = &lines;
@@ -254,16 +346,12 @@ impl FileFeed {
                 };
                 json::parse_lines(Cursor::new(lines), &self.source, &opts)
             }
-            Format::Json => {
-                // Rewritten whole: parse the whole file as it is now.
-                let path = self.source.path.clone().unwrap_or_default();
-                let text =
-                    std::fs::read(&path).map_err(|e| IngestError::io(&self.source.name, e))?;
+            Format::FairseqLog => {
                 let opts = json::JsonOptions {
                     step_col: self.step_col.clone(),
                     values,
                 };
-                json::parse_document(Cursor::new(text), &self.source, &opts)
+                framework::parse_fairseq(Cursor::new(lines), &self.source, &opts)
             }
             Format::ConsoleLog => {
                 let mut input = self.context.clone().unwrap_or_default();
@@ -286,30 +374,29 @@ impl FileFeed {
                         let rows = &mut p.table.account;
                         rows.rows_read = rows.rows_read.saturating_sub(1);
                         rows.rows_used = rows.rows_used.saturating_sub(1);
+                        repeats_last = true;
                     }
                     p
                 })
             }
-            // TensorBoard event files are followed by `EventChain` (see `poll`); MLflow stores,
-            // W&B exports and the other tracker formats are not followed yet.
+            // TensorBoard event files are followed by `EventChain`, what is read whole by `Whole`
+            // (see `poll`); nothing else reaches here.
             other => Err(IngestError::unusable(
                 &self.source.name,
                 format!(
-                    "{} logs cannot be watched yet (analyze reads them)",
+                    "{} logs are read whole, not by lines (an internal mix-up; please report it)",
                     other.as_str()
                 ),
             )),
         };
         self.lines_done += new_lines;
-        if format == Format::Json {
-            shift = 0;
-        }
         match parsed {
             Ok(p) => {
                 if p.ipe_hint.is_some() {
                     self.ipe_hint = p.ipe_hint;
                 }
                 let mut batch = batch_of(p);
+                batch.repeats_last = repeats_last;
                 for s in &mut batch.skipped {
                     s.line = s.line.map(|l| l.saturating_add_signed(shift));
                 }
@@ -378,5 +465,7 @@ pub(super) fn batch_of(p: Parsed) -> Batch {
         lines_ignored: p.lines_ignored,
         skipped: t.skipped,
         warnings: t.warnings,
+        repeats_last: false,
+        params: None,
     }
 }

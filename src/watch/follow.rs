@@ -7,28 +7,34 @@
 //! What cannot be merged incrementally is re-read instead, never guessed:
 //! - a restart (rows replayed from an earlier step): the monitor forgets from that step on and
 //!   takes the replayed rows (keep the last occurrence, as in `analyze`);
-//! - a file truncated or replaced while other files are followed, or a rank file that appears
-//!   with steps already merged: every file is read again from its start.
+//! - a file truncated or replaced while other files are followed, a rank file that appears
+//!   with steps already merged, or one of several sources read whole that changed: every file
+//!   is read again from its start.
+//!
+//! What a run directory holds is decided as `analyze` decides it ([`discover::plan`]): its rank
+//! files and logs, or the tracker layout in it (TensorBoard events, an MLflow store, a W&B run
+//! folder). Every row is accounted for per file ([`super::ledger`]).
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod discovery;
+
 use super::feed::{Batch, Fed, FileFeed};
+use super::ledger::{self, Ledger};
 use super::monitor::{Monitor, MonitorSettings};
+use super::standing::Cut;
 use crate::error::IngestError;
-use crate::ingest::sources::{self, Container};
-use crate::ingest::table::{KeyKind, SKIPPED_REASONS_KEPT};
-use crate::ingest::{IngestOptions, Source, discover, tensorboard};
+use crate::ingest::table::KeyKind;
+use crate::ingest::{IngestOptions, discover};
 use crate::model::{MISSING, Role, is_missing};
 use crate::params::RunParams;
 
 /// Bytes read from one file per read call (a large backlog is read in several).
 const READ_BYTES: u64 = 16 << 20;
-/// Warnings kept (a batch can repeat the same one).
-const WARNINGS_KEPT: usize = 20;
 
-struct Followed {
+pub(super) struct Followed {
     feed: FileFeed,
     /// Rows read but not merged yet: (key, values by monitor column).
     pending: VecDeque<(u64, Vec<f32>)>,
@@ -36,16 +42,19 @@ struct Followed {
     last_growth: Instant,
     /// The file was truncated or replaced since its last rows.
     was_reset: bool,
+    /// Its rows, accounted for.
+    ledger: Ledger,
 }
 
 impl Followed {
-    fn new(feed: FileFeed) -> Followed {
+    pub(super) fn new(feed: FileFeed) -> Followed {
         Followed {
             feed,
             pending: VecDeque::new(),
             last_key: None,
             last_growth: Instant::now(),
             was_reset: false,
+            ledger: Ledger::default(),
         }
     }
 }
@@ -120,100 +129,20 @@ impl Follower {
         Ok(follower)
     }
 
-    /// Looks for logs not followed yet in the inputs (new rank files); returns their names.
-    pub fn discover(&mut self) -> Result<Vec<String>, IngestError> {
-        let mut found = Vec::new();
-        for input in self.inputs.clone() {
-            let path = Path::new(&input);
-            if path.is_dir() {
-                match sources::container_at(path) {
-                    Some(Container::Tensorboard(dir)) => {
-                        found.extend(self.discover_events(&input, &dir)?);
-                        continue;
-                    }
-                    Some(Container::MlflowFiles(_) | Container::MlflowDb(_)) => {
-                        return Err(not_followed(&input, "an MLflow store"));
-                    }
-                    Some(Container::WandbRun(_)) => {
-                        return Err(not_followed(&input, "a W&B run folder"));
-                    }
-                    None => {}
-                }
-            }
-            let sources = if path.is_dir() {
-                // A run directory without logs yet is fine: they appear when training starts.
-                discover::plan(std::slice::from_ref(&input), None)
-                    .map(|p| p.sources)
-                    .unwrap_or_default()
-            } else if is_yaml(path) {
-                Vec::new()
-            } else {
-                vec![Source::file(path)]
-            };
-            for source in sources {
-                if !self.files.iter().any(|f| f.feed.source.path == source.path) {
-                    found.push(source.name.clone());
-                    self.files
-                        .push(Followed::new(FileFeed::new(source, &self.ingest)));
-                }
-            }
-        }
-        if !found.is_empty() {
-            self.refresh_input_summary();
-        }
-        Ok(found)
-    }
-
-    /// Follows the writers of the one TensorBoard run in `dir` (`--run` picks among several;
-    /// once picked, runs that appear later are ignored): new writers (`add_scalars` folders) and
-    /// newer event files of known writers (restarts). Returns the new writers' names.
-    fn discover_events(&mut self, input: &str, dir: &Path) -> Result<Vec<String>, IngestError> {
-        let runs = tensorboard::runs_in(dir)?;
-        let wanted = self.event_run.clone().or_else(|| self.ingest.run.clone());
-        if runs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let run = match sources::pick(input, &runs, |r| (r.name.as_str(), None), wanted.as_deref())
-        {
-            Ok(run) => run,
-            // A run picked earlier is still followed; a folder just created may not be
-            // recognisable as one of its `add_scalars` writers yet.
-            Err(_) if self.event_run.is_some() => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        self.event_run = Some(run.name.clone());
-        let mut found = Vec::new();
-        for writer in &run.writers {
-            let Some(folder) = writer.files.first().and_then(|f| f.parent()) else {
-                continue;
-            };
-            let known = self.files.iter_mut().find_map(|f| {
-                let chain = f.feed.event_chain()?;
-                let first = chain.files().first()?;
-                (first.parent() == Some(folder)).then_some(chain)
-            });
-            match known {
-                Some(chain) => chain.extend(&writer.files),
-                None => {
-                    let source = Source::file(folder);
-                    found.push(source.name.clone());
-                    self.files.push(Followed::new(FileFeed::events(
-                        source,
-                        writer.files.clone(),
-                        writer.series_name.clone(),
-                    )));
-                }
-            }
-        }
-        Ok(found)
-    }
-
     /// The files followed, by name.
     pub fn sources(&self) -> Vec<String> {
         self.files
             .iter()
             .map(|f| f.feed.source.name.clone())
             .collect()
+    }
+
+    /// Why a followed source gave nothing at its last look, when one says (a store waiting for
+    /// its first metrics, a compressed log being rewritten).
+    pub fn note(&self) -> Option<String> {
+        self.files
+            .iter()
+            .find_map(|f| f.feed.note().map(String::from))
     }
 
     /// The iterations per epoch a console log stated.
@@ -248,6 +177,7 @@ impl Follower {
         ranks.sort_unstable();
         ranks.dedup();
         input.ranks = ranks.len().max(1) as u64;
+        ledger::summarize(self.files.iter().map(|f| &f.ledger), input);
     }
 
     /// Reads what every file appended (all of it, in bounded reads) and merges what can be
@@ -273,9 +203,22 @@ impl Follower {
                         continue; // the rest of a large backlog
                     }
                 }
-                Fed::Reset => {
-                    self.files[i].was_reset = true;
+                Fed::Whole(batch) => {
                     self.files[i].last_growth = now;
+                    polled.rows_read += batch.keys.len() as u64;
+                    if self.take_whole(i, batch)? {
+                        polled.reread = true;
+                        i = 0;
+                        continue;
+                    }
+                    self.merge(now);
+                }
+                Fed::Reset => {
+                    let file = &mut self.files[i];
+                    file.was_reset = true;
+                    file.last_growth = now;
+                    // What the file held is gone from it: `analyze` would not count it.
+                    file.ledger = Ledger::default();
                     continue; // read the new content at once
                 }
                 Fed::Nothing | Fed::Missing => {}
@@ -287,6 +230,27 @@ impl Follower {
         Ok(polled)
     }
 
+    /// Takes every row source `i` holds now (it was read whole), replacing what it gave before;
+    /// `true` when everything must be read again.
+    fn take_whole(&mut self, i: usize, batch: Batch) -> Result<bool, IngestError> {
+        if let Some(params) = batch.params.clone() {
+            self.monitor.adopt_params(params);
+        }
+        if self.files[i].last_key.is_some() {
+            if self.files.len() > 1 {
+                self.reread_all(Cut::Replaced);
+                return Ok(true);
+            }
+            let file = &mut self.files[i];
+            file.pending.clear();
+            file.last_key = None;
+            file.was_reset = false;
+            self.monitor.clear(Cut::Replaced);
+        }
+        self.files[i].ledger = Ledger::default();
+        self.take_batch(i, batch)
+    }
+
     /// Takes a batch of file `i`; `true` when everything must be read again.
     fn take_batch(&mut self, i: usize, batch: Batch) -> Result<bool, IngestError> {
         if self.ingest.strict
@@ -295,7 +259,7 @@ impl Follower {
             return Err(IngestError::Strict(first.to_string()));
         }
         let Some(first) = batch.keys.first().copied() else {
-            self.account(&batch);
+            self.files[i].ledger.take(&batch, false);
             return Ok(false);
         };
         let kind = batch.key_kind.unwrap_or(KeyKind::Step);
@@ -321,19 +285,25 @@ impl Follower {
             && several
             && self.monitor.last_key().is_some_and(|m| first <= m);
         if (went_back && file.was_reset && several) || late_rank {
-            self.reread_all();
+            self.reread_all(if late_rank { Cut::Reread } else { Cut::Replaced });
             return Ok(true);
         }
         if went_back {
             // A restart replays from `first`: everything merged or pending from there is void.
+            let cut = if file.was_reset {
+                Cut::Replaced
+            } else {
+                Cut::Replay { key: first }
+            };
             for f in &mut self.files {
                 f.pending.retain(|(k, _)| *k < first);
             }
+            self.files[i].ledger.replace_from(first);
             if self.monitor.last_key().is_some_and(|m| first <= m) {
-                self.monitor.truncate_from(first);
+                self.monitor.truncate_from(first, cut);
             }
         }
-        self.account(&batch);
+        self.files[i].ledger.take(&batch, completes);
         let columns: Vec<Option<usize>> = batch
             .names
             .iter()
@@ -377,33 +347,16 @@ impl Follower {
         self.monitor.clean_options().clone()
     }
 
-    fn account(&mut self, batch: &Batch) {
-        let input = &mut self.monitor.input;
-        input.rows.add(&batch.account);
-        input.duplicates_replaced = input.rows.rows_replaced;
-        input.restarts += batch.restarts;
-        input.lines_ignored += batch.lines_ignored;
-        for s in &batch.skipped {
-            if input.skipped.len() < SKIPPED_REASONS_KEPT {
-                input.skipped.push(s.clone());
-            }
-        }
-        for w in &batch.warnings {
-            if input.warnings.len() < WARNINGS_KEPT && !input.warnings.contains(w) {
-                input.warnings.push(w.clone());
-            }
-        }
-    }
-
     /// Starts over: every file from its start, the monitor empty (its spent looks kept).
-    fn reread_all(&mut self) {
+    fn reread_all(&mut self, cut: Cut) {
         for f in &mut self.files {
             f.feed.rewind();
             f.pending.clear();
             f.last_key = None;
             f.was_reset = false;
+            f.ledger = Ledger::default();
         }
-        self.monitor.clear();
+        self.monitor.clear(cut);
     }
 
     /// Merges the pending rows every live file has passed, by the mean per step.
@@ -467,18 +420,4 @@ impl Follower {
             .map(|f| now.duration_since(f.last_growth))
             .min()
     }
-}
-
-fn not_followed(input: &str, what: &str) -> IngestError {
-    IngestError::unusable(
-        input,
-        format!(
-            "is {what}, which watch cannot follow yet; analyze reads it (e.g. from cron, see README \"Watching a run\")"
-        ),
-    )
-}
-
-fn is_yaml(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }

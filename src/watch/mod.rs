@@ -9,13 +9,18 @@
 //! themselves are polled at every tick, which also works where file events do not arrive (network
 //! file systems a cluster's nodes share).
 
+mod blocks;
 pub mod clock;
 pub mod event;
 pub mod feed;
 pub mod follow;
+mod ledger;
 pub mod monitor;
+mod output;
 mod session;
 pub mod spending;
+mod stall;
+pub mod standing;
 pub mod tail;
 
 use std::path::Path;
@@ -123,6 +128,8 @@ pub fn run(settings: &WatchSettings) -> Result<u8> {
                 }
             }
             last_data = now;
+            // A log that grows again may stall again later: say so again then.
+            session.stall_reported = false;
         }
         if polled.rows_read > 0 || first || polled.reread {
             match follower.monitor.evaluate(follower.ipe_hint()) {
@@ -131,7 +138,7 @@ pub fn run(settings: &WatchSettings) -> Result<u8> {
                         return Ok(code);
                     }
                 }
-                None => session.waiting(follower.sources().len())?,
+                None => session.waiting(follower.sources().len(), follower.note())?,
             }
         }
         first = false;
@@ -150,7 +157,7 @@ pub fn run(settings: &WatchSettings) -> Result<u8> {
             }
             return session.idle(&follower, silent);
         }
-        if !session.stall_reported && silent >= stall_threshold(&gaps, settings.interval) {
+        if !session.stall_reported && silent >= stall::stall_threshold(&gaps, settings.interval) {
             session.stall_reported = true;
             if let Some(code) = session.stalled(&follower, silent)? {
                 return Ok(code);
@@ -169,19 +176,6 @@ pub fn run(settings: &WatchSettings) -> Result<u8> {
             return session.interrupted();
         }
     }
-}
-
-/// Silence after which a growing log counts as stalled: 20 typical gaps between growths, at least
-/// 30 intervals and 10 minutes (checkpointing and evaluation pauses are normal).
-fn stall_threshold(gaps: &[f64], interval: Duration) -> Duration {
-    let mut sorted = gaps.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let typical = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-    Duration::from_secs_f64(
-        (20.0 * typical)
-            .max(30.0 * interval.as_secs_f64())
-            .max(600.0),
-    )
 }
 
 /// Watches the input directories (and the directories of input files) for new files.

@@ -3,19 +3,20 @@
 //! exit status each of them leads to.
 
 use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use serde_json::json;
+use anyhow::Result;
 
+use super::WatchSettings;
 use super::clock::{self, Utc};
 use super::event::{self, EventKind};
 use super::follow::Follower;
 use super::monitor::Evaluation;
-use super::{EXIT_INTERRUPTED, WatchSettings};
+use super::output::{emit, run_on_alert};
+use super::stall::{silence_note, stalled_finding};
 use crate::app::{EXIT_FINDING, EXIT_OK};
 use crate::diagnose::finding::{Code, FailOn, Finding, Severity, Verdict};
 use crate::report::chart::ChartOptions;
@@ -107,6 +108,7 @@ impl<'a> Session<'a> {
                     Vec::new(),
                     &[],
                     follower.sources().len(),
+                    None,
                 )
             });
         }
@@ -114,11 +116,16 @@ impl<'a> Session<'a> {
         self.show_line(line)
     }
 
-    pub(super) fn waiting(&mut self, files: usize) -> Result<()> {
+    pub(super) fn waiting(&mut self, files: usize, note: Option<String>) -> Result<()> {
         if self.settings.json {
             return Ok(());
         }
-        self.show_line(event::waiting_line(files))
+        let mut line = event::waiting_line(files);
+        if let Some(note) = note {
+            line.push_str(" · ");
+            line.push_str(&note);
+        }
+        self.show_line(line)
     }
 
     fn show_line(&mut self, line: String) -> Result<()> {
@@ -137,7 +144,8 @@ impl<'a> Session<'a> {
         let tty = self.tty;
         emit(&self.stop, |w| {
             if tty {
-                write!(w, "\r\x1b[2K{} {line}", now.time())?;
+                let line = event::fit(&format!("{} {line}", now.time()), terminal_columns());
+                write!(w, "\r\x1b[2K{line}")?;
             } else {
                 writeln!(w, "{} {line}", now.date_time())?;
             }
@@ -178,6 +186,7 @@ impl<'a> Session<'a> {
             alerts,
             extra,
             follower.sources().len(),
+            None,
         )?;
         if self.settings.json {
             emit(&self.stop, |w| {
@@ -228,6 +237,7 @@ impl<'a> Session<'a> {
                         Vec::new(),
                         &stalled,
                         follower.sources().len(),
+                        None,
                     )
                 })?;
             }
@@ -258,11 +268,11 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// The log stopped growing for long (before `--idle-exit`): an alert when it trips the gate,
-    /// else a note.
+    /// The log stopped growing for long (before `--idle-exit`): a `stalled-log` finding when the
+    /// run has a known end it has not reached (an alert when it trips the gate), else a note.
     pub(super) fn stalled(&mut self, follower: &Follower, silent: Duration) -> Result<Option<u8>> {
         let Some(finding) = stalled_finding(follower, silent) else {
-            return Ok(None);
+            return self.silence(follower, silent);
         };
         match self.last.clone() {
             Some(eval) if self.settings.fail_on.trips(&finding) => {
@@ -277,6 +287,7 @@ impl<'a> Session<'a> {
                         Vec::new(),
                         &[finding],
                         follower.sources().len(),
+                        None,
                     )
                 })?;
                 Ok(None)
@@ -300,12 +311,47 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// A long silence that is not a finding: said once (a JSON status event with the note, or a
+    /// line).
+    fn silence(&mut self, follower: &Follower, silent: Duration) -> Result<Option<u8>> {
+        let note = silence_note(follower, silent);
+        if self.settings.json {
+            if let Some(eval) = &self.last {
+                let files = follower.sources().len();
+                emit(&self.stop, |w| {
+                    event::write_json(
+                        w,
+                        EventKind::Status,
+                        eval,
+                        Vec::new(),
+                        &[],
+                        files,
+                        Some(&note),
+                    )
+                })?;
+            }
+        } else if !self.settings.quiet {
+            self.finish_line()?;
+            let now = Utc::now().date_time();
+            emit(&self.stop, |w| writeln!(w, "jepa-doctor watch: {now}: {note}"))?;
+        }
+        Ok(None)
+    }
+
     /// SIGINT / SIGTERM: the last status, then exit 0 (also after alerts with `--keep-going`).
     pub(super) fn interrupted(&mut self) -> Result<u8> {
         if self.settings.json {
             if let Some(eval) = &self.last {
                 emit(&self.stop, |w| {
-                    event::write_json(w, EventKind::Interrupted, eval, Vec::new(), &[], self.files)
+                    event::write_json(
+                        w,
+                        EventKind::Interrupted,
+                        eval,
+                        Vec::new(),
+                        &[],
+                        self.files,
+                        None,
+                    )
                 })?;
             }
         } else if !self.settings.quiet {
@@ -383,95 +429,7 @@ fn alert_summary(
     )
 }
 
-/// The `stalled-log` finding, unless the config shows the run reached its last epoch.
-fn stalled_finding(follower: &Follower, silent: Duration) -> Option<Finding> {
-    let monitor = &follower.monitor;
-    let last_key = monitor.last_key()?;
-    let ipe = monitor.ipe(follower.ipe_hint());
-    let last_step = monitor.step_of(last_key, ipe);
-    let params = monitor.params();
-    let planned = params.and_then(|p| {
-        let ipe = ipe.map(|i| i.value).or(p.ipe)?;
-        Some((p.epochs? * ipe as f64) as u64)
-    });
-    if planned.is_some_and(|end| last_step + 1 >= end) {
-        return None;
-    }
-    let seconds = silent.as_secs_f64();
-    let silent_words = clock::duration(silent);
-    Some(
-        Finding::new(
-            Code::StalledLog,
-            Severity::Warning,
-            format!(
-                "the log stopped growing: nothing new for {silent_words} after step {last_step}{}",
-                planned.map_or(String::new(), |p| format!(" of {p} planned"))
-            ),
-        )
-        .steps(Some(last_step), Some(last_step))
-        .evidence(json!({
-            "silent_seconds": (seconds * 10.0).round() / 10.0,
-            "last_step": last_step,
-            "planned_steps": planned,
-        })),
-    )
-}
-
-/// Runs `cmd` with `sh -c`, the alert's JSON on its standard input; failures are reported, not
-/// fatal.
-fn run_on_alert(cmd: &str, json_line: &[u8]) {
-    let child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("jepa-doctor: warning: --on-alert could not start: {e}");
-            return;
-        }
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that does not read its input is fine.
-        let _ = stdin.write_all(json_line);
-    }
-    match child.wait() {
-        Ok(status) if !status.success() => {
-            eprintln!("jepa-doctor: warning: --on-alert command exited with {status}");
-        }
-        Ok(_) => {}
-        Err(e) => eprintln!("jepa-doctor: warning: --on-alert: {e}"),
-    }
-}
-
-/// Bytes per write to standard output: a signal that arrives while an event or a report is being
-/// written is noticed after the write it interrupted.
-const WRITE_CHUNK_BYTES: usize = 1024;
-
-/// Writes what `f` renders to standard output. A closed pipe ends quietly (exit 0). SIGINT or
-/// SIGTERM arriving while the output is being written (a slow terminal, a pipe whose reader
-/// stalls) ends at once with exit status 130 ([`EXIT_INTERRUPTED`]), the rest unwritten, so that
-/// whoever reads the output knows it may be cut short.
-fn emit(stop: &AtomicBool, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
-    let mut rendered = Vec::new();
-    f(&mut rendered).context("rendering the output")?;
-    let signalled_before = stop.load(Ordering::SeqCst);
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    for chunk in rendered.chunks(WRITE_CHUNK_BYTES) {
-        match lock.write_all(chunk).and_then(|()| lock.flush()) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-            Err(e) => return Err(e).context("writing to standard output"),
-        }
-        if !signalled_before && stop.load(Ordering::SeqCst) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "\njepa-doctor: interrupted while writing: the output may be incomplete"
-            );
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
-        }
-    }
-    Ok(())
+/// Columns of the terminal standard output is (80 when unknown).
+fn terminal_columns() -> usize {
+    terminal_size::terminal_size().map_or(80, |(w, _)| usize::from(w.0).max(20))
 }

@@ -104,6 +104,18 @@ impl Spending {
     pub fn next_level(&self) -> f64 {
         self.level(self.looks + 1)
     }
+
+    /// Rows at which the next look happens.
+    pub fn next_rows(&self) -> u64 {
+        self.next_rows
+    }
+
+    /// Starts the grid over for another trajectory (a log truncated or replaced by a new run):
+    /// the next look is at `first_rows` again, while the looks keep counting, so the levels
+    /// keep falling and the whole session still spends at most α (a re-read never refunds α).
+    pub fn restart_grid(&mut self) {
+        self.next_rows = self.first_rows;
+    }
 }
 
 #[cfg(test)]
@@ -130,6 +142,9 @@ mod tests {
         assert_eq!(s.look(6000), None);
         assert_eq!(s.look(8192).map(|l| l.0), Some(4));
         assert!((s.spent() - 0.01 * 4.0 / 5.0).abs() < 1e-15);
+        // A new trajectory looks again from the first grid point, at the next level.
+        s.restart_grid();
+        assert_eq!(s.look(100), Some((5, 0.01 / 30.0)));
     }
 
     #[test]

@@ -118,13 +118,13 @@ impl Tail {
 }
 
 #[cfg(unix)]
-fn identity_of(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+pub(crate) fn identity_of(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     Some((meta.dev(), meta.ino()))
 }
 
 #[cfg(not(unix))]
-fn identity_of(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+pub(crate) fn identity_of(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
     None
 }
 

@@ -13,6 +13,7 @@ use crate::error::IngestError;
 use crate::ingest::Source;
 use crate::ingest::table::ValuePolicy;
 use crate::ingest::tensorboard::{self, EventFollow};
+use crate::model::{RowAccount, SkippedRow};
 use crate::watch::tail::{Growth, Tail};
 
 /// The event files of one writer and how far they were read.
@@ -27,6 +28,8 @@ pub struct EventChain {
     rename: Option<String>,
     /// The next rows come from a newer file: they are a restart.
     restart_next: bool,
+    /// The step of the last row handed out from the current file.
+    last_step: Option<u64>,
 }
 
 impl EventChain {
@@ -41,6 +44,7 @@ impl EventChain {
             state: EventFollow::new(rename.clone()),
             rename,
             restart_next: false,
+            last_step: None,
         }
     }
 
@@ -70,11 +74,40 @@ impl EventChain {
         self.tail = Tail::raw(&self.files[index]);
         self.carry.clear();
         self.state = EventFollow::new(self.rename.clone());
+        self.last_step = None;
     }
 
     /// Whether bytes or newer files wait beyond the last read.
     pub fn behind(&self) -> bool {
         self.tail.behind() || self.current + 1 < self.files.len()
+    }
+
+    /// The record the current file ends in the middle of, as a skipped row (`None` when it ends
+    /// on a record boundary).
+    fn unfinished(&self, source: &Source) -> Option<Batch> {
+        if self.carry.is_empty() {
+            return None;
+        }
+        let reason = format!(
+            "{}: byte {}: last record truncated ({} bytes; the run may still be writing); skipped",
+            source.name,
+            self.state.offset,
+            self.carry.len()
+        );
+        Some(Batch {
+            account: RowAccount {
+                rows_read: 1,
+                rows_skipped: 1,
+                ..RowAccount::default()
+            },
+            skipped: vec![SkippedRow {
+                source: source.name.clone(),
+                line: None,
+                record: None,
+                reason,
+            }],
+            ..Batch::default()
+        })
     }
 
     /// Reads and parses what was appended, at most `max_bytes` of it.
@@ -97,7 +130,15 @@ impl EventChain {
                 if self.restart_next && !batch.keys.is_empty() {
                     batch.restarts += 1;
                     self.restart_next = false;
+                } else if batch.keys.first().is_some() && batch.keys.first() == self.last_step.as_ref() {
+                    // The events of one step cut by the end of the last read: `analyze` reads
+                    // consecutive events of a step as one row, so this row is not counted again.
+                    let rows = &mut batch.account;
+                    rows.rows_read = rows.rows_read.saturating_sub(1);
+                    rows.rows_used = rows.rows_used.saturating_sub(1);
+                    batch.repeats_last = true;
                 }
+                self.last_step = batch.keys.last().copied().or(self.last_step);
                 Ok(Fed::Rows(batch))
             }
             Growth::Reset => {
@@ -105,10 +146,15 @@ impl EventChain {
                 Ok(Fed::Reset)
             }
             Growth::Nothing | Growth::Missing if self.current + 1 < self.files.len() => {
-                // The writer moved on to a newer file (a restart).
+                // The writer moved on to a newer file (a restart). A record it left unfinished
+                // is skipped, as `analyze` skips a truncated last record.
+                let left = self.unfinished(&source);
                 self.open(self.current + 1);
                 self.restart_next = true;
-                self.poll(values, max_bytes)
+                match left {
+                    Some(batch) => Ok(Fed::Rows(batch)),
+                    None => self.poll(values, max_bytes),
+                }
             }
             Growth::Nothing => Ok(Fed::Nothing),
             Growth::Missing => Ok(Fed::Missing),

@@ -1,0 +1,125 @@
+//! Finding what to follow in the inputs, as `analyze` finds what to read: the rank files and
+//! logs of a run directory, the tracker layout in it (a TensorBoard log directory followed writer
+//! by writer, an MLflow store or a W&B run folder read whole when it changes), and later the rank
+//! files and `add_scalars` writers that appear while the run trains.
+
+use std::path::Path;
+
+use super::{Followed, Follower};
+use crate::error::IngestError;
+use crate::ingest::sources::{self, Container};
+use crate::ingest::{Source, discover, tensorboard};
+use crate::watch::feed::FileFeed;
+
+impl Follower {
+    /// Looks for logs not followed yet in the inputs (new rank files); returns their names.
+    pub fn discover(&mut self) -> Result<Vec<String>, IngestError> {
+        let mut found = Vec::new();
+        for input in self.inputs.clone() {
+            let path = Path::new(&input);
+            let planned = if path.is_dir() {
+                // What `analyze` reads in it; a run directory without logs yet is fine: they
+                // appear when training starts.
+                discover::plan(std::slice::from_ref(&input), None)
+                    .map(|p| p.sources)
+                    .unwrap_or_default()
+            } else if is_yaml(path) {
+                Vec::new()
+            } else {
+                vec![Source::file(path)]
+            };
+            for source in planned {
+                let container = source.path.as_deref().and_then(sources::container_at);
+                match container {
+                    Some(Container::Tensorboard(dir)) => {
+                        found.extend(self.discover_events(&source.name, &dir)?);
+                    }
+                    _ if self.files.iter().any(|f| f.feed.source.path == source.path) => {}
+                    Some(store) => {
+                        self.check_run_pick(&source)?;
+                        found.push(source.name.clone());
+                        let feed = FileFeed::store(source, store, &self.ingest);
+                        self.files.push(Followed::new(feed));
+                    }
+                    None => {
+                        found.push(source.name.clone());
+                        self.files
+                            .push(Followed::new(FileFeed::new(source, &self.ingest)));
+                    }
+                }
+            }
+        }
+        if !found.is_empty() {
+            self.refresh_input_summary();
+        }
+        Ok(found)
+    }
+
+    /// Refuses at start a store holding several runs when `--run` does not pick one of them
+    /// (exit 2 with the list), as `analyze` does; a store without runs yet is waited for.
+    fn check_run_pick(&self, source: &Source) -> Result<(), IngestError> {
+        let Some(path) = source.path.as_deref() else {
+            return Ok(());
+        };
+        let runs = sources::list_runs(&path.display().to_string())?;
+        let wanted = self.ingest.run.as_deref();
+        if runs.len() > 1 || (wanted.is_some() && !runs.is_empty()) {
+            sources::pick(
+                &source.name,
+                &runs,
+                |r| (r.name.as_str(), r.id.as_deref()),
+                wanted,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Follows the writers of the one TensorBoard run in `dir` (`--run` picks among several;
+    /// once picked, runs that appear later are ignored): new writers (`add_scalars` folders) and
+    /// newer event files of known writers (restarts). Returns the new writers' names.
+    fn discover_events(&mut self, input: &str, dir: &Path) -> Result<Vec<String>, IngestError> {
+        let runs = tensorboard::runs_in(dir)?;
+        let wanted = self.event_run.clone().or_else(|| self.ingest.run.clone());
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let run = match sources::pick(input, &runs, |r| (r.name.as_str(), None), wanted.as_deref())
+        {
+            Ok(run) => run,
+            // A run picked earlier is still followed; a folder just created may not be
+            // recognisable as one of its `add_scalars` writers yet.
+            Err(_) if self.event_run.is_some() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        self.event_run = Some(run.name.clone());
+        let mut found = Vec::new();
+        for writer in &run.writers {
+            let Some(folder) = writer.files.first().and_then(|f| f.parent()) else {
+                continue;
+            };
+            let known = self.files.iter_mut().find_map(|f| {
+                let chain = f.feed.event_chain()?;
+                let first = chain.files().first()?;
+                (first.parent() == Some(folder)).then_some(chain)
+            });
+            match known {
+                Some(chain) => chain.extend(&writer.files),
+                None => {
+                    let source = Source::file(folder);
+                    found.push(source.name.clone());
+                    self.files.push(Followed::new(FileFeed::events(
+                        source,
+                        writer.files.clone(),
+                        writer.series_name.clone(),
+                    )));
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
