@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use watch_support::{
-    TestResult, analyze, append_in_pieces, assert_ends_as_analyze, watch_while,
-};
+use watch_support::{TestResult, analyze, append_in_pieces, assert_ends_as_analyze, watch_while};
 
 const SAME_RUN: &str = "fixtures/formats/same_run";
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(SAME_RUN).join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(SAME_RUN)
+        .join(rel)
 }
 
 /// The reference run as CSV text: the header and the first `rows` data rows.
@@ -44,7 +44,12 @@ fn a_gzipped_rank_file_rewritten_as_it_grows_is_followed_whole() -> TestResult {
         .map(|rows| Ok(gzip(reference_rows(rows)?.as_bytes())?))
         .collect::<Result<Vec<Vec<u8>>, Box<dyn std::error::Error>>>()?;
     let watched = watch_while(
-        &["--json", "--interval=0.2", "--idle-exit=1.5", &path.display().to_string()],
+        &[
+            "--json",
+            "--interval=0.2",
+            "--idle-exit=1.5",
+            &path.display().to_string(),
+        ],
         move || {
             // A rotation rewrites the compressed file: half of the rewrites in place (truncate
             // and write: a reader may meet it half written), half through a rename.
@@ -62,8 +67,15 @@ fn a_gzipped_rank_file_rewritten_as_it_grows_is_followed_whole() -> TestResult {
     )?;
     assert_eq!(watched.code, 0, "{}", watched.stderr);
     assert!(!watched.stderr.contains("UTF-8"), "{}", watched.stderr);
-    let growth: Vec<u64> = watched.events.iter().filter_map(|e| e["rows"].as_u64()).collect();
-    assert!(growth.windows(2).any(|w| w[1] > w[0]), "followed the growth: {growth:?}");
+    let growth: Vec<u64> = watched
+        .events
+        .iter()
+        .filter_map(|e| e["rows"].as_u64())
+        .collect();
+    assert!(
+        growth.windows(2).any(|w| w[1] > w[0]),
+        "followed the growth: {growth:?}"
+    );
     assert_ends_as_analyze(&watched.events, &analyze(&path)?)
 }
 
@@ -77,7 +89,12 @@ fn a_gzip_file_grown_by_members_is_followed_whole() -> TestResult {
     let rest: Vec<String> = lines[41..].iter().map(|l| format!("{l}\n")).collect();
     let target = path.clone();
     let watched = watch_while(
-        &["--json", "--interval=0.2", "--idle-exit=1.5", &path.display().to_string()],
+        &[
+            "--json",
+            "--interval=0.2",
+            "--idle-exit=1.5",
+            &path.display().to_string(),
+        ],
         move || {
             // `gzip -c chunk >> file`: every chunk is one more gzip member.
             for chunk in rest.chunks(40) {
@@ -98,7 +115,10 @@ fn a_wandb_offline_run_folder_is_followed_through_latest_run() -> TestResult {
         "wandb/offline-run-20261130_062823-47n8utuj/run-47n8utuj.wandb",
     ))?;
     let run = tempfile::tempdir()?;
-    let folder = run.path().join("wandb").join("offline-run-20261130_062823-47n8utuj");
+    let folder = run
+        .path()
+        .join("wandb")
+        .join("offline-run-20261130_062823-47n8utuj");
     std::fs::create_dir_all(&folder)?;
     let log = folder.join("run-47n8utuj.wandb");
     // W&B writes the header and the run's first records before any history.
@@ -111,21 +131,35 @@ fn a_wandb_offline_run_folder_is_followed_through_latest_run() -> TestResult {
     let target = log.clone();
     // The run directory, as a user passes it: the W&B folder is found below it.
     let watched = watch_while(
-        &["--json", "--interval=0.2", "--idle-exit=1.5", &run.path().display().to_string()],
+        &[
+            "--json",
+            "--interval=0.2",
+            "--idle-exit=1.5",
+            &run.path().display().to_string(),
+        ],
         move || append_in_pieces(&rest, &target, 12_000, Duration::from_millis(60), 0x16_3a),
     )?;
     assert_eq!(watched.code, 0, "{}", watched.stderr);
-    assert!(!watched.stderr.contains("Is a directory"), "{}", watched.stderr);
+    assert!(
+        !watched.stderr.contains("Is a directory"),
+        "{}",
+        watched.stderr
+    );
     assert_ends_as_analyze(&watched.events, &analyze(run.path())?)
 }
 
 /// Copies the same-run MLflow file store with each metric file cut to its first `keep` lines;
 /// returns the store and the cut lines per metric file.
-fn cut_mlruns(to: &Path, keep: usize) -> Result<Vec<(PathBuf, Vec<String>)>, Box<dyn std::error::Error>> {
+fn cut_mlruns(
+    to: &Path,
+    keep: usize,
+) -> Result<Vec<(PathBuf, Vec<String>)>, Box<dyn std::error::Error>> {
     let mut rest = Vec::new();
     let from = fixture("mlruns");
     copy_tree(&from, to)?;
-    let run = to.join("266714358423992708").join("68e340db169e45b9a5147bb0f34cc270");
+    let run = to
+        .join("266714358423992708")
+        .join("68e340db169e45b9a5147bb0f34cc270");
     for entry in std::fs::read_dir(run.join("metrics"))? {
         let path = entry?.path();
         let text = std::fs::read_to_string(&path)?;
@@ -156,7 +190,12 @@ fn an_mlflow_file_store_is_followed_as_its_metric_files_grow() -> TestResult {
     let store = dir.path().join("mlruns");
     let rest = cut_mlruns(&store, 40)?;
     let watched = watch_while(
-        &["--json", "--interval=0.2", "--idle-exit=1.5", &store.display().to_string()],
+        &[
+            "--json",
+            "--interval=0.2",
+            "--idle-exit=1.5",
+            &store.display().to_string(),
+        ],
         move || {
             // MLflow appends one line per metric per step, metric after metric.
             let longest = rest.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
@@ -172,8 +211,15 @@ fn an_mlflow_file_store_is_followed_as_its_metric_files_grow() -> TestResult {
         },
     )?;
     assert_eq!(watched.code, 0, "{}", watched.stderr);
-    let growth: Vec<u64> = watched.events.iter().filter_map(|e| e["rows"].as_u64()).collect();
-    assert!(growth.windows(2).any(|w| w[1] > w[0]), "followed the growth: {growth:?}");
+    let growth: Vec<u64> = watched
+        .events
+        .iter()
+        .filter_map(|e| e["rows"].as_u64())
+        .collect();
+    assert!(
+        growth.windows(2).any(|w| w[1] > w[0]),
+        "followed the growth: {growth:?}"
+    );
     assert_ends_as_analyze(&watched.events, &analyze(&store)?)
 }
 
@@ -189,14 +235,28 @@ fn an_mlflow_db_is_followed_as_rows_are_inserted() -> TestResult {
             "SELECT key, value, timestamp, run_uuid, step, is_nan FROM metrics WHERE step >= 80 ORDER BY step, key",
         )?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
             .collect::<Result<Vec<Metric>, _>>()?;
         conn.execute("DELETE FROM metrics WHERE step >= 80", [])?;
         rows
     };
     let target = db.clone();
     let watched = watch_while(
-        &["--json", "--interval=0.2", "--idle-exit=1.5", &db.display().to_string()],
+        &[
+            "--json",
+            "--interval=0.2",
+            "--idle-exit=1.5",
+            &db.display().to_string(),
+        ],
         move || {
             let conn = rusqlite::Connection::open(&target).map_err(std::io::Error::other)?;
             for chunk in later.chunks(120) {
@@ -213,17 +273,29 @@ fn an_mlflow_db_is_followed_as_rows_are_inserted() -> TestResult {
         },
     )?;
     assert_eq!(watched.code, 0, "{}", watched.stderr);
-    let growth: Vec<u64> = watched.events.iter().filter_map(|e| e["rows"].as_u64()).collect();
-    assert!(growth.windows(2).any(|w| w[1] > w[0]), "followed the growth: {growth:?}");
+    let growth: Vec<u64> = watched
+        .events
+        .iter()
+        .filter_map(|e| e["rows"].as_u64())
+        .collect();
+    assert!(
+        growth.windows(2).any(|w| w[1] > w[0]),
+        "followed the growth: {growth:?}"
+    );
     assert_ends_as_analyze(&watched.events, &analyze(&db)?)
 }
 
 #[test]
 fn a_store_of_several_runs_is_refused_at_start_naming_them() -> TestResult {
-    let store = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats/mlflow_two_runs/mlruns");
+    let store =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats/mlflow_two_runs/mlruns");
     let watched = watch_while(&["--idle-exit=5", &store.display().to_string()], || Ok(()))?;
     assert_eq!(watched.code, 2);
-    assert!(watched.stderr.starts_with("jepa-doctor: error: "), "{}", watched.stderr);
+    assert!(
+        watched.stderr.starts_with("jepa-doctor: error: "),
+        "{}",
+        watched.stderr
+    );
     assert!(watched.stderr.contains("--run"), "{}", watched.stderr);
     Ok(())
 }

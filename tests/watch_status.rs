@@ -61,7 +61,12 @@ fn a_judged_run_does_not_fall_back_to_insufficient_data_as_it_grows() -> TestRes
         let rows = plateau_rows(0, 3000, seed);
         let target = log.clone();
         let watched = watch_while(
-            &["--json", "--interval=0.1", "--idle-exit=1.5", &log.display().to_string()],
+            &[
+                "--json",
+                "--interval=0.1",
+                "--idle-exit=1.5",
+                &log.display().to_string(),
+            ],
             move || append_rows(&target, &rows, 40, Duration::from_millis(25)),
         )?;
         assert_eq!(watched.code, 0, "{}", watched.stderr);
@@ -71,7 +76,10 @@ fn a_judged_run_does_not_fall_back_to_insufficient_data_as_it_grows() -> TestRes
             .position(|e| !e["look"].is_null() && e["verdict"] != "insufficient-data")
             .ok_or("no look judged the run")?;
         let looks = events.iter().filter(|e| !e["look"].is_null()).count();
-        println!("judged at event {judged} of {}, {looks} looks", events.len());
+        println!(
+            "judged at event {judged} of {}, {looks} looks",
+            events.len()
+        );
         assert!(looks >= 5, "several looks: {looks}");
         for e in &events[judged..] {
             assert_ne!(e["verdict"], "insufficient-data", "fell back: {e}");
@@ -101,7 +109,12 @@ fn a_truncated_log_says_so_and_is_untested_until_its_next_look() -> TestResult {
     let second = plateau_rows(0, 120, 0x16_54);
     let target = log.clone();
     let watched = watch_while(
-        &["--json", "--interval=0.2", "--idle-exit=1.5", &log.display().to_string()],
+        &[
+            "--json",
+            "--interval=0.2",
+            "--idle-exit=1.5",
+            &log.display().to_string(),
+        ],
         move || {
             std::thread::sleep(Duration::from_millis(800));
             // A new run in the same file: truncated, a header, 120 rows.
@@ -110,7 +123,11 @@ fn a_truncated_log_says_so_and_is_untested_until_its_next_look() -> TestResult {
         },
     )?;
     assert_eq!(watched.code, 0, "{}", watched.stderr);
-    let before = watched.events.iter().find(|e| e["rows"] == 1200).ok_or("first run")?;
+    let before = watched
+        .events
+        .iter()
+        .find(|e| e["rows"] == 1200)
+        .ok_or("first run")?;
     assert_ne!(before["verdict"], "insufficient-data", "{before}");
     let after: Vec<&Value> = watched
         .events
@@ -141,7 +158,11 @@ fn the_human_status_line_says_the_state_and_why() -> TestResult {
     let rows = plateau_rows(0, 900, 0x16_55);
     let target = log.clone();
     let watched = watch_while(
-        &["--interval=0.2", "--idle-exit=1", &log.display().to_string()],
+        &[
+            "--interval=0.2",
+            "--idle-exit=1",
+            &log.display().to_string(),
+        ],
         move || append_rows(&target, &rows, 60, Duration::from_millis(60)),
     )?;
     for line in &watched.lines {
@@ -157,7 +178,10 @@ fn the_human_status_line_says_the_state_and_why() -> TestResult {
         // Not a terminal: one line per evaluation, stamped with the UTC date and time.
         let (stamp, rest) = line.split_once(' ').ok_or("no stamp")?;
         assert!(stamp.len() == 20 && stamp.ends_with('Z'), "{line}");
-        assert!(rest.starts_with("step ") || rest.starts_with("waiting"), "{line}");
+        assert!(
+            rest.starts_with("step ") || rest.starts_with("waiting"),
+            "{line}"
+        );
     }
     let rows_of = |l: &str| -> Option<u64> {
         let (_, after) = l.split_once(" · ")?;
@@ -171,7 +195,10 @@ fn the_human_status_line_says_the_state_and_why() -> TestResult {
         early.contains("insufficient-data · rebound not yet tested (first look at 200 rows)"),
         "{early}"
     );
-    assert!(status.iter().any(|l| l.contains(" · healthy")), "a healthy line");
+    assert!(
+        status.iter().any(|l| l.contains(" · healthy")),
+        "a healthy line"
+    );
     let goodbye = watched.lines.last().ok_or("no line")?;
     assert!(
         goodbye.contains("(--idle-exit 1.0 s): stopped watching (no alert)"),

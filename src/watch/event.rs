@@ -164,22 +164,51 @@ pub fn status_line(eval: &Evaluation, files: usize) -> String {
     parts.join(" · ")
 }
 
-/// `line` cut to `width` characters (a status line rewritten in place must fit on one terminal
-/// line, or the rewrite leaves the wrapped part behind), with `…` where it was cut.
+/// `line` made to fit `width` characters (a status line rewritten in place must fit on one
+/// terminal line, or the rewrite leaves the wrapped part behind). The state and why it is so
+/// matter most, so the row count goes first, then the loss; what is still too long is cut, `…`
+/// marking the cut.
 pub fn fit(line: &str, width: usize) -> String {
-    if line.chars().count() <= width {
+    let len = |s: &str| s.chars().count();
+    if len(line) <= width {
         return line.to_string();
     }
-    let mut out: String = line.chars().take(width.saturating_sub(1)).collect();
+    let mut parts: Vec<&str> = line.split(" · ").collect();
+    let least_telling: [fn(&str) -> bool; 2] = [
+        |p| p.ends_with(" rows") || p.ends_with(" files"),
+        |p| p.contains(" smoothed (min "),
+    ];
+    for drop in least_telling {
+        parts.retain(|p| !drop(p));
+        let joined = parts.join(" · ");
+        if len(&joined) <= width {
+            return joined;
+        }
+    }
+    let mut out: String = parts
+        .join(" · ")
+        .chars()
+        .take(width.saturating_sub(1))
+        .collect();
     out.push('…');
     out
 }
 
-/// A status line before any row was read.
-pub fn waiting_line(files: usize) -> String {
-    if files == 0 {
-        "waiting for a log to appear".into()
-    } else {
-        format!("waiting for rows ({files} file(s) followed)")
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn a_long_status_line_keeps_its_state() {
+        let line = "13:03:33Z step 99 · 100 rows · loss-jepa 0.33783 smoothed (min 0.33783 at step 99) · insufficient-data · rebound not yet tested (first look at 200 rows)";
+        assert_eq!(fit(line, 500), line);
+        let short = fit(line, 110);
+        assert_eq!(
+            short,
+            "13:03:33Z step 99 · insufficient-data · rebound not yet tested (first look at 200 rows)"
+        );
+        let tiny = fit(line, 30);
+        assert_eq!(tiny.chars().count(), 30);
+        assert!(tiny.ends_with('…'));
     }
 }

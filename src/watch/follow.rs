@@ -285,7 +285,11 @@ impl Follower {
             && several
             && self.monitor.last_key().is_some_and(|m| first <= m);
         if (went_back && file.was_reset && several) || late_rank {
-            self.reread_all(if late_rank { Cut::Reread } else { Cut::Replaced });
+            self.reread_all(if late_rank {
+                Cut::Reread
+            } else {
+                Cut::Replaced
+            });
             return Ok(true);
         }
         if went_back {

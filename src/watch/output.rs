@@ -44,7 +44,10 @@ const WRITE_CHUNK_BYTES: usize = 1024;
 /// SIGTERM arriving while the output is being written (a slow terminal, a pipe whose reader
 /// stalls) ends at once with exit status 130 ([`EXIT_INTERRUPTED`]), the rest unwritten, so that
 /// whoever reads the output knows it may be cut short.
-pub(super) fn emit(stop: &AtomicBool, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+pub(super) fn emit(
+    stop: &AtomicBool,
+    f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let mut rendered = Vec::new();
     f(&mut rendered).context("rendering the output")?;
     let signalled_before = stop.load(Ordering::SeqCst);

@@ -333,7 +333,9 @@ impl<'a> Session<'a> {
         } else if !self.settings.quiet {
             self.finish_line()?;
             let now = Utc::now().date_time();
-            emit(&self.stop, |w| writeln!(w, "jepa-doctor watch: {now}: {note}"))?;
+            emit(&self.stop, |w| {
+                writeln!(w, "jepa-doctor watch: {now}: {note}")
+            })?;
         }
         Ok(None)
     }

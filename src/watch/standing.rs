@@ -72,10 +72,13 @@ impl Standing {
         let merged = match (self.went_back, cut) {
             // A replacement wins over anything else; a replay keeps its earliest key.
             (Some(w), _) if w.cut == Cut::Replaced => w.cut,
-            (Some(WentBack {
-                cut: Cut::Replay { key: a },
-                ..
-            }), Cut::Replay { key: b }) => Cut::Replay { key: a.min(b) },
+            (
+                Some(WentBack {
+                    cut: Cut::Replay { key: a },
+                    ..
+                }),
+                Cut::Replay { key: b },
+            ) => Cut::Replay { key: a.min(b) },
             _ => cut,
         };
         let rows_before = self
@@ -161,8 +164,9 @@ impl Standing {
         let untested = self.established.is_none();
         if untested && diagnosis.verdict == Verdict::Healthy {
             diagnosis.verdict = Verdict::InsufficientData;
-            diagnosis.headline =
-                format!("descending; rebound not yet tested (next look at {next_look_rows} rows, {rows} so far)");
+            diagnosis.headline = format!(
+                "descending; rebound not yet tested (next look at {next_look_rows} rows, {rows} so far)"
+            );
         }
         if untested {
             return Some(match self.voided_from {

@@ -112,7 +112,10 @@ impl Watch {
     }
 
     /// Waits for the exit (killing it after `deadline`) and returns the exit code and every event.
-    pub fn finish(mut self, deadline: Duration) -> Result<(i32, Events), Box<dyn std::error::Error>> {
+    pub fn finish(
+        mut self,
+        deadline: Duration,
+    ) -> Result<(i32, Events), Box<dyn std::error::Error>> {
         let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait()? {
@@ -152,7 +155,12 @@ pub fn new_log(dir: &Path, name: &str) -> Result<PathBuf, std::io::Error> {
 }
 
 /// A new log `name` in `dir` holding `steps` healthy rows drawn with noise `seed`.
-pub fn healthy_log(dir: &Path, name: &str, steps: u64, seed: u64) -> Result<PathBuf, std::io::Error> {
+pub fn healthy_log(
+    dir: &Path,
+    name: &str,
+    steps: u64,
+    seed: u64,
+) -> Result<PathBuf, std::io::Error> {
     let log = new_log(dir, name)?;
     let mut noise = Noise::new(seed);
     let text: String = (0..steps)

@@ -114,7 +114,12 @@ pub fn accounting(input: &Value) -> [u64; 5] {
 pub fn assert_ends_as_analyze(events: &[Value], analyzed: &Value) -> TestResult {
     for e in events {
         let [read, used, skipped, replaced, _] = accounting(&e["input"]);
-        assert_eq!(read, used + skipped + replaced, "unbalanced rows: {}", e["input"]);
+        assert_eq!(
+            read,
+            used + skipped + replaced,
+            "unbalanced rows: {}",
+            e["input"]
+        );
     }
     let idle = events.last().ok_or("no event")?;
     assert_eq!(idle["event"], "idle", "{idle}");

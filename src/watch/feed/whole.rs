@@ -128,8 +128,10 @@ impl Whole {
     /// Whether a first read failing with `e` means "nothing yet" rather than a broken source: an
     /// empty file or a header alone, a store whose run has logged no metrics yet.
     fn waits_for(&self, e: &IngestError) -> bool {
-        matches!(e, IngestError::Empty { .. } | IngestError::HeaderOnly { .. })
-            || (matches!(self.kind, WholeKind::Store(_)) && !matches!(e, IngestError::Usage(_)))
+        matches!(
+            e,
+            IngestError::Empty { .. } | IngestError::HeaderOnly { .. }
+        ) || (matches!(self.kind, WholeKind::Store(_)) && !matches!(e, IngestError::Usage(_)))
     }
 
     /// `e`, with what to do when the source is a compressed log that cannot be decoded (yet).
