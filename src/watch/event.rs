@@ -194,6 +194,15 @@ pub fn fit(line: &str, width: usize) -> String {
     out
 }
 
+/// A status line before any row was read.
+pub fn waiting_line(files: usize) -> String {
+    if files == 0 {
+        "waiting for a log to appear".into()
+    } else {
+        format!("waiting for rows ({files} file(s) followed)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::fit;
