@@ -148,12 +148,12 @@ fn a_wandb_offline_run_folder_is_followed_through_latest_run() -> TestResult {
     assert_ends_as_analyze(&watched.events, &analyze(run.path())?)
 }
 
+/// A metric file and the lines still to append to it.
+type MetricLines = (PathBuf, Vec<String>);
+
 /// Copies the same-run MLflow file store with each metric file cut to its first `keep` lines;
 /// returns the store and the cut lines per metric file.
-fn cut_mlruns(
-    to: &Path,
-    keep: usize,
-) -> Result<Vec<(PathBuf, Vec<String>)>, Box<dyn std::error::Error>> {
+fn cut_mlruns(to: &Path, keep: usize) -> Result<Vec<MetricLines>, Box<dyn std::error::Error>> {
     let mut rest = Vec::new();
     let from = fixture("mlruns");
     copy_tree(&from, to)?;

@@ -157,7 +157,7 @@ impl Standing {
         if after != before {
             diagnosis
                 .findings
-                .sort_by(|a, b| b.severity.cmp(&a.severity));
+                .sort_by_key(|f| std::cmp::Reverse(f.severity));
             diagnosis.verdict = verdict_of(&diagnosis.findings);
             diagnosis.headline = headline_of(diagnosis.verdict, &diagnosis.findings, at_look);
         }

@@ -130,9 +130,7 @@ impl EventChain {
                 if self.restart_next && !batch.keys.is_empty() {
                     batch.restarts += 1;
                     self.restart_next = false;
-                } else if batch.keys.first().is_some()
-                    && batch.keys.first() == self.last_step.as_ref()
-                {
+                } else if !batch.keys.is_empty() && batch.keys.first() == self.last_step.as_ref() {
                     // The events of one step cut by the end of the last read: `analyze` reads
                     // consecutive events of a step as one row, so this row is not counted again.
                     let rows = &mut batch.account;

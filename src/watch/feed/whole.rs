@@ -56,9 +56,12 @@ pub struct Whole {
     pub note: Option<String>,
 }
 
+/// One file of a source: path, size, modification time, (device, inode).
+type FileStamp = (PathBuf, u64, Option<SystemTime>, Option<(u64, u64)>);
+
 /// Sizes, times and identities of the files a source is made of.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Fingerprint(Vec<(PathBuf, u64, Option<SystemTime>, Option<(u64, u64)>)>);
+struct Fingerprint(Vec<FileStamp>);
 
 impl Whole {
     pub fn new(kind: WholeKind, opts: &IngestOptions) -> Whole {
@@ -121,7 +124,7 @@ impl Whole {
                 });
                 Ok(Fed::Nothing)
             }
-            Err(e) => Err(self.explain(e, path)),
+            Err(e) => Err(Self::explain(e, path)),
         }
     }
 
@@ -135,7 +138,7 @@ impl Whole {
     }
 
     /// `e`, with what to do when the source is a compressed log that cannot be decoded (yet).
-    fn explain(&self, e: IngestError, path: &Path) -> IngestError {
+    fn explain(e: IngestError, path: &Path) -> IngestError {
         let mut head = Vec::new();
         let compressed = std::fs::File::open(path)
             .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 8), &mut head))
@@ -209,10 +212,7 @@ fn fingerprint(path: &Path) -> std::io::Result<Option<Fingerprint>> {
     Ok(Some(Fingerprint(entries)))
 }
 
-fn entry(
-    path: PathBuf,
-    meta: &std::fs::Metadata,
-) -> (PathBuf, u64, Option<SystemTime>, Option<(u64, u64)>) {
+fn entry(path: PathBuf, meta: &std::fs::Metadata) -> FileStamp {
     (
         path,
         meta.len(),
@@ -222,11 +222,7 @@ fn entry(
 }
 
 /// Every file below `dir` (8 levels, [`FINGERPRINT_FILES`] at most).
-fn collect(
-    dir: &Path,
-    depth: usize,
-    out: &mut Vec<(PathBuf, u64, Option<SystemTime>, Option<(u64, u64)>)>,
-) {
+fn collect(dir: &Path, depth: usize, out: &mut Vec<FileStamp>) {
     let Ok(read) = std::fs::read_dir(dir) else {
         return;
     };
