@@ -166,24 +166,35 @@ pub fn status_line(eval: &Evaluation, files: usize) -> String {
 
 /// `line` made to fit `width` characters (a status line rewritten in place must fit on one
 /// terminal line, or the rewrite leaves the wrapped part behind). The state and why it is so
-/// matter most, so the row count goes first, then the loss; what is still too long is cut, `…`
-/// marking the cut.
+/// matter most, so the row count goes first, then the loss is shortened and then dropped; what is
+/// still too long is cut, `…` marking the cut.
 pub fn fit(line: &str, width: usize) -> String {
     let len = |s: &str| s.chars().count();
     if len(line) <= width {
         return line.to_string();
     }
-    let mut parts: Vec<&str> = line.split(" · ").collect();
-    let least_telling: [fn(&str) -> bool; 2] = [
-        |p| p.ends_with(" rows") || p.ends_with(" files"),
-        |p| p.contains(" smoothed (min "),
-    ];
-    for drop in least_telling {
-        parts.retain(|p| !drop(p));
-        let joined = parts.join(" · ");
-        if len(&joined) <= width {
-            return joined;
+    let mut parts: Vec<String> = line.split(" · ").map(String::from).collect();
+    parts.retain(|p| !(p.ends_with(" rows") || p.ends_with(" files")));
+    let joined = parts.join(" · ");
+    if len(&joined) <= width {
+        return joined;
+    }
+    // `loss-jepa 0.45120 smoothed (min 0.44870 at step 9800)` → `loss-jepa 0.45120 (min 0.44870)`.
+    for p in &mut parts {
+        if let Some((now, rest)) = p.split_once(" smoothed (min ")
+            && let Some((min, _)) = rest.split_once(" at step ")
+        {
+            *p = format!("{now} (min {min})");
         }
+    }
+    let joined = parts.join(" · ");
+    if len(&joined) <= width {
+        return joined;
+    }
+    parts.retain(|p| !p.contains(" (min "));
+    let joined = parts.join(" · ");
+    if len(&joined) <= width {
+        return joined;
     }
     let mut out: String = parts
         .join(" · ")
@@ -211,9 +222,12 @@ mod tests {
     fn a_long_status_line_keeps_its_state() {
         let line = "13:03:33Z step 99 · 100 rows · loss-jepa 0.33783 smoothed (min 0.33783 at step 99) · insufficient-data · rebound not yet tested (first look at 200 rows)";
         assert_eq!(fit(line, 500), line);
-        let short = fit(line, 110);
         assert_eq!(
-            short,
+            fit(line, 125),
+            "13:03:33Z step 99 · loss-jepa 0.33783 (min 0.33783) · insufficient-data · rebound not yet tested (first look at 200 rows)"
+        );
+        assert_eq!(
+            fit(line, 100),
             "13:03:33Z step 99 · insufficient-data · rebound not yet tested (first look at 200 rows)"
         );
         let tiny = fit(line, 30);
