@@ -148,6 +148,20 @@ fn a_wandb_offline_run_folder_is_followed_through_latest_run() -> TestResult {
     assert_ends_as_analyze(&watched.events, &analyze(run.path())?)
 }
 
+/// `watch` exited 0 and evaluated the source as it grew (its rows went up between events).
+fn assert_followed_growth(watched: &watch_support::Watched) {
+    assert_eq!(watched.code, 0, "{}", watched.stderr);
+    let growth: Vec<u64> = watched
+        .events
+        .iter()
+        .filter_map(|e| e["rows"].as_u64())
+        .collect();
+    assert!(
+        growth.windows(2).any(|w| w[1] > w[0]),
+        "followed the growth: {growth:?}"
+    );
+}
+
 /// A metric file and the lines still to append to it.
 type MetricLines = (PathBuf, Vec<String>);
 
@@ -210,16 +224,7 @@ fn an_mlflow_file_store_is_followed_as_its_metric_files_grow() -> TestResult {
             Ok(())
         },
     )?;
-    assert_eq!(watched.code, 0, "{}", watched.stderr);
-    let growth: Vec<u64> = watched
-        .events
-        .iter()
-        .filter_map(|e| e["rows"].as_u64())
-        .collect();
-    assert!(
-        growth.windows(2).any(|w| w[1] > w[0]),
-        "followed the growth: {growth:?}"
-    );
+    assert_followed_growth(&watched);
     assert_ends_as_analyze(&watched.events, &analyze(&store)?)
 }
 
@@ -272,16 +277,7 @@ fn an_mlflow_db_is_followed_as_rows_are_inserted() -> TestResult {
             Ok(())
         },
     )?;
-    assert_eq!(watched.code, 0, "{}", watched.stderr);
-    let growth: Vec<u64> = watched
-        .events
-        .iter()
-        .filter_map(|e| e["rows"].as_u64())
-        .collect();
-    assert!(
-        growth.windows(2).any(|w| w[1] > w[0]),
-        "followed the growth: {growth:?}"
-    );
+    assert_followed_growth(&watched);
     assert_ends_as_analyze(&watched.events, &analyze(&db)?)
 }
 

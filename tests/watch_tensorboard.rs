@@ -7,12 +7,11 @@
 
 mod watch_support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use watch_support::accounting;
@@ -46,47 +45,16 @@ fn copy_in_pieces(bytes: &[u8], path: &Path, seed: u64) -> std::io::Result<usize
     Ok(pieces)
 }
 
-/// Runs `watch --json` with `args` while `write` runs; returns the exit code and the events.
+/// Runs `watch --json --interval=0.2 ARGS` while `write` runs; returns the exit code and the
+/// events.
 fn watch_while(
     args: &[&str],
     write: impl FnOnce() -> std::io::Result<()> + Send + 'static,
 ) -> Result<(i32, Vec<Value>), Box<dyn std::error::Error>> {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin!("jepa-doctor"))
-        .args(["watch", "--json", "--interval=0.2"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                let _ = tx.send(v);
-            }
-        }
-    });
-    let writer = thread::spawn(write);
-    writer.join().map_err(|_| "writer panicked")??;
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            child.kill()?;
-            return Err("watch did not exit".into());
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    thread::sleep(Duration::from_millis(50));
-    let events: Vec<Value> = rx.try_iter().collect();
-    for e in &events {
-        println!(
-            "{} step {} rows {} verdict {} alerts {}",
-            e["event"], e["step"], e["rows"], e["verdict"], e["alerts"]
-        );
-    }
-    Ok((status.code().unwrap_or(-1), events))
+    let mut all = vec!["--json", "--interval=0.2"];
+    all.extend_from_slice(args);
+    let watched = watch_support::watch_while(&all, write)?;
+    Ok((watched.code, watched.events))
 }
 
 /// `analyze --json=-` of a directory.
