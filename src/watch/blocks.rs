@@ -11,7 +11,7 @@
 //!   one holding `k` are dropped (at most one block of earlier rows, ≤ 1/max_blocks of the run,
 //!   leaves the statistics with them).
 
-use crate::model::{MISSING, is_missing};
+use crate::model::{MISSING, is_missing, wide};
 
 /// Non-finite values kept at their exact key, per series.
 const NON_FINITE_KEPT: usize = 16;
@@ -51,14 +51,16 @@ impl Block {
     pub fn mean(&self, i: usize) -> f32 {
         match self.counts.get(i).copied().unwrap_or(0) {
             0 => MISSING,
-            c => (self.sums[i] / c as f64) as f32,
+            // A mean beyond the f32 range is stored as `analyze` stores such a value.
+            c => wide::narrow(self.sums[i] / c as f64),
         }
     }
 
     /// Adds value `v` of series `i` at `key`; a non-finite one goes to `non_finite` instead.
     fn add(&mut self, i: usize, key: u64, v: f32, non_finite: &mut Vec<(usize, u64, f32)>) {
         if v.is_finite() {
-            self.sums[i] += f64::from(v);
+            // A cell beyond the f32 range holds a marker: its exact value is summed.
+            self.sums[i] += wide::widen(v);
             self.counts[i] += 1;
         } else if non_finite.iter().filter(|(s, _, _)| *s == i).count() < NON_FINITE_KEPT {
             non_finite.push((i, key, v));
