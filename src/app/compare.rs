@@ -33,6 +33,7 @@ pub fn run(args: &CompareArgs) -> Result<u8> {
         .par_iter()
         .map(|n| analyse(n, &settings, out.fail.fail_on))
         .collect();
+    compare::rank::check_key(&rows, &out.rank_by)?;
     let comparison = compare::compare(rows, out.rank_by.clone(), out.fail.fail_on);
     if !out.console.quiet {
         for r in &comparison.runs {
@@ -174,6 +175,7 @@ fn analyse_logs(
 ) -> Result<RunRow> {
     let loaded = ingest::load(inputs, ingest)?;
     let run = clean::clean(loaded, &s.clean)?;
+    diagnose::require_loss(&run)?;
     let d = diagnose::diagnose(&run, &s.analysis);
     let report = json::to_value(&run, &d, exit_code(&d, fail_on))?;
     let mut row = RunRow::from_report(&n.name, report).map_err(anyhow::Error::msg)?;

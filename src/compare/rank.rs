@@ -15,6 +15,7 @@
 
 use super::row::RunRow;
 use crate::diagnose::finding::{Severity, Verdict};
+use crate::error::UsageError;
 use crate::ingest::roles::higher_is_better;
 
 /// The ranking key.
@@ -75,6 +76,48 @@ impl RankBy {
              loss of all; judge by downstream probes (--rank-by eval:NAME) or health",
         )
     }
+}
+
+/// `--rank-by=eval:NAME` must name a downstream metric that at least one analysed run logged;
+/// otherwise every run would go unranked without a word. The error names the `eval` series the
+/// runs do have (with how many runs have each), or says that none has any. Other keys, and a
+/// comparison where no run could be analysed (its rows say why), pass.
+///
+/// # Errors
+/// A [`UsageError`] (exit 2) naming NAME and the metrics that exist.
+pub fn check_key(rows: &[RunRow], by: &RankBy) -> Result<(), UsageError> {
+    let RankBy::Eval(name) = by else {
+        return Ok(());
+    };
+    let analysed: Vec<&RunRow> = rows.iter().filter(|r| r.error.is_none()).collect();
+    if analysed.is_empty() || analysed.iter().any(|r| r.eval_named(name).is_some()) {
+        return Ok(());
+    }
+    // Each metric once, in the order first met, with the number of runs that have it.
+    let mut metrics: Vec<(&str, usize)> = Vec::new();
+    for e in analysed.iter().flat_map(|r| &r.eval) {
+        match metrics.iter_mut().find(|(m, _)| *m == e.series) {
+            Some((_, n)) => *n += 1,
+            None => metrics.push((&e.series, 1)),
+        }
+    }
+    let have = if metrics.is_empty() {
+        "none of the runs has a downstream metric (an eval series: probe, kNN, accuracy, a validation metric); rank by health, min-loss or final-loss".to_string()
+    } else {
+        let runs = analysed.len();
+        let listed: Vec<String> = metrics
+            .iter()
+            .map(|(m, n)| format!("{m} ({n} of {runs} runs)"))
+            .collect();
+        format!(
+            "the eval series these runs have: {}; rank by one of them (--rank-by=eval:{})",
+            listed.join(", "),
+            metrics[0].0
+        )
+    };
+    Err(UsageError(format!(
+        "--rank-by=eval:{name}: no run has an eval series named {name}; {have}"
+    )))
 }
 
 /// What a row is sorted by (lower first) and the value to report as `rank_value`.

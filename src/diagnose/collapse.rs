@@ -431,7 +431,7 @@ fn transient(ctx: &Context, m: &Monitor, found: &[Episode]) -> Finding {
         Code::Collapse,
         Severity::Warning,
         format!(
-            "{} burst to {} at {} (≥ {} for ~{} steps between steps {} and {}): a transient collapse, recovered at step {recovered}",
+            "{} burst to {} at {}, at ≥ {} for ~{} steps between steps {} and {}: a transient collapse, recovered at step {recovered}",
             m.series.name,
             m.describe_value(peak.peak_index),
             ctx.when(peak.peak_step),

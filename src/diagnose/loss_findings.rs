@@ -29,7 +29,8 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
     let series = r.series.clone().unwrap_or_default();
     let mag = human::percent(r.magnitude.unwrap_or(0.0));
     let p = human::p_eq(r.p_value.unwrap_or(1.0));
-    let eval = downstream_after(ctx, min_step);
+    let downstream = downstream_after(ctx, min_step);
+    let eval = downstream.accuracy;
     let reg_name = r
         .reg
         .as_ref()
@@ -91,6 +92,16 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
             ),
             _ => "with no regularization monitor to tell shifting targets from collapse".into(),
         };
+        // A validation loss that rose with it is said, and said not to be collapse.
+        let reading = match &downstream.loss {
+            Some(v) => format!(
+                "{reading}; {} rose with it ({} → {}) — a validation loss follows the same objective (moving targets, or overfitting in supervised training), not evidence of collapse",
+                v.name,
+                human::value(v.at_min),
+                human::value(v.last)
+            ),
+            None => reading,
+        };
         (
             Code::Rebound,
             Severity::Warning,
@@ -124,6 +135,7 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
             "lr_at_min": place.lr.map(crate::model::round_reported),
             "lr_share_of_peak_at_min": place.lr_of_peak.map(crate::model::round_reported),
             "downstream": eval.as_ref().map(|e| json!({"series": e.name, "at_min": e.at_min, "last": e.last})),
+            "validation_loss": downstream.loss.as_ref().map(|e| json!({"series": e.name, "at_min": e.at_min, "last": e.last})),
         }))
         .because(format!(
             "magnitude = (end − min)/(start − min) = ({} − {})/({} − {}) = {mag}",
@@ -144,6 +156,27 @@ pub fn rebound(ctx: &Context, r: &Rebound, transient: &[Episode]) -> Option<Find
             human::value(reg.change_threshold),
             human::p_eq(reg.p_value),
             r.reg_trend_after_min.as_str()
+        ));
+    }
+    if let Some(e) = &eval {
+        f = f.because(format!(
+            "{} (downstream, higher is better) {} at the minimum, {} at the end: {}",
+            e.name,
+            human::value(e.at_min),
+            human::value(e.last),
+            if e.worse {
+                "fell by 5% or more — the representation got worse"
+            } else {
+                "did not fall by 5% — no downstream sign of collapse"
+            }
+        ));
+    }
+    if let Some(v) = &downstream.loss {
+        f = f.because(format!(
+            "{} rose {} → {}; a validation loss is the objective on held-out data, so it is not read as collapse (only an accuracy-like downstream metric falling is)",
+            v.name,
+            human::value(v.at_min),
+            human::value(v.last)
         ));
     }
     if let (Some(after), Some(share)) = (place.after_warmup, place.lr_of_peak) {
@@ -173,33 +206,59 @@ struct Downstream {
     worse: bool,
 }
 
-/// A downstream metric (role eval) that got worse by ≥ 5% (relative) between the minimum and the
-/// end; higher is better unless the name says loss or error.
-fn downstream_after(ctx: &Context, min_step: u64) -> Option<Downstream> {
-    let eval = ctx.run.series.iter().find(|s| s.role == Role::Eval)?;
-    let points: Vec<(u64, f64)> = eval.finite_points(&ctx.run.steps).collect();
-    let at_min = points
-        .iter()
-        .rev()
-        .find(|(s, _)| *s <= min_step)
-        .or(points.first())?
-        .1;
-    let (last_step, last) = *points.last()?;
-    if last_step <= min_step {
-        return None;
-    }
-    let change = (last - at_min) / at_min.abs().max(f64::MIN_POSITIVE);
-    let worse = if higher_is_better(&eval.name) {
-        change <= -0.05
-    } else {
-        change >= 0.05
+/// The downstream reading after the JEPA minimum at `min_step`: `accuracy` is the first
+/// accuracy-like metric (role eval, higher is better: probe, kNN, top-1) that got worse by ≥ 5%
+/// (relative) between the minimum and the end, else the first one there is; `loss` the first
+/// validation loss (role eval, lower is better: `val_loss`, `eval_loss`) that rose by ≥ 5%.
+/// Only the accuracy is evidence of collapse (DESIGN §6: "downstream metric falls"): a
+/// validation loss measures the training objective on held-out data, so after the minimum it
+/// rises with the targets of an EMA JEPA just as the training loss does, and in supervised
+/// fine-tuning it rises with overfitting; neither is a representation losing its spread.
+struct DownstreamReading {
+    accuracy: Option<Downstream>,
+    loss: Option<Downstream>,
+}
+
+fn downstream_after(ctx: &Context, min_step: u64) -> DownstreamReading {
+    let read = |eval: &Series| -> Option<Downstream> {
+        let points: Vec<(u64, f64)> = eval.finite_points(&ctx.run.steps).collect();
+        let at_min = points
+            .iter()
+            .rev()
+            .find(|(s, _)| *s <= min_step)
+            .or(points.first())?
+            .1;
+        let (last_step, last) = *points.last()?;
+        if last_step <= min_step {
+            return None;
+        }
+        let change = (last - at_min) / at_min.abs().max(f64::MIN_POSITIVE);
+        let worse = if higher_is_better(&eval.name) {
+            change <= -0.05
+        } else {
+            change >= 0.05
+        };
+        Some(Downstream {
+            name: eval.name.clone(),
+            at_min,
+            last,
+            worse,
+        })
     };
-    Some(Downstream {
-        name: eval.name.clone(),
-        at_min,
-        last,
-        worse,
-    })
+    let evals = || ctx.run.series.iter().filter(|s| s.role == Role::Eval);
+    let accuracies: Vec<Downstream> = evals()
+        .filter(|s| higher_is_better(&s.name))
+        .filter_map(read)
+        .collect();
+    let accuracy = match accuracies.iter().position(|d| d.worse) {
+        Some(i) => accuracies.into_iter().nth(i),
+        None => accuracies.into_iter().next(),
+    };
+    let loss = evals()
+        .filter(|s| !higher_is_better(&s.name))
+        .filter_map(read)
+        .find(|d| d.worse);
+    DownstreamReading { accuracy, loss }
 }
 
 /// Sudden drops that are not the collapse itself; periodic crashes when regular.
@@ -224,12 +283,17 @@ pub fn sudden_drops(
         .map_or(first.step, |d| d.step);
     let message = match period {
         Some(p) => format!(
-            "{} crashed {} times from {} (the largest at step {largest}; {} more after the first), every ~{} steps, each followed by a recovery: periodic partial collapses",
+            "{} crashed {} times from {}, every ~{} steps, each followed by a recovery: periodic partial collapses ({} more after the first, {})",
             jepa.name,
             drops.len(),
             ctx.when(first.step),
+            human::value(p),
             drops.len() - 1,
-            human::value(p)
+            if largest == first.step {
+                "which is the largest".to_string()
+            } else {
+                format!("the largest at step {largest}")
+            }
         ),
         None => {
             format!(

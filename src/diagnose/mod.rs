@@ -68,16 +68,34 @@ pub struct Diagnosis {
 }
 
 /// The series analysed as the JEPA loss: the `jepa` role, else the total loss; with several
-/// `jepa` components (a multi-term loss) their logged total when there is one.
+/// `jepa` components (a multi-term loss) their logged total when there is one. A loss column
+/// without one finite value (a logging fault) is passed over for one that has values; when no
+/// loss has any, the first as the rule picks it ([`require_loss`] refuses that run).
 pub fn jepa_series(run: &Run) -> Option<&Series> {
-    let components = run.series.iter().filter(|s| s.role == Role::Jepa).count();
+    pick_loss(run, has_finite).or_else(|| pick_loss(run, |_| true))
+}
+
+/// The rule of [`jepa_series`] among the series that are `usable`.
+fn pick_loss(run: &Run, usable: fn(&Series) -> bool) -> Option<&Series> {
+    let with = |role: Role| run.series.iter().find(|s| s.role == role && usable(s));
+    let components = (run.series.iter())
+        .filter(|s| s.role == Role::Jepa && usable(s))
+        .count();
     if components >= 2
-        && let Some(total) = run.first_with_role(Role::Total)
+        && let Some(total) = with(Role::Total)
     {
         return Some(total);
     }
-    run.first_with_role(Role::Jepa)
-        .or_else(|| run.first_with_role(Role::Total))
+    with(Role::Jepa).or_else(|| with(Role::Total))
+}
+
+/// Whether `series` holds at least one finite value (stops at the first).
+pub fn has_finite(series: &Series) -> bool {
+    if series.has_values() {
+        series.values.iter().any(|v| v.is_finite())
+    } else {
+        (series.kinds.iter()).any(|r| r.kind == crate::model::ValueKind::Finite)
+    }
 }
 
 /// The collapse monitor read with the JEPA loss: a hinge monitor (`reg-loss`, `std_loss`) first,
@@ -91,10 +109,11 @@ pub fn reg_series(run: &Run) -> Option<&Series> {
         .or_else(|| regs().next())
 }
 
-/// An error (exit 2) when no column can be analysed as the loss.
+/// An error (exit 2) when no column can be analysed as the loss, or when no loss column has a
+/// finite value.
 pub fn require_loss(run: &Run) -> Result<(), IngestError> {
     if jepa_series(run).is_some() {
-        return Ok(());
+        return require_finite_loss(run);
     }
     /// Column names quoted in the message; a wide log's list is cut (the count is given).
     const SHOWN_COLUMNS: usize = 20;
@@ -108,6 +127,46 @@ pub fn require_loss(run: &Run) -> Result<(), IngestError> {
         &run.input.sources.join(", "),
         format!(
             "no loss column recognised; columns are {listed}; name one with --jepa-col / --loss-col"
+        ),
+    ))
+}
+
+/// An error (exit 2) when no loss column has a single finite value: there is no usable loss.
+/// Such a run did not diverge (a run that diverges is finite first); its loss was never
+/// computed or never recorded correctly, so there is nothing to diagnose.
+fn require_finite_loss(run: &Run) -> Result<(), IngestError> {
+    let losses: Vec<&Series> = (run.series.iter())
+        .filter(|s| matches!(s.role, Role::Jepa | Role::Total))
+        .collect();
+    if losses.iter().any(|s| has_finite(s)) {
+        return Ok(());
+    }
+    let described: Vec<String> = losses
+        .iter()
+        .map(|s| {
+            let summary = s.summary(&run.steps);
+            let kind = match s.first_non_finite(&run.steps).map(|(_, k)| k) {
+                Some(crate::model::ValueKind::PosInf) => "inf",
+                Some(crate::model::ValueKind::NegInf) => "-inf",
+                _ => "nan",
+            };
+            match summary.points {
+                0 => format!("{} has no value", s.name),
+                1 => format!("{} is {kind} at its one logged point", s.name),
+                n => format!("{} is {kind} at all {n} logged points", s.name),
+            }
+        })
+        .collect();
+    Err(IngestError::unusable(
+        &run.input.sources.join(", "),
+        format!(
+            "no usable loss: {} — not one finite value, so the run did not diverge (a diverging run is finite first): its loss was never computed or never written correctly; check what the training code logs to {}",
+            described.join(", "),
+            if losses.len() == 1 {
+                "this column"
+            } else {
+                "these columns"
+            }
         ),
     ))
 }
@@ -307,11 +366,19 @@ fn curve_findings(
 /// The most severe story the findings tell.
 pub fn verdict_of(findings: &[Finding]) -> Verdict {
     let has = |code: Code| findings.iter().any(|f| f.code == code);
-    let loss_nonfinite = findings
-        .iter()
-        .any(|f| f.code == Code::NonFinite && f.severity == Severity::Error);
-    if loss_nonfinite || has(Code::LossOverflow) {
+    let loss_nonfinite = |never: bool| {
+        findings.iter().any(|f| {
+            f.code == Code::NonFinite
+                && f.severity == Severity::Error
+                && setup_findings::never_finite(f) == never
+        })
+    };
+    if loss_nonfinite(false) || has(Code::LossOverflow) {
         Verdict::Diverged
+    } else if loss_nonfinite(true) {
+        // No finite loss at all (what `watch` can meet before a finite row; `analyze` refuses
+        // it): nothing was seen to diverge, there is no data to judge.
+        Verdict::InsufficientData
     } else if findings
         .iter()
         .any(|f| f.code == Code::Collapse && f.severity == Severity::Error)
@@ -375,7 +442,10 @@ fn headline(
                 message(&[Code::Plateau, Code::SlowDescent])
             ),
         },
-        Verdict::InsufficientData => message(&[Code::InsufficientData]),
+        Verdict::InsufficientData => match first(&[Code::NonFinite]) {
+            Some(f) if setup_findings::never_finite(f) => f.message.clone(),
+            _ => message(&[Code::InsufficientData]),
+        },
         Verdict::Healthy => match (p, rebound.series.as_deref()) {
             (Some(p), Some(series)) if !p.smoothed.is_empty() => {
                 let how = if first(&[Code::SlowDescent]).is_some() {

@@ -11,6 +11,12 @@ use super::finding::{Code, Finding, Severity};
 use super::playbook::{self, Context, REFERENCE_PEAK_LR};
 use super::schedule::{logged_peak, lr_mismatch};
 
+/// Whether `finding` is the non-finite finding of a loss that never had a finite value
+/// (evidence `never_finite`), which is not a divergence.
+pub fn never_finite(finding: &Finding) -> bool {
+    finding.code == Code::NonFinite && finding.evidence["never_finite"] == true
+}
+
 /// A peak LR below this is "too low" (10× below the 1e-3 class).
 pub const LR_TOO_LOW: f64 = 1e-4;
 
@@ -67,8 +73,9 @@ pub fn loss_overflow(ctx: &Context, run: &Run) -> Option<Finding> {
     Some(f)
 }
 
-/// Non-finite values: in a loss ⇒ diverged (one error); in other series (grad norms, timings,
-/// monitors) one warning listing them.
+/// Non-finite values: in a loss that was finite first ⇒ diverged (one error); a loss never
+/// finite ⇒ a logging fault (a warning when another loss is analysed, else "no usable loss", an
+/// error); in other series (grad norms, timings, monitors) one warning listing them.
 pub fn non_finite(ctx: &Context, run: &Run, summaries: &[SeriesSummary]) -> Vec<Finding> {
     struct Hit<'a> {
         name: &'a str,
@@ -114,25 +121,52 @@ pub fn non_finite(ctx: &Context, run: &Run, summaries: &[SeriesSummary]) -> Vec<
             .collect::<Vec<_>>())
     };
     let mut out = Vec::new();
-    let never_finite = |h: &&Hit| h.count > 0 && h.count == h.points;
-    if let Some(first) = losses.iter().find(never_finite) {
-        // Not one finite value: nothing ever trained on screen, so the fault is in what was logged.
-        out.push(
-            Finding::new(
-                Code::NonFinite,
+    // A loss without one finite value was never computed or recorded: a logging fault, not a
+    // divergence. With another loss to analyse it is a warning; with none it is the error of
+    // "no usable loss" (`analyze` refuses such a run before this; `watch` meets it early).
+    let (never, diverged): (Vec<Hit>, Vec<Hit>) = losses
+        .into_iter()
+        .partition(|h| h.count > 0 && h.count == h.points);
+    if let Some(first) = never.first() {
+        let names: Vec<String> = never
+            .iter()
+            .map(|h| format!("{} is {} at all {} logged points", h.name, h.kind, h.points))
+            .collect();
+        let analysed = ctx
+            .jepa
+            .as_deref()
+            .filter(|j| never.iter().all(|h| h.name != *j));
+        let (severity, message) = match analysed {
+            Some(j) => (
+                Severity::Warning,
+                format!(
+                    "{}: never finite, a logging or pipeline fault, not a divergence (the analysis reads {j} instead)",
+                    names.join(", ")
+                ),
+            ),
+            None => (
                 Severity::Error,
                 format!(
-                    "{} is never finite ({} at all {} logged points): a logging or pipeline fault, not a divergence (check what is written to this column, and that the loss is computed at all)",
-                    first.name, first.kind, first.points
+                    "no usable loss: {} — never finite, so nothing diverged: a logging or pipeline fault (check what is written to {}, and that the loss is computed at all)",
+                    names.join(", "),
+                    if never.len() == 1 {
+                        "this column"
+                    } else {
+                        "these columns"
+                    }
                 ),
-            )
-            .series(first.name)
-            .steps(Some(first.first), first.last)
-            .evidence(json!({"series": evidence(&losses), "never_finite": true}))
-            .because("a run that diverges is finite first; a loss that is nan or ±inf from its first logged point was never computed or recorded correctly"),
+            ),
+        };
+        out.push(
+            Finding::new(Code::NonFinite, severity, message)
+                .series(first.name)
+                .steps(Some(first.first), first.last)
+                .evidence(json!({"series": evidence(&never), "never_finite": true}))
+                .because("a run that diverges is finite first; a loss that is nan or ±inf from its first logged point was never computed or recorded correctly"),
         );
-    } else if let Some(first) = losses.iter().min_by_key(|h| h.first) {
-        let names: Vec<&str> = losses.iter().map(|h| h.name).collect();
+    }
+    if let Some(first) = diverged.iter().min_by_key(|h| h.first) {
+        let names: Vec<&str> = diverged.iter().map(|h| h.name).collect();
         let mut f = Finding::new(
             Code::NonFinite,
             Severity::Error,
@@ -146,7 +180,7 @@ pub fn non_finite(ctx: &Context, run: &Run, summaries: &[SeriesSummary]) -> Vec<
         )
         .series(first.name)
         .steps(Some(first.first), first.last)
-        .evidence(json!({"series": evidence(&losses)}))
+        .evidence(json!({"series": evidence(&diverged)}))
         .because(
             "a loss that is nan or ±inf means the optimisation diverged (V-JEPA asserts and stops)",
         );
@@ -174,7 +208,7 @@ pub fn non_finite(ctx: &Context, run: &Run, summaries: &[SeriesSummary]) -> Vec<
             format!(
                 "non-finite values in {}{}",
                 parts.join(", "),
-                if grad && losses.is_empty() {
+                if grad && never.is_empty() && diverged.is_empty() {
                     " — those updates overflowed while the loss stayed finite; frequent ones come before divergence"
                 } else {
                     ""

@@ -138,11 +138,26 @@ pub fn higher_means_spread(name: &str) -> bool {
 }
 
 /// Whether a downstream metric named `name` is better when higher (accuracy, kNN, probe) — not
-/// when its name says loss or error. The one rule for ranking runs and for reading a metric that
-/// got worse after the loss minimum.
+/// when its name says loss or error, or is a word for one (`nll`, `mse`, `rmse`, `ppl`,
+/// `perplexity`, `wer`, `cer`, `fid`). The one rule for ranking runs and for reading a metric
+/// after the loss minimum: only a higher-is-better (accuracy-like) metric that falls is a
+/// downstream sign of collapse; a validation *loss* that rises is the objective on held-out data.
 pub fn higher_is_better(name: &str) -> bool {
-    let name = name.to_lowercase();
+    const LOWER_IS_BETTER: &[&str] = &[
+        "nll",
+        "mse",
+        "rmse",
+        "ppl",
+        "perplexity",
+        "wer",
+        "cer",
+        "fid",
+    ];
+    let name = normalize(name);
     !["loss", "error", "err"].iter().any(|w| name.contains(w))
+        && !name
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|word| LOWER_IS_BETTER.contains(&word))
 }
 
 /// True for names that hold the global step (or the iteration within an epoch, `itr`).
@@ -189,6 +204,13 @@ mod tests {
         assert!(higher_is_better("knn_top1"));
         assert!(!higher_is_better("val/loss"));
         assert!(!higher_is_better("eval_error"));
+        assert!(!higher_is_better("val_loss"));
+        assert!(!higher_is_better("eval/perplexity"));
+        assert!(!higher_is_better("val_nll"));
+        assert!(!higher_is_better("test-mse"));
+        assert!(higher_is_better("val_accuracy"));
+        assert!(higher_is_better("val/top1"));
+        assert!(higher_is_better("linear_probe"));
     }
 
     #[test]

@@ -300,20 +300,37 @@ fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
     };
     let (first_source, first) = ranked[0];
     let (first_tag, _) = tag(first_source).unwrap_or_default();
-    let mut seen: Vec<(u32, &str, String)> = Vec::new();
+    let mut seen: Vec<(u32, &str, String, u64)> = Vec::new();
     for (source, parsed) in ranked {
         let (t, digits) = tag(source).unwrap_or_default();
         if t != first_tag {
             return Err(several_runs(&[&first_source.name, &source.name]));
         }
         let rank = source.rank.unwrap_or(0);
-        if let Some((_, other, other_digits)) = seen.iter().find(|(r, _, _)| *r == rank) {
+        let rows = parsed.table.account.rows_read;
+        if let Some((_, other, other_digits, other_rows)) =
+            seen.iter().find(|(r, _, _, _)| *r == rank)
+        {
+            // One log name twice (`jepa_r0.csv` and `jepa_r0.csv.gz`): a copy or an archive of
+            // the same rank left beside it, not another run.
+            if *other_digits == digits {
+                let compressed = |n: &str| n.ends_with(".gz") || n.ends_with(".zst");
+                let how = if compressed(other) == compressed(&source.name) {
+                    "under two names"
+                } else {
+                    "one compressed and one not (an archived copy beside the log)"
+                };
+                return Err(IngestError::usage(format!(
+                    "{other} ({other_rows} rows) and {} ({rows} rows) are one log twice, rank {rank} of {t}, {how}: ranks are averaged, so a copy would count twice; keep one — pass it alone (`jepa-doctor analyze {other}`), or move the other out of the folder",
+                    source.name
+                )));
+            }
             return Err(IngestError::usage(format!(
                 "{other} and {} both claim rank {rank} (`_r{other_digits}` and `_r{digits}`): one run writes one file per rank; pass one of them, or compare them with `jepa-doctor compare`",
                 source.name
             )));
         }
-        seen.push((rank, source.name.as_str(), digits));
+        seen.push((rank, source.name.as_str(), digits, rows));
         if parsed.table.names != first.table.names {
             return Err(IngestError::usage(format!(
                 "{} and {} have different columns, so they are not ranks of one run; analyse each on its own, or compare them with `jepa-doctor compare {} {}`",

@@ -7,6 +7,7 @@
 use std::io::{self, Write};
 
 use crate::diagnose::Diagnosis;
+use crate::diagnose::finding::Code;
 use crate::diagnose::rebound::Prepared;
 use crate::human;
 use crate::model::Run;
@@ -192,7 +193,8 @@ fn braille(grid: &[Vec<bool>], row: usize, col: usize) -> char {
     char::from_u32(0x2800 + code).unwrap_or(' ')
 }
 
-/// The step axis: the minimum `▲`, the rebound span `━`, first and last steps.
+/// The step axis: the minimum `▲`, the rise of a rebound `━` (from its onset), first and last
+/// steps.
 fn axis(
     out: &mut dyn Write,
     d: &Diagnosis,
@@ -207,8 +209,9 @@ fn axis(
     };
     let mut axis: Vec<char> = vec![line_char; x.cells];
     let r = &d.rebound;
+    // The rise, from where the text says it sets in (the onset), as the figure shades it.
     if r.detected
-        && let (Some(from), Some(to)) = (r.min_step, r.last_step)
+        && let (Some(from), Some(to)) = (r.onset_step.or(r.min_step), r.last_step)
     {
         for c in axis
             .iter_mut()
@@ -218,7 +221,11 @@ fn axis(
             *c = span_char;
         }
     }
-    let min_cell = r.min_step.map(|m| x.cell(m as f64));
+    // No minimum on a loss that never descended (as the figure).
+    let min_cell = r
+        .min_step
+        .filter(|_| !d.findings.iter().any(|f| f.code == Code::NoDescent))
+        .map(|m| x.cell(m as f64));
     if let Some(c) = min_cell {
         axis[c] = min_char;
     }

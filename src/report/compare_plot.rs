@@ -77,17 +77,18 @@ struct Drawn<'a> {
 }
 
 /// Maps a run's steps to the x axis; `None` when the axis cannot be drawn for it (epoch without
-/// iterations per epoch).
+/// iterations per epoch). Epochs are counted from 1 as the logs and `analyze` count them
+/// (`step / ipe + 1`: step 0 is the start of epoch 1).
 fn x_of(row: &RunRow, axis: XAxis) -> Option<impl Fn(f64) -> f64> {
     let c = row.curves.as_ref()?;
     let first = c.jepa.first().map_or(0.0, |p| p.0);
     let last = c.jepa.last().map_or(1.0, |p| p.0);
-    let (offset, scale) = match axis {
-        XAxis::Step => (0.0, 1.0),
-        XAxis::Epoch => (0.0, 1.0 / c.ipe.filter(|&i| i > 0)? as f64),
-        XAxis::Progress => (first, 1.0 / (last - first).max(1.0)),
+    let (offset, scale, start) = match axis {
+        XAxis::Step => (0.0, 1.0, 0.0),
+        XAxis::Epoch => (0.0, 1.0 / c.ipe.filter(|&i| i > 0)? as f64, 1.0),
+        XAxis::Progress => (first, 1.0 / (last - first).max(1.0), 0.0),
     };
-    Some(move |s: f64| (s - offset) * scale)
+    Some(move |s: f64| (s - offset) * scale + start)
 }
 
 fn drawn<'a>(rows: &'a [RunRow], axis: XAxis) -> Vec<Drawn<'a>> {
@@ -101,6 +102,7 @@ fn drawn<'a>(rows: &'a [RunRow], axis: XAxis) -> Vec<Drawn<'a>> {
                     c.reg.iter().map(|(s, v)| (f(*s), *v)).collect(),
                     row.min_step
                         .zip(row.min_loss)
+                        .filter(|_| !row.findings.iter().any(|f| f.code == "no-descent"))
                         .map(|(s, v)| (f(s as f64), v)),
                 ),
                 _ => (Vec::new(), Vec::new(), None),

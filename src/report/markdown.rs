@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use crate::diagnose::Diagnosis;
-use crate::diagnose::finding::Severity;
+use crate::diagnose::finding::{Code, Severity};
 use crate::diagnose::rebound::RegTrend;
 use crate::human;
 use crate::model::Run;
@@ -38,7 +38,9 @@ pub fn write(
             writeln!(out)?;
         }
         let r = &d.rebound;
+        let never_descended = d.findings.iter().any(|f| f.code == Code::NoDescent);
         let title = match (r.min_value, r.min_step) {
+            _ if never_descended => format!("{name}, smoothed: never descended"),
             (Some(v), Some(step)) => {
                 format!(
                     "{name}, smoothed: minimum {} at step {step}",
@@ -87,8 +89,13 @@ pub fn write(
     let r = &d.rebound;
     let mut numbers = Vec::new();
     if let (Some(series), Some(step), Some(min)) = (&r.series, r.min_step, r.min_value) {
+        let what = if d.findings.iter().any(|f| f.code == Code::NoDescent) {
+            "never descended: lowest"
+        } else {
+            "minimum"
+        };
         numbers.push(format!(
-            "{series} minimum {} at step {step}",
+            "{series} {what} {} at step {step}",
             human::value(min)
         ));
     }
@@ -96,6 +103,9 @@ pub fn write(
         numbers.push(format!("end {}", human::value(end)));
     }
     if r.detected {
+        if let Some(onset) = r.onset_step {
+            numbers.push(format!("rise sets in at step {onset}"));
+        }
         if let Some(m) = r.magnitude {
             numbers.push(format!("given back {}", human::percent(m)));
         }

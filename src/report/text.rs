@@ -7,6 +7,7 @@ use super::chart::{self, ChartOptions};
 use super::json::series_entries;
 use super::style::Palette;
 use crate::diagnose::Diagnosis;
+use crate::diagnose::finding::Code;
 use crate::diagnose::rebound::{Power, WarmupSource};
 use crate::diagnose::schedule::ScheduleKind;
 use crate::human;
@@ -253,7 +254,17 @@ fn write_rebound(
         if let Some(start) = r.start_value {
             write!(out, " {} →", human::value(start))?;
         }
-        write!(out, " minimum {} at step {min_step}", human::value(min))?;
+        // A loss that never descended has a lowest point, not a minimum to speak of (the
+        // figure marks none either).
+        if d.findings.iter().any(|f| f.code == Code::NoDescent) {
+            write!(
+                out,
+                " never descended (lowest {} at step {min_step})",
+                human::value(min)
+            )?;
+        } else {
+            write!(out, " minimum {} at step {min_step}", human::value(min))?;
+        }
         if let (Some(end), Some(last)) = (r.end_value, r.last_step) {
             write!(out, " → {} at the end (step {last})", human::value(end))?;
         }
@@ -398,12 +409,33 @@ pub fn write_input(out: &mut dyn Write, run: &Run, summaries: &[SeriesSummary]) 
     write_notes(out, run)
 }
 
+/// Rows of the series table before it is cut: a log with thousands of keys (JSON lines, W&B,
+/// TensorBoard) would bury the report. The JSON report lists every series.
+const SHOWN_SERIES: usize = 24;
+
+/// The series table: every series when there are few; otherwise the ones the diagnosis reads
+/// or that need a look (a role other than `other`/`timing`, non-finite values, a note) first,
+/// in run order, then the rest up to [`SHOWN_SERIES`] rows, and a line counting what is left out.
 fn write_series_table(
     out: &mut dyn Write,
     run: &Run,
     summaries: &[SeriesSummary],
 ) -> io::Result<()> {
-    let entries = series_entries(run, summaries);
+    let matters = |e: &super::json::SeriesEntry| {
+        !matches!(e.role, "other" | "timing") || e.non_finite > 0 || e.note.is_some()
+    };
+    let mut entries = series_entries(run, summaries);
+    let total = entries.len();
+    let mut left_out_that_matter = 0;
+    if total > SHOWN_SERIES + 1 {
+        // A stable sort: the series that matter first, each group in run order.
+        entries.sort_by_key(|e| !matters(e));
+        left_out_that_matter = entries[SHOWN_SERIES..]
+            .iter()
+            .filter(|e| matters(e))
+            .count();
+        entries.truncate(SHOWN_SERIES);
+    }
     let name_width = entries
         .iter()
         .map(|e| e.name.chars().count())
@@ -429,6 +461,18 @@ fn write_series_table(
             write!(out, "  ({note})")?;
         }
         writeln!(out)?;
+    }
+    if total > entries.len() {
+        let what = if left_out_that_matter == 0 {
+            "role other or timing, all finite".to_string()
+        } else {
+            format!("{left_out_that_matter} of them with a role, non-finite values or a note")
+        };
+        writeln!(
+            out,
+            "… and {} more series ({what}); --json lists all {total}",
+            total - entries.len()
+        )?;
     }
     Ok(())
 }

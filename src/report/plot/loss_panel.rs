@@ -11,6 +11,8 @@ use super::curve::{Chart, Curve, draw_curve_lines};
 use super::legend::{draw_legend, legend_line};
 use super::{BLUE, BLUE_RAW, CRIMSON, DrawResult, GREY, ORANGE, PanelContext};
 use crate::diagnose::Diagnosis;
+use crate::diagnose::finding::Code;
+use crate::diagnose::rebound::WarmupSource;
 use crate::human;
 use crate::model::{Run, Series};
 use crate::report::plot_layout::{Legend, non_finite_marks};
@@ -57,24 +59,31 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
             .draw()?;
     }
     let r = &d.rebound;
-    // Warmup, shaded.
+    // Warmup, shaded, labelled with where its end comes from (the text says the same).
     if let Some(w) = r.warmup.filter(|w| w.end_step as f64 > x.0) {
+        let source = match w.source {
+            WarmupSource::Flag => "--warmup-steps",
+            WarmupSource::Config => "config",
+            WarmupSource::LrColumn => "LR column",
+            WarmupSource::Default => "assumed: first 5%, not logged",
+        };
         chart
             .draw_series(std::iter::once(Rectangle::new(
                 [(x.0, y.lo), (w.end_step as f64, y.hi)],
                 GREY.mix(0.08).filled(),
             )))?
-            .label(legend.label("warmup"))
+            .label(legend.label(format!("warmup ({source})")))
             .legend(|(a, b)| {
                 Rectangle::new([(a, b - 5), (a + 16, b + 5)], GREY.mix(0.25).filled())
             });
     }
-    // Rebound span, shaded.
+    // The rise of the rebound, shaded from where the text says it sets in (the onset; the
+    // minimum when no onset was located) to the end.
     if r.detected
-        && let (Some(from), Some(to)) = (r.min_step, r.last_step)
+        && let (Some(from), Some(to)) = (r.onset_step.or(r.min_step), r.last_step)
     {
         let label = format!(
-            "rebound: +{} of the descent ({})",
+            "rebound: rises from step {from}, +{} of the descent ({})",
             human::percent(r.magnitude.unwrap_or(0.0)),
             human::p_eq(r.p_value.unwrap_or(1.0))
         );
@@ -105,6 +114,10 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
                 .legend(legend_line(GREY.stroke_width(1)));
             labelled = true;
         }
+    }
+    let descended = !d.findings.iter().any(|f| f.code == Code::NoDescent);
+    if !descended {
+        draw_pinned_level(&mut chart, d, &y, x, &mut legend)?;
     }
     draw_curve_lines(&mut chart, c, &y, BLUE_RAW, BLUE, &mut legend, x)?;
     if let Some(series) = crate::diagnose::jepa_series(run) {
@@ -151,8 +164,9 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
                 )
         }))?;
     }
-    // The minimum, marked and labelled.
-    if let (Some(step), Some(value)) = (r.min_step, r.min_value) {
+    // The minimum, marked and labelled — not on a loss that never descended (its lowest point
+    // is noise on a flat line; the level it is pinned at is drawn under the curve instead).
+    if descended && let (Some(step), Some(value)) = (r.min_step, r.min_value) {
         let point = (step as f64, y.map(value));
         let radius = (font * 0.4) as i32;
         let label = format!("min {} @ step {step}", human::value(value));
@@ -178,6 +192,46 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
     }
     let place = legend.place(font * 0.75, chart.plotting_area().dim_in_pixel());
     draw_legend(chart.configure_series_labels(), place, font)?;
+    Ok(())
+}
+
+/// The uniform-output level (ln K) a loss that never descended is pinned at, as a dashed line
+/// labelled like the `no-descent` finding.
+fn draw_pinned_level<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    d: &Diagnosis,
+    y: &YAxis,
+    x: (f64, f64),
+    legend: &mut Legend,
+) -> DrawResult<DB> {
+    let Some(evidence) = d
+        .findings
+        .iter()
+        .find(|f| f.code == Code::NoDescent)
+        .map(|f| &f.evidence)
+    else {
+        return Ok(());
+    };
+    let (Some(classes), Some(level)) = (
+        evidence["uniform_classes"].as_u64(),
+        evidence["uniform_level"].as_f64(),
+    ) else {
+        return Ok(());
+    };
+    let at = y.clamp(y.map(level));
+    legend.line(&[(x.0, at), (x.1, at)], x, (y.lo, y.hi));
+    chart
+        .draw_series(DashedLineSeries::new(
+            vec![(x.0, at), (x.1, at)],
+            8,
+            5,
+            RED.mix(0.8).stroke_width(2),
+        ))?
+        .label(legend.label(format!(
+            "ln {classes} = {}: uniform outputs (never descended)",
+            human::value(level)
+        )))
+        .legend(legend_line(RED.stroke_width(2)));
     Ok(())
 }
 
