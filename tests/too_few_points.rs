@@ -1,6 +1,6 @@
 //! Too little data is said plainly: a persistence bound at its cap is "too few points to
-//! estimate", not a correlation length longer than the run; a loss never finite is a logging fault,
-//! not a divergence; one row reads "1 finite point" once, and the rebound is undecided.
+//! estimate", not a correlation length longer than the run; a loss never finite is no usable loss
+//! (exit 2), not a divergence; one row reads "1 finite point" once, and the rebound is undecided.
 
 mod common;
 
@@ -29,14 +29,21 @@ fn a_capped_persistence_bound_is_too_few_points_not_a_correlation_length() {
 }
 
 #[test]
-fn a_loss_never_finite_is_a_logging_fault_without_lr_advice() {
-    let (text, code) = analyze("too_few/loss_never_finite.csv", &[]);
-    assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("never finite"), "{text}");
-    assert!(text.contains("not a divergence"), "{text}");
-    assert!(!text.contains("the run diverged"), "{text}");
-    assert!(!text.to_lowercase().contains("peak lr"), "{text}");
-    assert!(text.contains("rebound  undecided"), "{text}");
+fn a_loss_never_finite_is_no_usable_loss_not_a_divergence() {
+    let out = doctor()
+        .args([
+            "analyze",
+            &fixture("too_few/loss_never_finite.csv"),
+            "--no-settings",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no usable loss"), "{stderr}");
+    assert!(stderr.contains("did not diverge"), "{stderr}");
+    assert!(!stderr.contains("the run diverged"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("peak lr"), "{stderr}");
 }
 
 #[test]
