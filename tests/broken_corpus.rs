@@ -299,11 +299,11 @@ fn corpus() -> Vec<(&'static str, Expect)> {
         ),
         (
             "all_nan_loss.csv",
-            Analysed(Rows {
-                verdict: Some("diverged"),
-                non_finite: &[("loss", 100), ("loss-jepa", 100)],
-                ..rows(100)
-            }),
+            // Not one finite loss: nothing diverged, there is no usable loss.
+            Refused {
+                at: "all_nan_loss.csv:",
+                cause: "no usable loss: loss is nan at all 100 logged points, loss-jepa is nan at all 100",
+            },
         ),
         (
             "nan_spellings.csv",

@@ -94,12 +94,11 @@ fn rebound_with_eval(
 
 /// A validation loss of the same objective: it falls with the training loss and rises with it.
 fn tracks_the_loss(t: f64) -> f64 {
-    let trend = if t <= 120.0 {
+    if t <= 120.0 {
         0.48 + 0.55 * (-t / 30.0).exp()
     } else {
         0.48 + 0.0009 * (t - 120.0)
-    };
-    trend
+    }
 }
 
 #[test]

@@ -314,7 +314,11 @@ fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
             // One log name twice (`jepa_r0.csv` and `jepa_r0.csv.gz`): a copy or an archive of
             // the same rank left beside it, not another run.
             if *other_digits == digits {
-                let compressed = |n: &str| n.ends_with(".gz") || n.ends_with(".zst");
+                let compressed = |n: &str| {
+                    std::path::Path::new(n).extension().is_some_and(|e| {
+                        e.eq_ignore_ascii_case("gz") || e.eq_ignore_ascii_case("zst")
+                    })
+                };
                 let how = if compressed(other) == compressed(&source.name) {
                     "under two names"
                 } else {
