@@ -477,3 +477,33 @@ fn compare_counts_epochs_from_1_as_analyze_does() {
         "the axis starts at epoch 1, as analyze says: {ticks:?}"
     );
 }
+
+#[test]
+fn the_figure_marks_the_drops_and_the_fall_the_text_reports() {
+    let path = fixture("cases/periodic-crashes-vjepa2");
+    let (v, _) = analyze_json(&path);
+    let count = finding(&v, "sudden-drop")["evidence"]["count"]
+        .as_u64()
+        .unwrap();
+    let labels = texts(&svg_of(&["analyze", &path], &[]));
+    let needle = format!("sudden drops ({count}, every ~");
+    assert!(
+        labels.iter().any(|t| t.starts_with(&needle)),
+        "{needle}: {labels:?}"
+    );
+    let path = fixture("cases/slow-collapse-cooldown");
+    let (v, _) = analyze_json(&path);
+    let e = &finding(&v, "collapse")["evidence"];
+    let needle = format!(
+        "steps {}–{}",
+        e["fall_start_step"].as_u64().unwrap(),
+        e["fall_end_step"].as_u64().unwrap()
+    );
+    let labels = texts(&svg_of(&["analyze", &path], &[]));
+    assert!(
+        labels
+            .iter()
+            .any(|t| t.starts_with("collapse: fell to ") && t.ends_with(&needle)),
+        "{needle}: {labels:?}"
+    );
+}

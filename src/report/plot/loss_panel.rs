@@ -98,6 +98,7 @@ pub(super) fn draw_loss<DB: DrawingBackend>(
             });
     }
     shade_transient_collapses(&mut chart, d, &y, &mut legend)?;
+    draw_drops_and_falls(&mut chart, d, &y, x, font, &mut legend)?;
     // Changepoints.
     let mut labelled = false;
     for cp in d.changepoints.iter().filter(|cp| cp.series == c.name) {
@@ -232,6 +233,61 @@ fn draw_pinned_level<DB: DrawingBackend>(
             human::value(level)
         )))
         .legend(legend_line(RED.stroke_width(2)));
+    Ok(())
+}
+
+/// What the text says happened to the loss, where it happened: the fall of a collapse by level
+/// (`collapse`, kind `loss-level`) shaded over its steps, and each sudden drop (`sudden-drop`)
+/// marked `▲` along the bottom edge, with their count and period in the legend.
+fn draw_drops_and_falls<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    d: &Diagnosis,
+    y: &YAxis,
+    x: (f64, f64),
+    font: f64,
+    legend: &mut Legend,
+) -> DrawResult<DB> {
+    for f in &d.findings {
+        let e = &f.evidence;
+        if f.code == Code::Collapse
+            && e["kind"] == "loss-level"
+            && let (Some(from), Some(to)) =
+                (e["fall_start_step"].as_u64(), e["fall_end_step"].as_u64())
+        {
+            let share = e["share_of_pre_fall"].as_f64().map_or(String::new(), |s| {
+                format!(" to {} of its level", human::percent(s))
+            });
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(from as f64, y.lo), (to as f64, y.hi)],
+                    CRIMSON.mix(0.15).filled(),
+                )))?
+                .label(legend.label(format!("collapse: fell{share}, steps {from}–{to}")))
+                .legend(|(a, b)| {
+                    Rectangle::new([(a, b - 5), (a + 16, b + 5)], CRIMSON.mix(0.4).filled())
+                });
+        }
+        if f.code == Code::SuddenDrop
+            && let Some(steps) = e["steps"].as_array()
+        {
+            let steps: Vec<f64> = steps.iter().filter_map(serde_json::Value::as_f64).collect();
+            let at = y.lo + (y.hi - y.lo) * 0.06;
+            for s in &steps {
+                legend.point(*s, at, x, (y.lo, y.hi));
+            }
+            let period = e["period_steps"].as_f64().map_or(String::new(), |p| {
+                format!(", every ~{} steps", human::value(p))
+            });
+            chart
+                .draw_series(
+                    steps.iter().map(|s| {
+                        TriangleMarker::new((*s, at), (font * 0.4) as i32, CRIMSON.filled())
+                    }),
+                )?
+                .label(legend.label(format!("sudden drops ({}{period})", steps.len())))
+                .legend(|(a, b)| TriangleMarker::new((a + 8, b), 5, CRIMSON.filled()));
+        }
+    }
     Ok(())
 }
 
