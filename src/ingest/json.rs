@@ -11,8 +11,11 @@
 
 use std::borrow::Cow;
 use std::io::{BufReader, Read};
+use std::ops::Range;
 
+mod flat_line;
 mod record;
+mod shape;
 
 use rayon::prelude::*;
 use serde_json::Value;
@@ -22,7 +25,9 @@ use super::table::ValuePolicy;
 use super::{Parsed, Source};
 use crate::error::IngestError;
 use crate::model::Format;
+use flat_line::{FlatField, read_flat_line};
 use record::{Flat, Location, RecordSink, flatten_record};
+use shape::Shapes;
 
 /// A JSON line longer than this is rejected: no metrics record is that long.
 pub const MAX_LINE_BYTES: usize = super::lines::MAX_LINE_BYTES as usize;
@@ -61,17 +66,42 @@ const BATCH_BYTES: usize = 8 << 20;
 /// Parses JSON lines. Lines are read in batches; each batch is parsed and flattened across
 /// cores (rayon), then added to the table in file order, so line numbers, restarts and the
 /// row account are those of a sequential read. Memory: one batch of text and records at a time.
+/// Flat records of numbers take the fast path ([`flat_line`], [`shape`]); every other line, and
+/// any the fast path gives up on, the general one.
 pub fn parse_lines(
     reader: impl Read,
     source: &Source,
     opts: &JsonOptions,
+) -> Result<Parsed, IngestError> {
+    read_lines(reader, source, opts, true)
+}
+
+/// [`parse_lines`] by the general path alone (`serde_json` for every line): what the fast path
+/// must agree with to the bit (`tests/json_fast_path.rs`), and a way to rule it out.
+pub fn parse_lines_general(
+    reader: impl Read,
+    source: &Source,
+    opts: &JsonOptions,
+) -> Result<Parsed, IngestError> {
+    read_lines(reader, source, opts, false)
+}
+
+/// [`parse_lines`], with the fast path (`fast`) or without.
+fn read_lines(
+    reader: impl Read,
+    source: &Source,
+    opts: &JsonOptions,
+    fast: bool,
 ) -> Result<Parsed, IngestError> {
     let path = source.name.as_str();
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
     let mut records = RecordSink::new(path, opts);
     let mut line = Vec::new();
     let mut line_no = 0u64;
-    let mut batch = LineBatch::default();
+    let mut batch = LineBatch {
+        fast,
+        ..LineBatch::default()
+    };
     loop {
         match read_line_capped(&mut reader, &mut line, MAX_LINE_BYTES)
             .map_err(|e| IngestError::io(path, e))?
@@ -106,7 +136,27 @@ pub fn parse_lines(
 struct LineBatch {
     text: Vec<u8>,
     lines: Vec<(u64, usize)>,
+    /// Whether flat records take the fast path.
+    fast: bool,
+    shapes: Shapes,
 }
+
+/// Lines parsed together by one task: the fields of their flat records end to end, and what
+/// each line holds.
+struct Block {
+    fields: Vec<FlatField>,
+    lines: Vec<BlockLine>,
+}
+
+/// One line of a [`Block`].
+enum BlockLine {
+    /// A flat record: its fields in [`Block::fields`].
+    Flat(Range<usize>),
+    Parsed(ParsedLine),
+}
+
+/// Lines per parallel task (their results are allocated once per block, not per line).
+const BLOCK_LINES: usize = 512;
 
 /// What one JSON line holds.
 enum ParsedLine {
@@ -121,39 +171,99 @@ impl LineBatch {
         self.lines.push((line_no, self.text.len()));
     }
 
+    /// The text of line `i` of the batch, its first byte's offset, and its line number.
+    fn line(&self, i: usize) -> (&[u8], usize, u64) {
+        let start = if i == 0 { 0 } else { self.lines[i - 1].1 };
+        let (line_no, end) = self.lines[i];
+        (&self.text[start..end], start, line_no)
+    }
+
     /// Parses the lines across cores and adds them in order; empties the batch.
     fn add_to(&mut self, records: &mut RecordSink<'_>) {
         let opts = records.opts();
-        let text = &self.text;
-        let parsed: Vec<ParsedLine> = (0..self.lines.len())
+        let this = &*self;
+        let blocks: Vec<Block> = (0..self.lines.len().div_ceil(BLOCK_LINES))
             .into_par_iter()
-            .with_min_len(256)
-            .map(|i| {
-                let start = if i == 0 { 0 } else { self.lines[i - 1].1 };
-                let (line_no, end) = self.lines[i];
-                parse_line(&text[start..end], line_no, opts)
+            .map(|b| {
+                let lines = b * BLOCK_LINES..((b + 1) * BLOCK_LINES).min(this.lines.len());
+                this.parse_block(lines, opts)
             })
             .collect();
-        for (&(line_no, _), line) in self.lines.iter().zip(parsed) {
-            match line {
-                ParsedLine::Blank => {}
-                ParsedLine::Record(flat) => records.add_flattened(flat, Location::Line(line_no)),
-                ParsedLine::Skipped(reason) => records.builder.skip(line_no, reason),
+        let mut i = 0;
+        for block in blocks {
+            for line in block.lines {
+                let parsed = match line {
+                    BlockLine::Flat(fields) => {
+                        let fields = &block.fields[fields];
+                        let shape = self.shapes.of(&self.text, fields, opts);
+                        if records.add_fast(fields, shape) {
+                            i += 1;
+                            continue;
+                        }
+                        // The fast path gave up: the general path reads the line.
+                        let (text, _, line_no) = self.line(i);
+                        parse_line(text, line_no, opts)
+                    }
+                    BlockLine::Parsed(parsed) => parsed,
+                };
+                let line_no = self.lines[i].0;
+                match parsed {
+                    ParsedLine::Blank => {}
+                    ParsedLine::Record(flat) => {
+                        records.add_flattened(flat, Location::Line(line_no));
+                    }
+                    ParsedLine::Skipped(reason) => records.builder.skip(line_no, reason),
+                }
+                i += 1;
             }
         }
         self.text.clear();
         self.lines.clear();
     }
+
+    /// Parses lines `lines` of the batch: flat records by the fast path when it is on, the rest
+    /// by the general one.
+    fn parse_block(&self, lines: Range<usize>, opts: &JsonOptions) -> Block {
+        let mut block = Block {
+            fields: Vec::new(),
+            lines: Vec::with_capacity(lines.len()),
+        };
+        for i in lines {
+            let (text, start, line_no) = self.line(i);
+            let from = block.fields.len();
+            let record = record_range(text, line_no);
+            let line = if self.fast
+                && !record.is_empty()
+                && read_flat_line(
+                    &text[record.clone()],
+                    start + record.start,
+                    &mut block.fields,
+                ) {
+                BlockLine::Flat(from..block.fields.len())
+            } else {
+                BlockLine::Parsed(parse_line(text, line_no, opts))
+            };
+            block.lines.push(line);
+        }
+        block
+    }
 }
 
-/// Parses and flattens one line (`line_no` is 1-based; a byte-order mark may start line 1).
+/// Where the record is in a line: trimmed, after the byte-order mark some Windows tools write at
+/// the start of line 1 (`line_no` is 1-based).
+fn record_range(line: &[u8], line_no: u64) -> Range<usize> {
+    let mut start = line.len() - line.trim_ascii_start().len();
+    let end = line.trim_ascii_end().len().max(start);
+    if line_no == 1 && line[start..end].starts_with(UTF8_BOM) {
+        start += UTF8_BOM.len();
+        start = end - line[start..end].trim_ascii_start().len();
+    }
+    start..end
+}
+
+/// Parses and flattens one line (`line_no` is 1-based) by the general path.
 fn parse_line(line: &[u8], line_no: u64, opts: &JsonOptions) -> ParsedLine {
-    let text = line.trim_ascii();
-    // A byte-order mark starts the first line of files written by some Windows tools.
-    let text = match text.strip_prefix(UTF8_BOM) {
-        Some(rest) if line_no == 1 => rest.trim_ascii_start(),
-        _ => text,
-    };
+    let text = &line[record_range(line, line_no)];
     if text.is_empty() {
         return ParsedLine::Blank;
     }
