@@ -227,10 +227,19 @@ pub fn exact_f64(text: &[u8]) -> Option<f64> {
             exponent = -exponent;
         }
     }
-    if digits == 0 || i != text.len() || m >= 1 << 53 {
+    if digits == 0 || i != text.len() {
         return None;
     }
-    let power = exponent - decimals;
+    clinger_f64(negative, m, exponent - decimals)
+}
+
+/// `±m · 10^power` correctly rounded when Clinger's fast path applies (`m` below 2^53, `power`
+/// within ±22), `None` otherwise.
+#[inline]
+pub fn clinger_f64(negative: bool, m: u64, power: i32) -> Option<f64> {
+    if m >= 1 << 53 {
+        return None;
+    }
     let scale = *POW10_F64.get(power.unsigned_abs() as usize)?;
     let v = if power >= 0 {
         m as f64 * scale

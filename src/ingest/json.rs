@@ -25,7 +25,7 @@ use super::table::ValuePolicy;
 use super::{Parsed, Source};
 use crate::error::IngestError;
 use crate::model::Format;
-use flat_line::{FlatField, read_flat_line};
+use flat_line::{FlatField, read_flat_line, same_keys};
 use record::{Flat, Location, RecordSink, flatten_record};
 use shape::Shapes;
 
@@ -120,7 +120,7 @@ fn read_lines(
             }
         }
         batch.push(line_no, &line);
-        if batch.lines.len() >= BATCH_LINES || batch.text.len() >= BATCH_BYTES {
+        if batch.len() >= BATCH_LINES || batch.bytes() >= BATCH_BYTES {
             batch.add_to(&mut records);
         }
     }
@@ -131,18 +131,36 @@ fn read_lines(
     Ok(records.finish(Format::Jsonl))
 }
 
-/// Lines waiting to be parsed: their text end to end, and (line number, end offset) of each.
+/// Lines waiting to be parsed, and what parsing them needs from batch to batch.
 #[derive(Default)]
 struct LineBatch {
-    text: Vec<u8>,
-    lines: Vec<(u64, usize)>,
+    lines: Lines,
     /// Whether flat records take the fast path.
     fast: bool,
     shapes: Shapes,
+    /// Per-task results, kept from batch to batch (cleared, not reallocated).
+    blocks: Vec<Block>,
+}
+
+/// Lines end to end, and (line number, end offset) of each.
+#[derive(Default)]
+struct Lines {
+    text: Vec<u8>,
+    ends: Vec<(u64, usize)>,
+}
+
+impl Lines {
+    /// The text of line `i`, its first byte's offset, and its line number.
+    fn get(&self, i: usize) -> (&[u8], usize, u64) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1].1 };
+        let (line_no, end) = self.ends[i];
+        (&self.text[start..end], start, line_no)
+    }
 }
 
 /// Lines parsed together by one task: the fields of their flat records end to end, and what
 /// each line holds.
+#[derive(Default)]
 struct Block {
     fields: Vec<FlatField>,
     lines: Vec<BlockLine>,
@@ -150,12 +168,16 @@ struct Block {
 
 /// One line of a [`Block`].
 enum BlockLine {
-    /// A flat record: its fields in [`Block::fields`].
-    Flat(Range<usize>),
+    /// A flat record: its fields in [`Block::fields`], and whether its keys are those of the
+    /// block's previous flat record (its shape is then known without comparing again).
+    Flat {
+        fields: Range<usize>,
+        same_keys: bool,
+    },
     Parsed(ParsedLine),
 }
 
-/// Lines per parallel task (their results are allocated once per block, not per line).
+/// Lines per parallel task.
 const BLOCK_LINES: usize = 512;
 
 /// What one JSON line holds.
@@ -167,46 +189,56 @@ enum ParsedLine {
 
 impl LineBatch {
     fn push(&mut self, line_no: u64, line: &[u8]) {
-        self.text.extend_from_slice(line);
-        self.lines.push((line_no, self.text.len()));
+        self.lines.text.extend_from_slice(line);
+        self.lines.ends.push((line_no, self.lines.text.len()));
     }
 
-    /// The text of line `i` of the batch, its first byte's offset, and its line number.
-    fn line(&self, i: usize) -> (&[u8], usize, u64) {
-        let start = if i == 0 { 0 } else { self.lines[i - 1].1 };
-        let (line_no, end) = self.lines[i];
-        (&self.text[start..end], start, line_no)
+    fn len(&self) -> usize {
+        self.lines.ends.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.lines.text.len()
     }
 
     /// Parses the lines across cores and adds them in order; empties the batch.
     fn add_to(&mut self, records: &mut RecordSink<'_>) {
         let opts = records.opts();
-        let this = &*self;
-        let blocks: Vec<Block> = (0..self.lines.len().div_ceil(BLOCK_LINES))
-            .into_par_iter()
-            .map(|b| {
-                let lines = b * BLOCK_LINES..((b + 1) * BLOCK_LINES).min(this.lines.len());
-                this.parse_block(lines, opts)
-            })
-            .collect();
+        let LineBatch {
+            lines,
+            fast,
+            shapes,
+            blocks,
+        } = self;
+        let count = lines.ends.len().div_ceil(BLOCK_LINES);
+        if blocks.len() < count {
+            blocks.resize_with(count, Block::default);
+        }
+        blocks[..count]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(b, block)| {
+                let range = b * BLOCK_LINES..((b + 1) * BLOCK_LINES).min(lines.ends.len());
+                block.parse(lines, range, opts, *fast);
+            });
         let mut i = 0;
-        for block in blocks {
-            for line in block.lines {
+        for block in &mut blocks[..count] {
+            for line in block.lines.drain(..) {
                 let parsed = match line {
-                    BlockLine::Flat(fields) => {
+                    BlockLine::Flat { fields, same_keys } => {
                         let fields = &block.fields[fields];
-                        let shape = self.shapes.of(&self.text, fields, opts);
+                        let shape = shapes.of(&lines.text, fields, opts, same_keys);
                         if records.add_fast(fields, shape) {
                             i += 1;
                             continue;
                         }
                         // The fast path gave up: the general path reads the line.
-                        let (text, _, line_no) = self.line(i);
+                        let (text, _, line_no) = lines.get(i);
                         parse_line(text, line_no, opts)
                     }
                     BlockLine::Parsed(parsed) => parsed,
                 };
-                let line_no = self.lines[i].0;
+                let line_no = lines.ends[i].0;
                 match parsed {
                     ParsedLine::Blank => {}
                     ParsedLine::Record(flat) => {
@@ -217,35 +249,40 @@ impl LineBatch {
                 i += 1;
             }
         }
-        self.text.clear();
-        self.lines.clear();
+        lines.text.clear();
+        lines.ends.clear();
     }
+}
 
-    /// Parses lines `lines` of the batch: flat records by the fast path when it is on, the rest
-    /// by the general one.
-    fn parse_block(&self, lines: Range<usize>, opts: &JsonOptions) -> Block {
-        let mut block = Block {
-            fields: Vec::new(),
-            lines: Vec::with_capacity(lines.len()),
-        };
-        for i in lines {
-            let (text, start, line_no) = self.line(i);
-            let from = block.fields.len();
+impl Block {
+    /// Parses lines `range` of `lines`: flat records by the fast path when it is on (`fast`),
+    /// the rest by the general one.
+    fn parse(&mut self, lines: &Lines, range: Range<usize>, opts: &JsonOptions, fast: bool) {
+        self.fields.clear();
+        self.lines.clear();
+        let mut previous: Option<Range<usize>> = None;
+        for i in range {
+            let (text, start, line_no) = lines.get(i);
+            let from = self.fields.len();
             let record = record_range(text, line_no);
-            let line = if self.fast
+            let line = if fast
                 && !record.is_empty()
                 && read_flat_line(
                     &text[record.clone()],
                     start + record.start,
-                    &mut block.fields,
+                    &mut self.fields,
                 ) {
-                BlockLine::Flat(from..block.fields.len())
+                let fields = from..self.fields.len();
+                let same_keys = previous.take().is_some_and(|p| {
+                    same_keys(&lines.text, &self.fields[p], &self.fields[fields.clone()])
+                });
+                previous = Some(fields.clone());
+                BlockLine::Flat { fields, same_keys }
             } else {
                 BlockLine::Parsed(parse_line(text, line_no, opts))
             };
-            block.lines.push(line);
+            self.lines.push(line);
         }
-        block
     }
 }
 

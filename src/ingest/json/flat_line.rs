@@ -13,21 +13,40 @@
 
 use std::ops::Range;
 
-use crate::ingest::csv_number::exact_f64;
+use crate::ingest::csv_number::clinger_f64;
 use crate::ingest::values::{narrow, whole_f64};
 use crate::model::MAX_STEP;
 
-/// One `"key": value` of a flat record.
+/// One `"key": number` of a flat record.
 #[derive(Clone, Debug)]
 pub(super) struct FlatField {
     /// Where the key's bytes (between the quotes) are in the batch text.
     pub(super) key: Range<u32>,
-    /// The value as stored (`values::narrow` of the JSON number, as the general path stores it).
-    pub(super) value: f32,
-    /// The step it stands for when it is the record's key: a whole number from 0 to 2^53 as
-    /// `record::step_of_number` reads it, `None` when it is not one (the general path then
-    /// decides, with its message).
-    pub(super) step: Option<u64>,
+    /// The number as `serde_json` reads it (NaN and ±infinity for Python's tokens).
+    x: f64,
+    /// The number when it is written as a non-negative integer of at most 19 digits, else
+    /// [`NOT_AN_INTEGER`] (what `serde_json` keeps as a `u64` and as a float tells the step apart).
+    integer: u64,
+}
+
+const NOT_AN_INTEGER: u64 = u64::MAX;
+
+impl FlatField {
+    /// The value as stored (`values::narrow`, as the general path stores a JSON number).
+    pub(super) fn value(&self) -> f32 {
+        narrow(self.x)
+    }
+
+    /// The step it stands for as the record's key, as `record::step_of_number` reads it: an
+    /// integer up to [`MAX_STEP`], or a float holding a whole number (`1200.0`, `-0`); `None`
+    /// when it is not one (the general path then decides, with its message).
+    pub(super) fn step(&self) -> Option<u64> {
+        if self.integer == NOT_AN_INTEGER {
+            whole_f64(self.x)
+        } else {
+            (self.integer <= MAX_STEP).then_some(self.integer)
+        }
+    }
 }
 
 /// Reads `line` (its first byte at `base` in the batch text) as a flat record, appending its
@@ -39,6 +58,15 @@ pub(super) fn read_flat_line(line: &[u8], base: usize, out: &mut Vec<FlatField>)
         out.truncate(start);
     }
     ok
+}
+
+/// Whether two lines' fields have the same keys in the same order (`text`: the batch text).
+pub(super) fn same_keys(text: &[u8], a: &[FlatField], b: &[FlatField]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            let key = |f: &FlatField| &text[f.key.start as usize..f.key.end as usize];
+            key(x) == key(y)
+        })
 }
 
 fn fields(line: &[u8], base: usize, out: &mut Vec<FlatField>) -> Option<()> {
@@ -59,11 +87,11 @@ fn fields(line: &[u8], base: usize, out: &mut Vec<FlatField>) -> Option<()> {
             return None;
         }
         i = skip_space(line, i + 1);
-        let (value, step, len) = value(&line[i..])?;
+        let (x, integer, len) = value(&line[i..])?;
         out.push(FlatField {
             key: base + u32::try_from(key_start).ok()?..base + u32::try_from(key_end).ok()?,
-            value,
-            step,
+            x,
+            integer,
         });
         i = skip_space(line, i + len);
         match line.get(i) {
@@ -85,90 +113,108 @@ fn skip_space(s: &[u8], mut i: usize) -> usize {
 /// The length of a key up to its closing quote; `None` for an escape, a control character or
 /// no closing quote (the general path decodes those).
 fn plain_key(s: &[u8]) -> Option<usize> {
-    let end = memchr::memchr2(b'"', b'\\', s)?;
-    (s[end] == b'"' && s[..end].iter().all(|b| *b >= 0x20)).then_some(end)
+    // Keys are short: a plain loop beats a vectorised search here.
+    let end = s
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\\') || *b < 0x20)?;
+    (s[end] == b'"').then_some(end)
 }
 
-/// A value: (stored value, step, length), for a JSON number or a bare Python token.
-fn value(s: &[u8]) -> Option<(f32, Option<u64>, usize)> {
-    for (token, v) in [
-        (&b"NaN"[..], f32::NAN),
-        (b"Infinity", f32::INFINITY),
-        (b"-Infinity", f32::NEG_INFINITY),
-    ] {
-        if s.starts_with(token) {
-            // `sentinel_value` in the general path; never a step.
-            return Some((v, None, token.len()));
+/// A value: (number, integer, length), for a JSON number or a bare Python token.
+fn value(s: &[u8]) -> Option<(f64, u64, usize)> {
+    match s.first()? {
+        b'N' if s.starts_with(b"NaN") => Some((f64::NAN, NOT_AN_INTEGER, 3)),
+        b'I' if s.starts_with(b"Infinity") => Some((f64::INFINITY, NOT_AN_INTEGER, 8)),
+        b'-' if s.starts_with(b"-Infinity") => Some((f64::NEG_INFINITY, NOT_AN_INTEGER, 9)),
+        _ => json_number(s),
+    }
+}
+
+/// The digit at `s[i]`, if it is one.
+#[inline]
+fn digit(s: &[u8], i: usize) -> Option<u64> {
+    let d = s.get(i)?.wrapping_sub(b'0');
+    (d < 10).then_some(u64::from(d))
+}
+
+/// A JSON number at the start of `s` (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`) in one
+/// pass: (value, integer, length). The value is exact (Clinger's fast path, else `str::parse`);
+/// `None` when `s` does not start with a number, or for values `serde_json` refuses (beyond
+/// `f64`) or might read otherwise (underflow to zero or subnormals): the general path decides.
+fn json_number(s: &[u8]) -> Option<(f64, u64, usize)> {
+    let negative = s.first() == Some(&b'-');
+    let mut i = usize::from(negative);
+    // Up to 19 significant digits are accumulated (no u64 overflow); more go to `str::parse`.
+    let (mut m, mut digits, mut too_many) = (0u64, 0u32, false);
+    let mut take = |d: u64| {
+        if digits < 19 {
+            m = m * 10 + d;
+            digits += 1;
+            true
+        } else {
+            too_many = true;
+            false
+        }
+    };
+    let int_start = i;
+    while let Some(d) = digit(s, i) {
+        take(d);
+        i += 1;
+    }
+    if i == int_start || (i - int_start > 1 && s[int_start] == b'0') {
+        return None; // no digits, or a leading zero
+    }
+    let mut integer_form = true;
+    let mut decimals = 0i32;
+    if s.get(i) == Some(&b'.') {
+        integer_form = false;
+        i += 1;
+        let start = i;
+        while let Some(d) = digit(s, i) {
+            decimals += i32::from(take(d));
+            i += 1;
+        }
+        if i == start {
+            return None;
         }
     }
-    let len = json_number_len(s)?;
-    let text = &s[..len];
-    let x = match exact_f64(text) {
+    let mut exponent = 0i32;
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        integer_form = false;
+        i += 1;
+        let negative_exponent = s.get(i) == Some(&b'-');
+        i += usize::from(matches!(s.get(i), Some(b'-' | b'+')));
+        let start = i;
+        while let Some(d) = digit(s, i) {
+            exponent = (exponent * 10 + d as i32).min(100_000);
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        if negative_exponent {
+            exponent = -exponent;
+        }
+    }
+    let exact = (!too_many)
+        .then(|| clinger_f64(negative, m, exponent - decimals))
+        .flatten();
+    let x = match exact {
         Some(x) => x,
         None => {
-            // The full conversion; values `serde_json` refuses (out of range) or may read
-            // otherwise (underflow, subnormals) are left to it.
-            let x: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;
+            let x: f64 = std::str::from_utf8(&s[..i]).ok()?.parse().ok()?;
             if !x.is_normal() {
                 return None;
             }
             x
         }
     };
-    Some((narrow(x), step_of(text, x), len))
-}
-
-/// The step a number stands for, as `record::step_of_number` reads it: a non-negative integer
-/// up to [`MAX_STEP`], or a fraction or exponent form holding a whole number (`1200.0`).
-/// Negative numbers and integers too long for a `u64` are `None` (give up when used as a step).
-fn step_of(text: &[u8], x: f64) -> Option<u64> {
-    if text.first() == Some(&b'-') {
-        return None;
-    }
-    if text.iter().all(u8::is_ascii_digit) {
-        if text.len() > 19 {
-            return None;
-        }
-        let n = text.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        return (n <= MAX_STEP).then_some(n);
-    }
-    whole_f64(x)
-}
-
-/// The length of a JSON number at the start of `s` (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`);
-/// `None` when `s` does not start with one.
-fn json_number_len(s: &[u8]) -> Option<usize> {
-    let digits_from = |i: usize| {
-        i + s[i.min(s.len())..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count()
+    let integer = if integer_form && !negative && !too_many {
+        m
+    } else {
+        NOT_AN_INTEGER
     };
-    let mut i = usize::from(s.first() == Some(&b'-'));
-    match s.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => i = digits_from(i),
-        _ => return None,
-    }
-    if s.get(i) == Some(&b'.') {
-        let end = digits_from(i + 1);
-        if end == i + 1 {
-            return None;
-        }
-        i = end;
-    }
-    if matches!(s.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(s.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let end = digits_from(i);
-        if end == i {
-            return None;
-        }
-        i = end;
-    }
-    Some(i)
+    Some((x, integer, i))
 }
 
 #[cfg(test)]
@@ -181,7 +227,7 @@ mod tests {
             out.iter()
                 .map(|f| {
                     let key = &line[f.key.start as usize..f.key.end as usize];
-                    (key.to_string(), f.value, f.step)
+                    (key.to_string(), f.value(), f.step())
                 })
                 .collect()
         })

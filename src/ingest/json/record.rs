@@ -157,11 +157,11 @@ impl<'a> RecordSink<'a> {
             return false;
         };
         let found = match plan.key {
-            KeyAt::Step(at) => match fields[at].step {
+            KeyAt::Step(at) => match fields[at].step() {
                 Some(step) => Some((step, KeyKind::Step)),
                 None => return false,
             },
-            KeyAt::EpochItr(e, i) => match (fields[e].step, fields[i].step) {
+            KeyAt::EpochItr(e, i) => match (fields[e].step(), fields[i].step()) {
                 (Some(e), Some(i)) => match epoch_itr_key(e, i) {
                     Some(key) => Some((key, KeyKind::EpochItr)),
                     None => return false,
@@ -183,7 +183,7 @@ impl<'a> RecordSink<'a> {
         };
         let row = self.builder.push_row(key);
         for (&at, &column) in plan.values.iter().zip(columns) {
-            self.builder.set(row, column, fields[at].value);
+            self.builder.set(row, column, fields[at].value());
         }
         true
     }

@@ -49,13 +49,18 @@ pub(super) enum KeyAt {
 }
 
 impl Shapes {
-    /// The shape of a line's fields (their keys' bytes in `text`), learnt when new.
+    /// The shape of a line's fields (their keys' bytes in `text`), learnt when new;
+    /// `same_as_last`: the caller knows the keys are those of the last line asked about.
     pub(super) fn of(
         &mut self,
         text: &[u8],
         fields: &[FlatField],
         opts: &JsonOptions,
+        same_as_last: bool,
     ) -> &mut Shape {
+        if same_as_last && self.last < self.known.len() {
+            return &mut self.known[self.last];
+        }
         let found = std::iter::once(self.last)
             .chain(0..self.known.len())
             .find(|&i| self.known.get(i).is_some_and(|s| s.matches(text, fields)));
