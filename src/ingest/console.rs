@@ -304,7 +304,9 @@ impl ConsoleState {
         }
         // Meters absent from this line must not pair with an older line later (only the
         // meters of the previous line can hold a mean: no pass over every column).
-        for &column in &self.meant_before {
+        // (Nothing to clear when this line's meters are the last line's, as a rule.)
+        let same_meters = self.meant == self.meant_before;
+        for &column in self.meant_before.iter().filter(|_| !same_meters) {
             if !self.meant.contains(&column) {
                 self.previous_means[column] = None;
             }

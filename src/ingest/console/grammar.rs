@@ -67,12 +67,13 @@ impl Name {
         }
     }
 
-    /// `line[range]` trimmed as `str::trim` does, as a [`Name::Text`]-like range; `None` when
-    /// it is not UTF-8 (the caller then owns a lossy copy).
-    fn trimmed(line: &[u8], range: Range<usize>) -> Option<Range<usize>> {
+    /// `line[range]` trimmed as `str::trim` does: where it is, and its text; `None` when it is
+    /// not UTF-8 (the caller then owns a lossy copy).
+    fn trimmed(line: &[u8], range: Range<usize>) -> Option<(Range<usize>, &str)> {
         let text = std::str::from_utf8(&line[range.clone()]).ok()?;
         let start = range.start + (text.len() - text.trim_start().len());
-        Some(start..start + text.trim().len())
+        let text = text.trim();
+        Some((start..start + text.len(), text))
     }
 }
 
@@ -296,10 +297,7 @@ fn name_in(
     slice: fn(Range<usize>) -> Name,
 ) -> (Name, Cow<'_, str>) {
     match Name::trimmed(line, range.clone()) {
-        Some(r) => {
-            let text = String::from_utf8_lossy(&line[r.clone()]);
-            (slice(r), text)
-        }
+        Some((r, text)) => (slice(r), Cow::Borrowed(text)),
         None => {
             let text = String::from_utf8_lossy(&line[range]).trim().to_string();
             (Name::Owned(text.clone()), Cow::Owned(text))
