@@ -13,11 +13,11 @@ use std::borrow::Cow;
 use std::io::{BufReader, Read};
 use std::ops::Range;
 
+mod batch;
 mod flat_line;
 mod record;
 mod shape;
 
-use rayon::prelude::*;
 use serde_json::Value;
 
 use super::lines::{Line, read_line_capped};
@@ -25,9 +25,8 @@ use super::table::ValuePolicy;
 use super::{Parsed, Source};
 use crate::error::IngestError;
 use crate::model::Format;
-use flat_line::{FlatField, read_flat_line, same_keys};
+use batch::LineBatch;
 use record::{Flat, Location, RecordSink, flatten_record};
-use shape::Shapes;
 
 /// A JSON line longer than this is rejected: no metrics record is that long.
 pub const MAX_LINE_BYTES: usize = super::lines::MAX_LINE_BYTES as usize;
@@ -98,10 +97,7 @@ fn read_lines(
     let mut records = RecordSink::new(path, opts);
     let mut line = Vec::new();
     let mut line_no = 0u64;
-    let mut batch = LineBatch {
-        fast,
-        ..LineBatch::default()
-    };
+    let mut batch = LineBatch::new(fast);
     loop {
         match read_line_capped(&mut reader, &mut line, MAX_LINE_BYTES)
             .map_err(|e| IngestError::io(path, e))?
@@ -131,159 +127,11 @@ fn read_lines(
     Ok(records.finish(Format::Jsonl))
 }
 
-/// Lines waiting to be parsed, and what parsing them needs from batch to batch.
-#[derive(Default)]
-struct LineBatch {
-    lines: Lines,
-    /// Whether flat records take the fast path.
-    fast: bool,
-    shapes: Shapes,
-    /// Per-task results, kept from batch to batch (cleared, not reallocated).
-    blocks: Vec<Block>,
-}
-
-/// Lines end to end, and (line number, end offset) of each.
-#[derive(Default)]
-struct Lines {
-    text: Vec<u8>,
-    ends: Vec<(u64, usize)>,
-}
-
-impl Lines {
-    /// The text of line `i`, its first byte's offset, and its line number.
-    fn get(&self, i: usize) -> (&[u8], usize, u64) {
-        let start = if i == 0 { 0 } else { self.ends[i - 1].1 };
-        let (line_no, end) = self.ends[i];
-        (&self.text[start..end], start, line_no)
-    }
-}
-
-/// Lines parsed together by one task: the fields of their flat records end to end, and what
-/// each line holds.
-#[derive(Default)]
-struct Block {
-    fields: Vec<FlatField>,
-    lines: Vec<BlockLine>,
-}
-
-/// One line of a [`Block`].
-enum BlockLine {
-    /// A flat record: its fields in [`Block::fields`], and whether its keys are those of the
-    /// block's previous flat record (its shape is then known without comparing again).
-    Flat {
-        fields: Range<usize>,
-        same_keys: bool,
-    },
-    Parsed(ParsedLine),
-}
-
-/// Lines per parallel task.
-const BLOCK_LINES: usize = 512;
-
 /// What one JSON line holds.
 enum ParsedLine {
     Blank,
     Record(Flat),
     Skipped(String),
-}
-
-impl LineBatch {
-    fn push(&mut self, line_no: u64, line: &[u8]) {
-        self.lines.text.extend_from_slice(line);
-        self.lines.ends.push((line_no, self.lines.text.len()));
-    }
-
-    fn len(&self) -> usize {
-        self.lines.ends.len()
-    }
-
-    fn bytes(&self) -> usize {
-        self.lines.text.len()
-    }
-
-    /// Parses the lines across cores and adds them in order; empties the batch.
-    fn add_to(&mut self, records: &mut RecordSink<'_>) {
-        let opts = records.opts();
-        let LineBatch {
-            lines,
-            fast,
-            shapes,
-            blocks,
-        } = self;
-        let count = lines.ends.len().div_ceil(BLOCK_LINES);
-        if blocks.len() < count {
-            blocks.resize_with(count, Block::default);
-        }
-        blocks[..count]
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(b, block)| {
-                let range = b * BLOCK_LINES..((b + 1) * BLOCK_LINES).min(lines.ends.len());
-                block.parse(lines, range, opts, *fast);
-            });
-        let mut i = 0;
-        for block in &mut blocks[..count] {
-            for line in block.lines.drain(..) {
-                let parsed = match line {
-                    BlockLine::Flat { fields, same_keys } => {
-                        let fields = &block.fields[fields];
-                        let shape = shapes.of(&lines.text, fields, opts, same_keys);
-                        if records.add_fast(fields, shape) {
-                            i += 1;
-                            continue;
-                        }
-                        // The fast path gave up: the general path reads the line.
-                        let (text, _, line_no) = lines.get(i);
-                        parse_line(text, line_no, opts)
-                    }
-                    BlockLine::Parsed(parsed) => parsed,
-                };
-                let line_no = lines.ends[i].0;
-                match parsed {
-                    ParsedLine::Blank => {}
-                    ParsedLine::Record(flat) => {
-                        records.add_flattened(flat, Location::Line(line_no));
-                    }
-                    ParsedLine::Skipped(reason) => records.builder.skip(line_no, reason),
-                }
-                i += 1;
-            }
-        }
-        lines.text.clear();
-        lines.ends.clear();
-    }
-}
-
-impl Block {
-    /// Parses lines `range` of `lines`: flat records by the fast path when it is on (`fast`),
-    /// the rest by the general one.
-    fn parse(&mut self, lines: &Lines, range: Range<usize>, opts: &JsonOptions, fast: bool) {
-        self.fields.clear();
-        self.lines.clear();
-        let mut previous: Option<Range<usize>> = None;
-        for i in range {
-            let (text, start, line_no) = lines.get(i);
-            let from = self.fields.len();
-            let record = record_range(text, line_no);
-            let line = if fast
-                && !record.is_empty()
-                && read_flat_line(
-                    &text[record.clone()],
-                    start + record.start,
-                    &mut self.fields,
-                ) {
-                let fields = from..self.fields.len();
-                let same_keys = previous.take().is_some_and(|p| {
-                    same_keys(&lines.text, &self.fields[p], &self.fields[fields.clone()])
-                });
-                previous = Some(fields.clone());
-                BlockLine::Flat { fields, same_keys }
-            } else {
-                BlockLine::Parsed(parse_line(text, line_no, opts))
-            };
-            self.lines.push(line);
-        }
-    }
 }
 
 /// Where the record is in a line: trimmed, after the byte-order mark some Windows tools write at
