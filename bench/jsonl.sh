@@ -2,12 +2,15 @@
 # JSON lines and console logs against the CSV path (issue 17 item 3): writes the same V-JEPA run
 # of ROWS iterations as CSV, as JSON lines and as a V-JEPA console log, then times `analyze` on
 # each, interleaved run by run so that a shared machine's load falls on all three alike, and
-# prints median wall time, median peak RSS (/usr/bin/time -v) and each path's ratio to the CSV
-# path measured in the same run. Target: JSON lines and console logs within 2x the CSV path.
+# prints median wall time, median CPU time (user + system), median peak RSS (/usr/bin/time -v)
+# and each path's ratio to the CSV path measured in the same run (wall and CPU). Target: JSON
+# lines and console logs within 2x the CSV path. On a shared machine compare the CPU ratios.
 #
 #   bench/jsonl.sh                        # 1e6 rows, 5 runs, release build
 #   ROWS=200000 RUNS=7 bench/jsonl.sh
 #   BIN=target/debug/jepa-doctor bench/jsonl.sh   # an existing binary, no build
+#   BASE=/tmp/old-jepa-doctor bench/jsonl.sh      # also time an older binary, interleaved with
+#                                                 # the new one (before/after in one run)
 #
 # Files go to ${BENCH_DIR:-${TMPDIR:-/tmp}/jepa-doctor-bench} and are reused when present.
 # Not run by CI: timings are not tests.
@@ -45,27 +48,39 @@ fi
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); binary: $BIN ($($BIN --version))"
+[ -n "${BASE:-}" ] && echo "baseline: $BASE"
 echo "rows: $ROWS, runs: $RUNS (interleaved)"
-declare -A walls rsss
+bins=("$BIN")
+[ -n "${BASE:-}" ] && bins+=("$BASE")
+declare -A walls cpus rsss
 for _ in $(seq "$RUNS"); do
-    for kind in csv jsonl log; do
-        file=${!kind}
-        cat "$file" >/dev/null # page cache warm
-        start=$EPOCHREALTIME
-        "$TIME" -v -o "$DIR/time.txt" "$BIN" analyze "$file" --json="$DIR/report.json" -q \
-            || [ $? -le 1 ] # exit 1 is a verdict, not a failure
-        end=$EPOCHREALTIME
-        walls[$kind]+="$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f", b - a }') "
-        rsss[$kind]+="$(awk -F': ' '/Maximum resident set size/ { print $2 / 1024 }' "$DIR/time.txt") "
+    for b in "${!bins[@]}"; do
+        for kind in csv jsonl log; do
+            file=${!kind}
+            cat "$file" >/dev/null # page cache warm
+            start=$EPOCHREALTIME
+            "$TIME" -v -o "$DIR/time.txt" "${bins[$b]}" analyze "$file" --json="$DIR/report.json" -q \
+                || [ $? -le 1 ] # exit 1 is a verdict, not a failure
+            end=$EPOCHREALTIME
+            walls[$b$kind]+="$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f", b - a }') "
+            cpus[$b$kind]+="$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.3f", s }' "$DIR/time.txt") "
+            rsss[$b$kind]+="$(awk -F': ' '/Maximum resident set size/ { print $2 / 1024 }' "$DIR/time.txt") "
+        done
     done
 done
-csv_wall=$(printf '%s\n' ${walls[csv]} | median)
-printf '%-12s %10s %10s %12s %12s\n' input file_MB wall_s peak_RSS_MB vs_CSV
-for kind in csv jsonl log; do
-    file=${!kind}
-    wall=$(printf '%s\n' ${walls[$kind]} | median)
-    rss=$(printf '%s\n' ${rsss[$kind]} | median)
-    printf '%-12s %10.1f %10.3f %12.1f %11.2fx\n' "$kind" \
-        "$(awk -v b="$(stat -c %s "$file")" 'BEGIN { print b / 1e6 }')" "$wall" "$rss" \
-        "$(awk -v a="$wall" -v b="$csv_wall" 'BEGIN { print a / b }')"
+for b in "${!bins[@]}"; do
+    echo "== ${bins[$b]}"
+    csv_wall=$(printf '%s\n' ${walls[${b}csv]} | median)
+    csv_cpu=$(printf '%s\n' ${cpus[${b}csv]} | median)
+    printf '%-8s %8s %8s %8s %12s %12s %12s\n' input file_MB wall_s cpu_s peak_RSS_MB wall_vs_CSV cpu_vs_CSV
+    for kind in csv jsonl log; do
+        file=${!kind}
+        wall=$(printf '%s\n' ${walls[$b$kind]} | median)
+        cpu=$(printf '%s\n' ${cpus[$b$kind]} | median)
+        rss=$(printf '%s\n' ${rsss[$b$kind]} | median)
+        printf '%-8s %8.1f %8.3f %8.3f %12.1f %11.2fx %11.2fx\n' "$kind" \
+            "$(awk -v b="$(stat -c %s "$file")" 'BEGIN { print b / 1e6 }')" "$wall" "$cpu" "$rss" \
+            "$(awk -v a="$wall" -v b="$csv_wall" 'BEGIN { print a / b }')" \
+            "$(awk -v a="$cpu" -v b="$csv_cpu" 'BEGIN { print a / b }')"
+    done
 done

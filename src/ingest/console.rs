@@ -32,6 +32,9 @@ use crate::model::{Format, MISSING};
 pub use grammar::epoch_itr_prefix;
 use grammar::{Classified, Field, LineKind, classify};
 
+/// Lines per parallel task.
+const BLOCK_LINES: usize = 512;
+
 /// Longer lines are not log lines (a printed tensor, a progress bar): ignored.
 const MAX_CONSOLE_LINE: usize = 64 * 1024;
 
@@ -46,9 +49,31 @@ pub fn parse(
     source: &Source,
     values: &ValuePolicy,
 ) -> Result<Parsed, IngestError> {
+    read(reader, source, values, true)
+}
+
+/// [`parse`] without remembering the last loss line's columns: every field's name is looked up
+/// in the table. What the cached reading must agree with to the bit
+/// (`tests/console_fast_path.rs`), and a way to rule it out.
+pub fn parse_uncached(
+    reader: impl Read,
+    source: &Source,
+    values: &ValuePolicy,
+) -> Result<Parsed, IngestError> {
+    read(reader, source, values, false)
+}
+
+/// [`parse`], remembering the last loss line's columns (`cached`) or not.
+fn read(
+    reader: impl Read,
+    source: &Source,
+    values: &ValuePolicy,
+    cached: bool,
+) -> Result<Parsed, IngestError> {
     let path = source.name.as_str();
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
     let mut state = ConsoleState::new(path, values);
+    state.field_columns.cached = cached;
     let mut raw = Vec::new();
     let mut line_no = 0u64;
     // Text of the batch's lines end to end, and (line number, end offset) of each.
@@ -100,8 +125,14 @@ struct ConsoleState {
     /// by column.
     previous: Option<(u64, u64)>,
     previous_means: Vec<Option<f64>>,
-    /// The columns whose `previous_means` entry is set (the running means of the last line).
+    /// The columns whose `previous_means` entry is set (the running means of the last line),
+    /// and the same of the line before (kept to reuse its memory).
     meant: Vec<usize>,
+    meant_before: Vec<usize>,
+    /// The columns of the last loss line's fields.
+    field_columns: FieldColumns,
+    /// Per-task results, kept from batch to batch (cleared, not reallocated).
+    blocks: Vec<Block>,
     /// Largest rounding error bound of a recovered window mean of `loss`.
     loss_rounding: f64,
     /// Recovered window means of non-negative meters that came out negative: within the
@@ -125,6 +156,9 @@ impl ConsoleState {
             previous: None,
             previous_means: Vec::new(),
             meant: Vec::new(),
+            meant_before: Vec::new(),
+            field_columns: FieldColumns::default(),
+            blocks: Vec::new(),
             loss_rounding: 0.0,
             negative_within_rounding: 0,
             negative_beyond_rounding: 0,
@@ -135,20 +169,38 @@ impl ConsoleState {
 
     /// Classifies the lines of a batch across cores, then applies them in order.
     fn apply_batch(&mut self, text: &[u8], lines: &[(u64, usize)]) {
-        let classified: Vec<Classified> = (0..lines.len())
-            .into_par_iter()
-            .with_min_len(256)
-            .map(|i| {
-                let start = if i == 0 { 0 } else { lines[i - 1].1 };
-                classify(&text[start..lines[i].1])
-            })
-            .collect();
-        for (&(line_no, _), line) in lines.iter().zip(classified) {
-            self.line(line, line_no);
+        let line_at = |i: usize| {
+            let start = if i == 0 { 0 } else { lines[i - 1].1 };
+            &text[start..lines[i].1]
+        };
+        let count = lines.len().div_ceil(BLOCK_LINES);
+        let mut blocks = std::mem::take(&mut self.blocks);
+        if blocks.len() < count {
+            blocks.resize_with(count, Block::default);
         }
+        blocks[..count]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(b, block)| {
+                block.fields.clear();
+                block.lines.clear();
+                for i in b * BLOCK_LINES..((b + 1) * BLOCK_LINES).min(lines.len()) {
+                    let classified = classify(line_at(i), &mut block.fields);
+                    block.lines.push(classified);
+                }
+            });
+        let mut i = 0;
+        for block in &mut blocks[..count] {
+            for line in block.lines.drain(..) {
+                self.line(&line, line_at(i), &block.fields, lines[i].0);
+                i += 1;
+            }
+        }
+        self.blocks = blocks;
     }
 
-    fn line(&mut self, line: Classified, line_no: u64) {
+    /// Applies a classified line (`raw`: its text as read; `fields`: its block's fields).
+    fn line(&mut self, line: &Classified, raw: &[u8], fields: &[Field], line_no: u64) {
         if let Some(rank) = line.rank {
             let first = *self.rank.get_or_insert(rank);
             if rank != first {
@@ -161,7 +213,14 @@ impl ConsoleState {
                 self.ipe_hint = Some(ipe);
                 self.ignored += 1;
             }
-            LineKind::Loss { epoch, itr, fields } => self.loss_line(epoch, itr, fields, line_no),
+            LineKind::Loss {
+                epoch,
+                itr,
+                fields: ref found,
+            } => {
+                let found = found.clone().map(|range| &fields[range]);
+                self.loss_line(epoch, itr, found, line.line(raw), line_no);
+            }
             LineKind::Grad {
                 epoch,
                 itr,
@@ -172,11 +231,13 @@ impl ConsoleState {
         }
     }
 
+    /// A loss line's fields (or why they could not be read); `line`: the text their names are in.
     fn loss_line(
         &mut self,
         epoch: u64,
         itr: u64,
-        fields: Result<Vec<Field>, String>,
+        fields: Result<&[Field], String>,
+        line: &[u8],
         line_no: u64,
     ) {
         let Some(key) = epoch_itr_key(epoch, itr) else {
@@ -203,9 +264,11 @@ impl ConsoleState {
             self.previous = None;
         }
         let row = self.builder.push_row(key);
-        let previously_meant = std::mem::take(&mut self.meant);
-        for field in &fields {
-            let column = self.builder.column(&field.name);
+        self.field_columns.learn(fields, line, &mut self.builder);
+        std::mem::swap(&mut self.meant, &mut self.meant_before);
+        self.meant.clear();
+        for (i, field) in fields.iter().enumerate() {
+            let column = self.field_columns.columns[i];
             if self.previous_means.len() <= column {
                 self.previous_means.resize(column + 1, None);
             }
@@ -215,13 +278,16 @@ impl ConsoleState {
                         let (a1, b1, width) = ((a + 1) as f64, (itr + 1) as f64, (itr - a) as f64);
                         let half_unit = 0.5 * 10f64.powi(-(field.decimals as i32));
                         let bound = half_unit * (a1 + b1) / width;
-                        if field.name == "loss" && field.value.is_finite() && avg_a.is_finite() {
+                        if field.name.is("loss", line)
+                            && field.value.is_finite()
+                            && avg_a.is_finite()
+                        {
                             self.loss_rounding = self.loss_rounding.max(bound);
                         }
                         let window = (field.value * b1 - avg_a * a1) / width;
                         if window < 0.0 && field.value >= 0.0 && avg_a >= 0.0 {
                             // Means of non-negative values cannot imply a negative window.
-                            self.negative_window(line_no, &field.name, window, bound)
+                            self.negative_window(line_no, &field.name.text(line), window, bound)
                         } else {
                             Some(window)
                         }
@@ -238,7 +304,9 @@ impl ConsoleState {
         }
         // Meters absent from this line must not pair with an older line later (only the
         // meters of the previous line can hold a mean: no pass over every column).
-        for column in previously_meant {
+        // (Nothing to clear when this line's meters are the last line's, as a rule.)
+        let same_meters = self.meant == self.meant_before;
+        for &column in self.meant_before.iter().filter(|_| !same_meters) {
             if !self.meant.contains(&column) {
                 self.previous_means[column] = None;
             }
@@ -336,5 +404,46 @@ impl ConsoleState {
             ipe_hint: self.ipe_hint,
             lines_ignored: self.ignored + self.other_ranks,
         })
+    }
+}
+
+/// Lines classified together by one task: the fields of their loss lines end to end, and what
+/// each line says.
+#[derive(Default)]
+struct Block {
+    fields: Vec<Field>,
+    lines: Vec<Classified>,
+}
+
+/// The columns of the last loss line's fields, by name: a line naming the same fields in the
+/// same order (every line of a run, as a rule) finds its columns without a lookup; any other
+/// line looks each name up ([`TableBuilder::column`], creating columns in field order as a
+/// lookup per field would).
+#[derive(Default)]
+struct FieldColumns {
+    names: Vec<String>,
+    columns: Vec<usize>,
+    /// Whether the last line's columns are reused (else every line looks its names up).
+    cached: bool,
+}
+
+impl FieldColumns {
+    /// Makes `columns` those of `fields` (names read from `line`).
+    fn learn(&mut self, fields: &[Field], line: &[u8], builder: &mut TableBuilder) {
+        let same = self.cached
+            && self.names.len() == fields.len()
+            && fields
+                .iter()
+                .zip(&self.names)
+                .all(|(field, name)| field.name.is(name, line));
+        if !same {
+            self.names.clear();
+            self.columns.clear();
+            for field in fields {
+                let name = field.name.text(line);
+                self.columns.push(builder.column(&name));
+                self.names.push(name.into_owned());
+            }
+        }
     }
 }

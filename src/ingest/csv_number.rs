@@ -1,4 +1,6 @@
-//! Number fields of the CSV fast path ([`super::csv_fast`]), read in place from the line's bytes.
+//! Number fields of the CSV fast path ([`super::csv_fast`]), read in place from the line's bytes,
+//! and the exact decimal-to-`f64` conversion the JSON-lines and console fast paths share
+//! ([`exact_f64`]).
 //!
 //! Every function reads a prefix of a field and returns its value and length, or says it cannot
 //! (`None`, a length of 0): the caller then asks the full parser (`fast-float2`), and if that
@@ -153,6 +155,100 @@ pub fn digits(s: &[u8]) -> Option<(u64, usize)> {
     (len > 0 && n <= crate::model::MAX_STEP).then_some((n, len))
 }
 
+/// Exact powers of ten in `f64` (10^22 = 2^22·5^22 with 5^22 < 2^53).
+const POW10_F64: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// A whole decimal text `[+-]digits[.digits][(e|E)[+-]digits]` (a digit on either side of the
+/// point) as `f64`, to the same bits as `str::parse::<f64>`, by Clinger's fast path (see the
+/// module comment): a mantissa below 2^53 times or divided by an exact power of ten up to 10^22 is
+/// one correctly rounded IEEE operation. `None` when the text has another shape or the fast path
+/// does not apply (more than 19 digits, a mantissa of 2^53 or more, a power of ten beyond ±22):
+/// the caller then uses `str::parse`.
+#[inline]
+pub fn exact_f64(text: &[u8]) -> Option<f64> {
+    let (negative, mut i) = match text.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
+    };
+    let mut m: u64 = 0;
+    let mut digits = 0;
+    let mut decimals: i32 = 0;
+    let mut seen_point = false;
+    while let Some(&b) = text.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            if digits == 19 {
+                return None; // 19 digits cannot overflow a u64; more go to the full parser
+            }
+            m = m * 10 + u64::from(d);
+            digits += 1;
+            decimals += i32::from(seen_point);
+        } else if b == b'.' && !seen_point {
+            seen_point = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let mut exponent: i32 = 0;
+    if matches!(text.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let negative_exponent = match text.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        while let Some(d) = text
+            .get(i)
+            .map(|b| b.wrapping_sub(b'0'))
+            .filter(|d| *d < 10)
+        {
+            if i - start == 4 {
+                return None;
+            }
+            exponent = exponent * 10 + i32::from(d);
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        if negative_exponent {
+            exponent = -exponent;
+        }
+    }
+    if digits == 0 || i != text.len() {
+        return None;
+    }
+    clinger_f64(negative, m, exponent - decimals)
+}
+
+/// `±m · 10^power` correctly rounded when Clinger's fast path applies (`m` below 2^53, `power`
+/// within ±22), `None` otherwise.
+#[inline]
+pub fn clinger_f64(negative: bool, m: u64, power: i32) -> Option<f64> {
+    if m >= 1 << 53 {
+        return None;
+    }
+    let scale = *POW10_F64.get(power.unsigned_abs() as usize)?;
+    let v = if power >= 0 {
+        m as f64 * scale
+    } else {
+        m as f64 / scale
+    };
+    Some(if negative { -v } else { v })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +360,72 @@ mod tests {
         assert_eq!(digits(b"9007199254740992"), Some((1 << 53, 16)));
         assert_eq!(digits(b"9007199254740993"), None);
         assert_eq!(digits(b"12345678901234567"), None);
+    }
+
+    #[test]
+    fn exact_f64_matches_std_to_the_bit_or_declines() -> Result<(), Box<dyn std::error::Error>> {
+        for text in [
+            "0.82586",
+            "0",
+            "-0",
+            "-0.0",
+            "+1.5",
+            "1758",
+            "6.250e-04",
+            "4.25e-02",
+            "1.85e+03",
+            "1E5",
+            "5.",
+            ".5",
+            "0.7912345678901234",
+            "9007199254740991",
+            "1e22",
+            "1e-22",
+            "12345678.12345678",
+        ] {
+            let v = exact_f64(text.as_bytes()).ok_or(text)?;
+            assert_eq!(v.to_bits(), text.parse::<f64>()?.to_bits(), "{text}");
+        }
+        for text in [
+            "",
+            "-",
+            ".",
+            "e5",
+            "1e",
+            "1e+",
+            "1.2.3",
+            "1e23",
+            "1e-23",
+            "9007199254740993",
+            "0.79123456789012345",
+            "123456789.123456789",
+            "3.4028235e38",
+            "nan",
+            "inf",
+            "1,5",
+            "1e5x",
+            "1e12345",
+        ] {
+            assert!(exact_f64(text.as_bytes()).is_none(), "{text}");
+        }
+        // Every 4-digit mantissa at every decimal shift and exponent the loggers print.
+        for m in (0..10_000u32).step_by(7) {
+            for shift in 0..5 {
+                for exp in [-30, -12, -4, 0, 3, 17] {
+                    let digits = format!("{m:04}");
+                    let text = format!("{}.{}e{exp}", &digits[..4 - shift], &digits[4 - shift..]);
+                    let text = text.replace(".e", "e");
+                    let text = if text.starts_with('.') {
+                        format!("0{text}")
+                    } else {
+                        text
+                    };
+                    if let Some(v) = exact_f64(text.as_bytes()) {
+                        assert_eq!(v.to_bits(), text.parse::<f64>()?.to_bits(), "{text}");
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

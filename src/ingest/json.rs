@@ -11,10 +11,13 @@
 
 use std::borrow::Cow;
 use std::io::{BufReader, Read};
+use std::ops::Range;
 
+mod batch;
+mod flat_line;
 mod record;
+mod shape;
 
-use rayon::prelude::*;
 use serde_json::Value;
 
 use super::lines::{Line, read_line_capped};
@@ -22,6 +25,7 @@ use super::table::ValuePolicy;
 use super::{Parsed, Source};
 use crate::error::IngestError;
 use crate::model::Format;
+use batch::LineBatch;
 use record::{Flat, Location, RecordSink, flatten_record};
 
 /// A JSON line longer than this is rejected: no metrics record is that long.
@@ -61,17 +65,39 @@ const BATCH_BYTES: usize = 8 << 20;
 /// Parses JSON lines. Lines are read in batches; each batch is parsed and flattened across
 /// cores (rayon), then added to the table in file order, so line numbers, restarts and the
 /// row account are those of a sequential read. Memory: one batch of text and records at a time.
+/// Flat records of numbers take the fast path ([`flat_line`], [`shape`]); every other line, and
+/// any the fast path gives up on, the general one.
 pub fn parse_lines(
     reader: impl Read,
     source: &Source,
     opts: &JsonOptions,
+) -> Result<Parsed, IngestError> {
+    read_lines(reader, source, opts, true)
+}
+
+/// [`parse_lines`] by the general path alone (`serde_json` for every line): what the fast path
+/// must agree with to the bit (`tests/json_fast_path.rs`), and a way to rule it out.
+pub fn parse_lines_general(
+    reader: impl Read,
+    source: &Source,
+    opts: &JsonOptions,
+) -> Result<Parsed, IngestError> {
+    read_lines(reader, source, opts, false)
+}
+
+/// [`parse_lines`], with the fast path (`fast`) or without.
+fn read_lines(
+    reader: impl Read,
+    source: &Source,
+    opts: &JsonOptions,
+    fast: bool,
 ) -> Result<Parsed, IngestError> {
     let path = source.name.as_str();
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
     let mut records = RecordSink::new(path, opts);
     let mut line = Vec::new();
     let mut line_no = 0u64;
-    let mut batch = LineBatch::default();
+    let mut batch = LineBatch::new(fast);
     loop {
         match read_line_capped(&mut reader, &mut line, MAX_LINE_BYTES)
             .map_err(|e| IngestError::io(path, e))?
@@ -90,7 +116,7 @@ pub fn parse_lines(
             }
         }
         batch.push(line_no, &line);
-        if batch.lines.len() >= BATCH_LINES || batch.text.len() >= BATCH_BYTES {
+        if batch.len() >= BATCH_LINES || batch.bytes() >= BATCH_BYTES {
             batch.add_to(&mut records);
         }
     }
@@ -101,13 +127,6 @@ pub fn parse_lines(
     Ok(records.finish(Format::Jsonl))
 }
 
-/// Lines waiting to be parsed: their text end to end, and (line number, end offset) of each.
-#[derive(Default)]
-struct LineBatch {
-    text: Vec<u8>,
-    lines: Vec<(u64, usize)>,
-}
-
 /// What one JSON line holds.
 enum ParsedLine {
     Blank,
@@ -115,45 +134,21 @@ enum ParsedLine {
     Skipped(String),
 }
 
-impl LineBatch {
-    fn push(&mut self, line_no: u64, line: &[u8]) {
-        self.text.extend_from_slice(line);
-        self.lines.push((line_no, self.text.len()));
+/// Where the record is in a line: trimmed, after the byte-order mark some Windows tools write at
+/// the start of line 1 (`line_no` is 1-based).
+fn record_range(line: &[u8], line_no: u64) -> Range<usize> {
+    let mut start = line.len() - line.trim_ascii_start().len();
+    let end = line.trim_ascii_end().len().max(start);
+    if line_no == 1 && line[start..end].starts_with(UTF8_BOM) {
+        start += UTF8_BOM.len();
+        start = end - line[start..end].trim_ascii_start().len();
     }
-
-    /// Parses the lines across cores and adds them in order; empties the batch.
-    fn add_to(&mut self, records: &mut RecordSink<'_>) {
-        let opts = records.opts();
-        let text = &self.text;
-        let parsed: Vec<ParsedLine> = (0..self.lines.len())
-            .into_par_iter()
-            .with_min_len(256)
-            .map(|i| {
-                let start = if i == 0 { 0 } else { self.lines[i - 1].1 };
-                let (line_no, end) = self.lines[i];
-                parse_line(&text[start..end], line_no, opts)
-            })
-            .collect();
-        for (&(line_no, _), line) in self.lines.iter().zip(parsed) {
-            match line {
-                ParsedLine::Blank => {}
-                ParsedLine::Record(flat) => records.add_flattened(flat, Location::Line(line_no)),
-                ParsedLine::Skipped(reason) => records.builder.skip(line_no, reason),
-            }
-        }
-        self.text.clear();
-        self.lines.clear();
-    }
+    start..end
 }
 
-/// Parses and flattens one line (`line_no` is 1-based; a byte-order mark may start line 1).
+/// Parses and flattens one line (`line_no` is 1-based) by the general path.
 fn parse_line(line: &[u8], line_no: u64, opts: &JsonOptions) -> ParsedLine {
-    let text = line.trim_ascii();
-    // A byte-order mark starts the first line of files written by some Windows tools.
-    let text = match text.strip_prefix(UTF8_BOM) {
-        Some(rest) if line_no == 1 => rest.trim_ascii_start(),
-        _ => text,
-    };
+    let text = &line[record_range(line, line_no)];
     if text.is_empty() {
         return ParsedLine::Blank;
     }

@@ -2,9 +2,19 @@
 //! from one line's bytes to what it says, so that lines are classified across cores and only
 //! the running-mean state is kept in file order.
 
+use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
+mod cursor;
+
+use cursor::Cursor;
+
 /// One value found on a loss line.
 pub(super) struct Field {
-    pub(super) name: String,
+    pub(super) name: Name,
     pub(super) value: f64,
     /// Printed as a running mean since the start of the epoch.
     pub(super) running_mean: bool,
@@ -12,15 +22,71 @@ pub(super) struct Field {
     pub(super) decimals: u32,
 }
 
+/// A field's name, without building a string: fixed by the grammar, or where it is in the
+/// (clean) line. [`Name::text`] spells it.
+#[derive(Clone, Debug)]
+pub(super) enum Name {
+    Fixed(&'static str),
+    /// A bracket's own name (`[name: value]`): trimmed UTF-8 bytes of the line.
+    Text(Range<usize>),
+    /// `masks[<label>]`: the label's trimmed UTF-8 bytes in the line.
+    MaskLabel(Range<usize>),
+    /// A name that is not a slice of the line (not UTF-8, or an unusual mask index).
+    Owned(String),
+}
+
+/// `masks[k]` for the first few unlabelled masks (more are [`Name::Owned`]).
+const MASK_NAMES: [&str; 8] = [
+    "masks[0]", "masks[1]", "masks[2]", "masks[3]", "masks[4]", "masks[5]", "masks[6]", "masks[7]",
+];
+
+impl Name {
+    /// The name as the table knows it; `line` is the (clean) line the fields were read from.
+    pub(super) fn text<'a>(&'a self, line: &'a [u8]) -> Cow<'a, str> {
+        match self {
+            Name::Fixed(name) => Cow::Borrowed(name),
+            Name::Text(r) => String::from_utf8_lossy(&line[r.clone()]),
+            Name::MaskLabel(r) => Cow::Owned(format!(
+                "masks[{}]",
+                String::from_utf8_lossy(&line[r.clone()])
+            )),
+            Name::Owned(name) => Cow::Borrowed(name),
+        }
+    }
+
+    /// Whether the name is `name` (what [`Name::text`] would say, without building it).
+    pub(super) fn is(&self, name: &str, line: &[u8]) -> bool {
+        match self {
+            Name::Fixed(fixed) => *fixed == name,
+            Name::Text(r) => line[r.clone()] == *name.as_bytes(),
+            Name::MaskLabel(r) => name
+                .strip_prefix("masks[")
+                .and_then(|n| n.strip_suffix(']'))
+                .is_some_and(|label| line[r.clone()] == *label.as_bytes()),
+            Name::Owned(owned) => owned == name,
+        }
+    }
+
+    /// `line[range]` trimmed as `str::trim` does: where it is, and its text; `None` when it is
+    /// not UTF-8 (the caller then owns a lossy copy).
+    fn trimmed(line: &[u8], range: Range<usize>) -> Option<(Range<usize>, &str)> {
+        let text = std::str::from_utf8(&line[range.clone()]).ok()?;
+        let start = range.start + (text.len() - text.trim_start().len());
+        let text = text.trim();
+        Some((start..start + text.len(), text))
+    }
+}
+
 /// What one console line says.
 pub(super) enum LineKind {
     /// `iterations per epoch…: N`.
     Ipe(u64),
-    /// `[epoch, itr] loss: …` with its fields, or why they could not be read.
+    /// `[epoch, itr] loss: …` with where its fields are in the caller's list, or why they could
+    /// not be read.
     Loss {
         epoch: u64,
         itr: u64,
-        fields: Result<Vec<Field>, String>,
+        fields: Result<Range<usize>, String>,
     },
     /// `[epoch, itr] enc_grad_stats: … <norm>`: the column and the norm (`None`: no norm).
     Grad {
@@ -37,21 +103,42 @@ pub(super) enum LineKind {
 pub(super) struct Classified {
     pub(super) rank: Option<u64>,
     pub(super) kind: LineKind,
+    /// The line without its ANSI colours, when it had any (field names are read from it).
+    pub(super) clean: Option<Vec<u8>>,
 }
 
-/// Classifies one line (ANSI colours removed first).
-pub(super) fn classify(raw: &[u8]) -> Classified {
-    let mut clean = Vec::new();
-    strip_ansi(raw, &mut clean);
-    let line = clean.as_slice();
+impl Classified {
+    /// The line its field names are in: the clean copy, or `raw` (the line as read).
+    pub(super) fn line<'a>(&'a self, raw: &'a [u8]) -> &'a [u8] {
+        self.clean.as_deref().unwrap_or(raw)
+    }
+}
+
+/// Classifies one line (ANSI colours removed first), appending the fields of a loss line to
+/// `fields`.
+pub(super) fn classify(raw: &[u8], fields: &mut Vec<Field>) -> Classified {
+    let clean = raw.contains(&0x1b).then(|| {
+        let mut clean = Vec::new();
+        strip_ansi(raw, &mut clean);
+        clean
+    });
+    let line = clean.as_deref().unwrap_or(raw);
     let rank = rank_prefix(line);
     let kind = if let Some(ipe) = ipe_statement(line) {
         LineKind::Ipe(ipe)
     } else if let Some((epoch, itr, rest)) = epoch_itr_prefix(line) {
-        if let Some(body) = rest.strip_prefix(b"loss:") {
-            let mut fields = Vec::new();
-            let fields = parse_loss_fields(body, &mut fields).map(|()| fields);
-            LineKind::Loss { epoch, itr, fields }
+        let at = line.len() - rest.len();
+        if rest.starts_with(b"loss:") {
+            let from = fields.len();
+            let parsed = parse_loss_fields(line, at + 5, fields).map(|()| from..fields.len());
+            if parsed.is_err() {
+                fields.truncate(from);
+            }
+            LineKind::Loss {
+                epoch,
+                itr,
+                fields: parsed,
+            }
         } else if let Some((name, body)) = rest
             .strip_prefix(b"enc_grad_stats:")
             .map(|b| ("enc-grad-norm", b))
@@ -78,16 +165,20 @@ pub(super) fn classify(raw: &[u8]) -> Classified {
     } else {
         LineKind::Other
     };
-    Classified { rank, kind }
+    Classified { rank, kind, clean }
 }
 
-/// Parses what follows `loss:` into named fields.
-pub(super) fn parse_loss_fields(body: &[u8], out: &mut Vec<Field>) -> Result<(), String> {
-    let mut c = Cursor { s: body, i: 0 };
+/// Parses what follows `loss:` (from byte `from` of `line`) into named fields.
+pub(super) fn parse_loss_fields(
+    line: &[u8],
+    from: usize,
+    out: &mut Vec<Field>,
+) -> Result<(), String> {
+    let mut c = Cursor { s: line, i: from };
     c.skip_spaces();
     let (loss, decimals) = c
         .number()
-        .ok_or_else(|| format!("loss value is not a number: {}", preview(body)))?;
+        .ok_or_else(|| format!("loss value is not a number: {}", preview(&line[from..])))?;
     out.push(meter("loss", loss, decimals));
     loop {
         c.skip_spaces();
@@ -155,9 +246,7 @@ fn bracket(c: &mut Cursor, out: &mut Vec<Field>) {
         }
         c.i += 1;
     }
-    let name = String::from_utf8_lossy(&c.s[name_start..c.i])
-        .trim()
-        .to_string();
+    let (name, text) = name_in(c.s, name_start..c.i, Name::Text);
     if !c.eat(b":") {
         c.skip_until(b']');
         return;
@@ -168,25 +257,24 @@ fn bracket(c: &mut Cursor, out: &mut Vec<Field>) {
         return;
     };
     c.skip_spaces();
-    let named = |n: &str| Field {
-        name: n.to_string(),
+    let named = |name: Name| Field {
+        name,
         value,
         running_mean: false,
         decimals,
     };
-    match name.as_str() {
-        "wd" | "lr" | "mem" => out.push(named(&name)),
+    match text.as_ref() {
         "gpu" => out.push(meter("gpu-time(ms)", value, decimals)),
         "wall" => out.push(meter("wall-time(ms)", value, decimals)),
         "iter" => out.push(meter("iter-time(ms)", value, decimals)),
         "data" => out.push(meter("dataload-time(ms)", value, decimals)),
         "grad" => {
-            out.push(named("grad-norm"));
+            out.push(named(Name::Fixed("grad-norm")));
             if c.eat(b"->") {
                 c.skip_spaces();
                 if let Some((clipped, d)) = c.number() {
                     out.push(Field {
-                        name: "grad-norm-clipped".into(),
+                        name: Name::Fixed("grad-norm-clipped"),
                         value: clipped,
                         running_mean: false,
                         decimals: d,
@@ -194,10 +282,27 @@ fn bracket(c: &mut Cursor, out: &mut Vec<Field>) {
                 }
             }
         }
-        other if !other.is_empty() => out.push(named(other)),
+        // `wd`, `lr`, `mem` and any other name: as printed.
+        other if !other.is_empty() => out.push(named(name)),
         _ => {}
     }
     c.skip_until(b']');
+}
+
+/// The name in `line[range]` trimmed (`str::trim` of its lossy text): as `slice` of the line
+/// when it is UTF-8, else owned; and its text.
+fn name_in(
+    line: &[u8],
+    range: Range<usize>,
+    slice: fn(Range<usize>) -> Name,
+) -> (Name, Cow<'_, str>) {
+    match Name::trimmed(line, range.clone()) {
+        Some((r, text)) => (slice(r), Cow::Borrowed(text)),
+        None => {
+            let text = String::from_utf8_lossy(&line[range]).trim().to_string();
+            (Name::Owned(text.clone()), Cow::Owned(text))
+        }
+    }
 }
 
 /// `masks: [56.0, 16.0]`, `masks: [k: 12.0, k2: 4.0]` (V-JEPA 2) or `masks: 68.0 44.0` (I-JEPA).
@@ -216,10 +321,7 @@ fn masks(c: &mut Cursor, out: &mut Vec<Field>) {
             }
             let item = &c.s[start..c.i];
             let (label, value) = match memchr::memrchr(b':', item) {
-                Some(colon) => (
-                    Some(String::from_utf8_lossy(&item[..colon]).trim().to_string()),
-                    &item[colon + 1..],
-                ),
+                Some(colon) => (Some(start..start + colon), &item[colon + 1..]),
                 None => (None, item),
             };
             let mut v = Cursor {
@@ -228,10 +330,21 @@ fn masks(c: &mut Cursor, out: &mut Vec<Field>) {
             };
             if let Some((x, d)) = v.number() {
                 let name = match label {
-                    Some(label) => format!("masks[{label}]"),
-                    None => format!("masks[{k}]"),
+                    Some(label) => match name_in(c.s, label, Name::MaskLabel) {
+                        (Name::Owned(label), _) => Name::Owned(format!("masks[{label}]")),
+                        (name, _) => name,
+                    },
+                    None => MASK_NAMES.get(k).map_or_else(
+                        || Name::Owned(format!("masks[{k}]")),
+                        |name| Name::Fixed(name),
+                    ),
                 };
-                out.push(meter(&name, x, d));
+                out.push(Field {
+                    name,
+                    value: x,
+                    running_mean: true,
+                    decimals: d,
+                });
                 k += 1;
             }
             c.eat(b",");
@@ -251,94 +364,12 @@ fn masks(c: &mut Cursor, out: &mut Vec<Field>) {
     }
 }
 
-fn meter(name: &str, value: f64, decimals: u32) -> Field {
+fn meter(name: &'static str, value: f64, decimals: u32) -> Field {
     Field {
-        name: name.to_string(),
+        name: Name::Fixed(name),
         value,
         running_mean: true,
         decimals,
-    }
-}
-
-/// A byte cursor with the few primitives the line grammar needs.
-struct Cursor<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Cursor<'_> {
-    fn done(&self) -> bool {
-        self.i >= self.s.len()
-    }
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-    fn skip_spaces(&mut self) {
-        while self.peek().is_some_and(|b| b == b' ' || b == b'\t') {
-            self.i += 1;
-        }
-    }
-    fn eat(&mut self, lit: &[u8]) -> bool {
-        if self.s[self.i.min(self.s.len())..].starts_with(lit) {
-            self.i += lit.len();
-            true
-        } else {
-            false
-        }
-    }
-    fn skip_until(&mut self, end: u8) {
-        while let Some(b) = self.peek() {
-            self.i += 1;
-            if b == end {
-                break;
-            }
-        }
-    }
-    /// A decimal number (or nan / inf), with the digits it had after the point.
-    fn number(&mut self) -> Option<(f64, u32)> {
-        let rest = &self.s[self.i.min(self.s.len())..];
-        for word in [&b"nan"[..], b"-nan", b"inf", b"-inf"] {
-            if rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word) {
-                self.i += word.len();
-                let v = std::str::from_utf8(word).ok()?.parse().ok()?;
-                return Some((v, 0));
-            }
-        }
-        let mut j = 0;
-        if matches!(rest.first(), Some(b'-' | b'+')) {
-            j += 1;
-        }
-        let digits_start = j;
-        while rest.get(j).is_some_and(u8::is_ascii_digit) {
-            j += 1;
-        }
-        let mut decimals = 0;
-        if rest.get(j) == Some(&b'.') {
-            j += 1;
-            while rest.get(j).is_some_and(u8::is_ascii_digit) {
-                j += 1;
-                decimals += 1;
-            }
-        }
-        if j == digits_start || (j == digits_start + 1 && rest[digits_start] == b'.') {
-            return None;
-        }
-        if matches!(rest.get(j), Some(b'e' | b'E')) {
-            let mut k = j + 1;
-            if matches!(rest.get(k), Some(b'-' | b'+')) {
-                k += 1;
-            }
-            let exp_start = k;
-            while rest.get(k).is_some_and(u8::is_ascii_digit) {
-                k += 1;
-            }
-            if k > exp_start {
-                j = k;
-            }
-        }
-        let v: f64 = std::str::from_utf8(&rest[..j]).ok()?.parse().ok()?;
-        self.i += j;
-        Some((v, decimals))
     }
 }
 
@@ -352,12 +383,12 @@ pub fn epoch_itr_prefix(line: &[u8]) -> Option<(u64, u64, &[u8])> {
             i: open + 1,
         };
         c.skip_spaces();
-        let epoch = whole(&mut c);
+        let epoch = c.whole();
         if let Some(epoch) = epoch
             && c.eat(b",")
         {
             c.skip_spaces();
-            if let Some(itr) = whole(&mut c) {
+            if let Some(itr) = c.whole() {
                 c.skip_spaces();
                 if c.eat(b"]") {
                     c.skip_spaces();
@@ -370,29 +401,19 @@ pub fn epoch_itr_prefix(line: &[u8]) -> Option<(u64, u64, &[u8])> {
     None
 }
 
-fn whole(c: &mut Cursor) -> Option<u64> {
-    let start = c.i;
-    while c.peek().is_some_and(|b| b.is_ascii_digit()) {
-        c.i += 1;
-    }
-    if c.i == start || c.i - start > 12 {
-        return None;
-    }
-    std::str::from_utf8(&c.s[start..c.i]).ok()?.parse().ok()
-}
-
 /// `[rank3]:` at the start of a line (torchrun's prefix).
 fn rank_prefix(line: &[u8]) -> Option<u64> {
     let rest = line.trim_ascii_start().strip_prefix(b"[rank")?;
     let mut c = Cursor { s: rest, i: 0 };
-    let rank = whole(&mut c)?;
+    let rank = c.whole()?;
     c.eat(b"]:").then_some(rank)
 }
 
 /// `iterations per epoch/dataest length: 100/3125` (the upstream spelling), or `iterations per
 /// epoch: 100`.
 fn ipe_statement(line: &[u8]) -> Option<u64> {
-    let at = memchr::memmem::find(line, b"iterations per epoch")?;
+    static IPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"iterations per epoch"));
+    let at = IPE.find(line)?;
     let rest = &line[at..];
     let colon = memchr::memchr(b':', rest)?;
     let mut c = Cursor {
@@ -400,7 +421,7 @@ fn ipe_statement(line: &[u8]) -> Option<u64> {
         i: 0,
     };
     c.skip_spaces();
-    whole(&mut c).filter(|n| *n > 0)
+    c.whole().filter(|n| *n > 0)
 }
 
 /// The last number on a line (V-JEPA's grad-stat lines end with the global norm).

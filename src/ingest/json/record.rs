@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use super::flat_line::FlatField;
+use super::shape::{KeyAt, Shape};
 use super::{JsonOptions, STEP_KEYS};
 use crate::ingest::Parsed;
 use crate::ingest::table::{KeyKind, TableBuilder, epoch_itr_key};
@@ -12,6 +14,9 @@ use crate::model::{Format, MISSING};
 
 /// A record's key: its value, kind, and the names of the keys that hold it.
 type RecordKey = (u64, KeyKind, &'static [&'static str]);
+
+/// Why a record is skipped when its key is of the other kind than the file's.
+const KIND_CHANGED: &str = "step given as epoch/itr here but as a step elsewhere";
 
 /// Where a record came from, for skip reasons.
 #[derive(Clone, Copy)]
@@ -89,32 +94,18 @@ impl<'a> RecordSink<'a> {
     }
 
     fn add_flat(&mut self, flat: &[Leaf], at: Location) {
-        let (key, key_names) = match self.find_key(flat) {
+        let found = match self.find_key(flat) {
             Err(reason) => {
                 self.skip(at, reason);
                 return;
             }
-            Ok(Some((key, kind, names))) => {
-                if *self.key_kind.get_or_insert(kind) != kind {
-                    self.skip(at, "step given as epoch/itr here but as a step elsewhere");
-                    return;
-                }
-                self.last_key = Some(key);
-                (key, names)
-            }
-            Ok(None) => match self.last_key {
-                Some(previous) => {
-                    self.carried += 1;
-                    (previous, &[][..])
-                }
-                None => {
-                    self.key_kind.get_or_insert(KeyKind::Step);
-                    self.by_order = true;
-                    (self.order, &[][..])
-                }
-            },
+            Ok(found) => found,
         };
-        self.order += 1;
+        let Some(key) = self.take_key(found.map(|(key, kind, _)| (key, kind))) else {
+            self.skip(at, KIND_CHANGED);
+            return;
+        };
+        let key_names = found.map_or(&[][..], |(_, _, names)| names);
         let values: Vec<(usize, f32)> = flat
             .iter()
             .filter(|leaf| leaf.numeric && !key_names.contains(&leaf.name.as_str()))
@@ -128,6 +119,73 @@ impl<'a> RecordSink<'a> {
         for (column, v) in values {
             self.builder.set(row, column, v);
         }
+    }
+
+    /// The row key of a record whose own key is `found` (value, kind), or of one without a key
+    /// (the previous record's, or the record's position when no record had one); `None`, with
+    /// nothing changed, when the key's kind is not the file's ([`KIND_CHANGED`]).
+    fn take_key(&mut self, found: Option<(u64, KeyKind)>) -> Option<u64> {
+        let key = match found {
+            Some((key, kind)) => {
+                if *self.key_kind.get_or_insert(kind) != kind {
+                    return None;
+                }
+                self.last_key = Some(key);
+                key
+            }
+            None => match self.last_key {
+                Some(previous) => {
+                    self.carried += 1;
+                    previous
+                }
+                None => {
+                    self.key_kind.get_or_insert(KeyKind::Step);
+                    self.by_order = true;
+                    self.order
+                }
+            },
+        };
+        self.order += 1;
+        Some(key)
+    }
+
+    /// Adds a record read by the fast path (the fields of one line, `shape` their keys); `false`,
+    /// with nothing changed, when the general path must read it (an unusable key, a key of the
+    /// other kind, a shape it does not plan), which then also words the skip.
+    pub(super) fn add_fast(&mut self, fields: &[FlatField], shape: &mut Shape) -> bool {
+        let Some(plan) = &shape.plan else {
+            return false;
+        };
+        let found = match plan.key {
+            KeyAt::Step(at) => match fields[at].step() {
+                Some(step) => Some((step, KeyKind::Step)),
+                None => return false,
+            },
+            KeyAt::EpochItr(e, i) => match (fields[e].step(), fields[i].step()) {
+                (Some(e), Some(i)) => match epoch_itr_key(e, i) {
+                    Some(key) => Some((key, KeyKind::EpochItr)),
+                    None => return false,
+                },
+                _ => return false,
+            },
+            KeyAt::Absent => None,
+        };
+        if let Some((_, kind)) = found
+            && self.key_kind.is_some_and(|k| k != kind)
+        {
+            return false;
+        }
+        let Some((plan, columns)) = shape.plan_and_columns(&mut self.builder) else {
+            return false;
+        };
+        let Some(key) = self.take_key(found) else {
+            return false;
+        };
+        let row = self.builder.push_row(key);
+        for (&at, &column) in plan.values.iter().zip(columns) {
+            self.builder.set(row, column, fields[at].value());
+        }
+        true
     }
 
     /// The record's key: (value, kind, names of the keys that hold it), `None` when it has none.

@@ -2,10 +2,14 @@ use super::*;
 
 fn fields(body: &str) -> Vec<(String, f64, bool)> {
     let mut out = Vec::new();
-    let parsed = parse_loss_fields(body.as_bytes(), &mut out);
+    let parsed = parse_loss_fields(body.as_bytes(), 0, &mut out);
     assert_eq!(parsed, Ok(()), "{body}");
     out.into_iter()
-        .map(|f| (f.name, f.value, f.running_mean))
+        .map(|f| {
+            let name = f.name.text(body.as_bytes()).into_owned();
+            assert!(f.name.is(&name, body.as_bytes()), "{name}");
+            (name, f.value, f.running_mean)
+        })
         .collect()
 }
 
@@ -95,4 +99,16 @@ fn prefixes_and_brackets() -> Result<(), Box<dyn std::error::Error>> {
     strip_ansi(b"\x1b[32mINFO\x1b[0m [1, 0] loss: 1", &mut out);
     assert_eq!(out, b"INFO [1, 0] loss: 1");
     Ok(())
+}
+
+#[test]
+fn names_taken_from_the_line_are_trimmed_like_str_trim() {
+    let f = fields(" 0.5 [\u{a0}wd : 0.04] masks: [ k\u{a0}: 1.0, 2.0] [\u{2003}: 3]");
+    let names: Vec<&str> = f.iter().map(|x| x.0.as_str()).collect();
+    assert_eq!(names, ["loss", "wd", "masks[k]", "masks[1]"]);
+    let invalid = b" 0.5 [w\xffd: 1.0]";
+    let mut out = Vec::new();
+    assert_eq!(parse_loss_fields(invalid, 0, &mut out), Ok(()));
+    assert_eq!(out[1].name.text(invalid), "w\u{fffd}d");
+    assert!(out[1].name.is("w\u{fffd}d", invalid));
 }

@@ -1,0 +1,185 @@
+//! A byte cursor with the few primitives the console line grammar needs.
+
+use crate::ingest::csv_number::clinger_f64;
+
+pub(super) struct Cursor<'a> {
+    pub(super) s: &'a [u8],
+    pub(super) i: usize,
+}
+
+impl Cursor<'_> {
+    pub(super) fn done(&self) -> bool {
+        self.i >= self.s.len()
+    }
+    pub(super) fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+    pub(super) fn skip_spaces(&mut self) {
+        while self.peek().is_some_and(|b| b == b' ' || b == b'\t') {
+            self.i += 1;
+        }
+    }
+    pub(super) fn eat(&mut self, lit: &[u8]) -> bool {
+        if self.s[self.i.min(self.s.len())..].starts_with(lit) {
+            self.i += lit.len();
+            true
+        } else {
+            false
+        }
+    }
+    pub(super) fn skip_until(&mut self, end: u8) {
+        while let Some(b) = self.peek() {
+            self.i += 1;
+            if b == end {
+                break;
+            }
+        }
+    }
+
+    /// A decimal number (or nan / inf), with the digits it had after the point. The text is
+    /// converted exactly (Clinger's fast path, else `str::parse`: the same bits either way).
+    pub(super) fn number(&mut self) -> Option<(f64, u32)> {
+        let rest = &self.s[self.i.min(self.s.len())..];
+        if matches!(rest.first(), Some(b'n' | b'N' | b'i' | b'I' | b'-')) {
+            for word in [&b"nan"[..], b"-nan", b"inf", b"-inf"] {
+                if rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word) {
+                    self.i += word.len();
+                    let v = std::str::from_utf8(word).ok()?.parse().ok()?;
+                    return Some((v, 0));
+                }
+            }
+        }
+        let negative = rest.first() == Some(&b'-');
+        let mut j = usize::from(matches!(rest.first(), Some(b'-' | b'+')));
+        // The mantissa's first 19 digits and the exponent are gathered while scanning, for
+        // Clinger's fast path (`csv_number::clinger_f64`); more digits go to `str::parse`.
+        let (mut m, mut digits, mut too_many) = (0u64, 0u32, false);
+        let mut take = |d: u8| {
+            if digits < 19 {
+                m = m * 10 + u64::from(d - b'0');
+                digits += 1;
+            } else {
+                too_many = true;
+            }
+        };
+        let digits_start = j;
+        while let Some(&d) = rest.get(j).filter(|b| b.is_ascii_digit()) {
+            take(d);
+            j += 1;
+        }
+        let mut decimals = 0;
+        if rest.get(j) == Some(&b'.') {
+            j += 1;
+            while let Some(&d) = rest.get(j).filter(|b| b.is_ascii_digit()) {
+                take(d);
+                j += 1;
+                decimals += 1;
+            }
+        }
+        if j == digits_start || (j == digits_start + 1 && rest[digits_start] == b'.') {
+            return None;
+        }
+        let mut exponent = 0i32;
+        if matches!(rest.get(j), Some(b'e' | b'E')) {
+            let mut k = j + 1;
+            let negative_exponent = rest.get(k) == Some(&b'-');
+            if matches!(rest.get(k), Some(b'-' | b'+')) {
+                k += 1;
+            }
+            let exp_start = k;
+            while let Some(&d) = rest.get(k).filter(|b| b.is_ascii_digit()) {
+                exponent = (exponent * 10 + i32::from(d - b'0')).min(100_000);
+                k += 1;
+            }
+            if k > exp_start {
+                j = k;
+                if negative_exponent {
+                    exponent = -exponent;
+                }
+            } else {
+                exponent = 0;
+            }
+        }
+        let exact = if too_many {
+            None
+        } else {
+            clinger_f64(negative, m, exponent - decimals as i32)
+        };
+        let v: f64 = match exact {
+            Some(v) => v,
+            None => std::str::from_utf8(&rest[..j]).ok()?.parse().ok()?,
+        };
+        self.i += j;
+        Some((v, decimals))
+    }
+
+    /// A whole number of at most 12 digits (an epoch, an iteration, a rank).
+    pub(super) fn whole(&mut self) -> Option<u64> {
+        let start = self.i;
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.i += 1;
+        }
+        if self.i == start || self.i - start > 12 {
+            return None;
+        }
+        Some(
+            self.s[start..self.i]
+                .iter()
+                .fold(0, |n, d| n * 10 + u64::from(d - b'0')),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every number read equals `str::parse` of the bytes it consumed, to the bit.
+    #[test]
+    fn numbers_are_read_to_the_bits_of_std() {
+        let mut texts: Vec<String> = [
+            "0.826",
+            "-0.000",
+            "+1.5",
+            ".5",
+            "5.",
+            "6.25e-04",
+            "1.85e+03",
+            "1E5",
+            "1e",
+            "1e+",
+            "12345678901234567890.5",
+            "0.79123456789012345",
+            "1e400",
+            "-1e-400",
+            "nan",
+            "-inf",
+            "4.9e-324",
+            "3.4028235e38",
+            "007.50",
+            "1.5ms",
+            "2.0]",
+        ]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+        for m in (0..100_000u64).step_by(97) {
+            for shift in 0..6 {
+                let digits = format!("{m:06}");
+                texts.push(format!("{}.{}", &digits[..6 - shift], &digits[6 - shift..]));
+                texts.push(format!("-{}.{}e-{shift}", &digits[..1], &digits[1..]));
+            }
+        }
+        for text in &texts {
+            let mut c = Cursor {
+                s: text.as_bytes(),
+                i: 0,
+            };
+            if let Some((v, _)) = c.number() {
+                let consumed = &text[..c.i];
+                let expected: f64 = consumed.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(v.to_bits(), expected.to_bits(), "{text} ({consumed})");
+            }
+        }
+    }
+}
