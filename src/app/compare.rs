@@ -137,10 +137,11 @@ fn settings(args: &CompareArgs) -> Result<AnalyzeSettings> {
     Ok(settings)
 }
 
-/// One run's row: analysed now, or read from its saved report. Never fails: a failure is the
-/// row's `error`.
+/// One run's row: analysed now, or read from its saved report. Never fails: an error is the
+/// row's `error`. A panic is a bug and propagates (issue 13 item 7): it must never turn into a
+/// row that reads like a diagnosis, and the fuzzers must see it.
 fn analyse(n: &NamedRun, s: &AnalyzeSettings, fail_on: FailOn) -> RunRow {
-    let attempt = std::panic::catch_unwind(|| match &n.source {
+    let attempt = match &n.source {
         RunSource::Logs(inputs) => analyse_logs(n, inputs, &s.ingest, s, fail_on),
         RunSource::Selected { inputs, run } => {
             let ingest = IngestOptions {
@@ -150,20 +151,14 @@ fn analyse(n: &NamedRun, s: &AnalyzeSettings, fail_on: FailOn) -> RunRow {
             analyse_logs(n, inputs, &ingest, s, fail_on)
         }
         RunSource::Report(path) => read_report(n, path),
-    });
-    let sources = match &n.source {
-        RunSource::Logs(inputs) | RunSource::Selected { inputs, .. } => inputs.clone(),
-        RunSource::Report(path) => vec![path.clone()],
     };
-    match attempt {
-        Ok(Ok(row)) => row,
-        Ok(Err(e)) => RunRow::failed(&n.name, sources, format!("{e:#}")),
-        Err(_) => RunRow::failed(
-            &n.name,
-            sources,
-            "internal error while analysing this run (a bug: please report it)".into(),
-        ),
-    }
+    attempt.unwrap_or_else(|e| {
+        let sources = match &n.source {
+            RunSource::Logs(inputs) | RunSource::Selected { inputs, .. } => inputs.clone(),
+            RunSource::Report(path) => vec![path.clone()],
+        };
+        RunRow::failed(&n.name, sources, format!("{e:#}"))
+    })
 }
 
 fn analyse_logs(

@@ -45,12 +45,13 @@ impl Curves {
     /// The curves of an analysed run, at the resolution the analysis kept (at most
     /// `--max-blocks` points each: already decimated for drawing).
     pub fn of(run: &Run, d: &Diagnosis) -> Curves {
-        let line = |p: &Prepared| -> Vec<(f64, f64)> {
-            p.blocks
+        let line = |prepared: &Prepared| -> Vec<(f64, f64)> {
+            prepared
+                .blocks
                 .steps
                 .iter()
                 .copied()
-                .zip(p.smoothed.iter().copied())
+                .zip(prepared.smoothed.iter().copied())
                 .filter(|(_, v)| v.is_finite())
                 .collect()
         };

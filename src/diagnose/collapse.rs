@@ -246,7 +246,7 @@ pub struct CollapseReading {
 pub fn collapse(
     ctx: &Context,
     jepa: &Series,
-    p: &Prepared,
+    prepared: &Prepared,
     reg: Option<(&Series, &Prepared)>,
     drops: &[shape::Drop],
 ) -> CollapseReading {
@@ -256,7 +256,7 @@ pub fn collapse(
         transient: Vec::new(),
     };
     if let Some(m) = &monitor {
-        if let Some(f) = by_monitor_level(ctx, jepa, p, m) {
+        if let Some(f) = by_monitor_level(ctx, jepa, prepared, m) {
             out.finding = Some(f);
             return out;
         }
@@ -279,13 +279,18 @@ pub fn collapse(
         .as_ref()
         .is_some_and(|m| m.end() < RECOVERED && out.transient.is_empty());
     if !spread_shown {
-        out.finding = loss_level::by_loss_level(ctx, jepa, p, monitor.as_ref(), drops);
+        out.finding = loss_level::by_loss_level(ctx, jepa, prepared, monitor.as_ref(), drops);
     }
     out
 }
 
 /// Pinned or risen to collapse, by the monitor.
-fn by_monitor_level(ctx: &Context, jepa: &Series, p: &Prepared, m: &Monitor) -> Option<Finding> {
+fn by_monitor_level(
+    ctx: &Context,
+    jepa: &Series,
+    prepared: &Prepared,
+    m: &Monitor,
+) -> Option<Finding> {
     let c = &m.index;
     let b = c.len();
     let from = b / 20;
@@ -307,7 +312,7 @@ fn by_monitor_level(ctx: &Context, jepa: &Series, p: &Prepared, m: &Monitor) -> 
     if !(pinned || risen || spread_gone) {
         return None;
     }
-    let (start, loss_end) = loss_levels(p);
+    let (start, loss_end) = loss_levels(prepared);
     // Where it collapsed: the first block at 0.9 when pinned; else where, after its lowest
     // point, the monitor is past halfway from the lowest to the end level.
     let lowest_at = (0..b)

@@ -30,27 +30,35 @@ use super::rebound::Prepared;
 pub const MIN_DESCENT_SHARE: f64 = 0.05;
 
 /// The descent of a prepared loss: (highest smoothed level before the minimum, the minimum, σ).
-pub fn descent(p: &Prepared, warmup_end: Option<u64>) -> Option<(f64, f64, f64)> {
-    let b = p.smoothed.len();
+pub fn descent(prepared: &Prepared, warmup_end: Option<u64>) -> Option<(f64, f64, f64)> {
+    let b = prepared.smoothed.len();
     if b < 8 {
         return None;
     }
-    let first = p.blocks.first_step[0];
-    let last = p.blocks.last_step[b - 1];
+    let first = prepared.blocks.first_step[0];
+    let last = prepared.blocks.last_step[b - 1];
     let warm = warmup_end.unwrap_or(first + (last - first) / 20);
-    let from = p.blocks.first_at_or_after(warm).unwrap_or(0).min(b - 1);
-    let m = (from..b).min_by(|i, j| p.smoothed[*i].total_cmp(&p.smoothed[*j]))?;
-    let high = p.smoothed[..=m]
+    let from = prepared
+        .blocks
+        .first_at_or_after(warm)
+        .unwrap_or(0)
+        .min(b - 1);
+    let m = (from..b).min_by(|i, j| prepared.smoothed[*i].total_cmp(&prepared.smoothed[*j]))?;
+    let high = prepared.smoothed[..=m]
         .iter()
-        .chain(p.cleaned[..(b / 50).max(1)].iter())
+        .chain(prepared.cleaned[..(b / 50).max(1)].iter())
         .copied()
         .fold(f64::NEG_INFINITY, f64::max);
-    Some((high, p.smoothed[m], noise_variance(&p.cleaned).sqrt()))
+    Some((
+        high,
+        prepared.smoothed[m],
+        noise_variance(&prepared.cleaned).sqrt(),
+    ))
 }
 
 /// Whether the loss descended significantly (see the module doc).
-pub fn descended(p: &Prepared, warmup_end: Option<u64>) -> bool {
-    match descent(p, warmup_end) {
+pub fn descended(prepared: &Prepared, warmup_end: Option<u64>) -> bool {
+    match descent(prepared, warmup_end) {
         Some((high, min, sigma)) => {
             let d = high - min;
             d >= MIN_DESCENT_SHARE * high.abs() && d >= 6.0 * sigma
@@ -79,21 +87,21 @@ pub fn uniform_level(level: f64) -> Option<u64> {
 }
 
 /// The `no-descent` finding, when the loss never fell significantly.
-pub fn no_descent(ctx: &Context, jepa: &Series, p: &Prepared) -> Option<Finding> {
-    if descended(p, ctx.warmup.map(|w| w.end_step)) {
+pub fn no_descent(ctx: &Context, jepa: &Series, prepared: &Prepared) -> Option<Finding> {
+    if descended(prepared, ctx.warmup.map(|w| w.end_step)) {
         return None;
     }
-    let (high, min, sigma) = descent(p, ctx.warmup.map(|w| w.end_step))?;
-    let b = p.cleaned.len();
-    let half = &p.cleaned[b / 2..];
+    let (high, min, sigma) = descent(prepared, ctx.warmup.map(|w| w.end_step))?;
+    let b = prepared.cleaned.len();
+    let half = &prepared.cleaned[b / 2..];
     let level = median(half);
     let mut deviations: Vec<f64> = half.iter().map(|v| (v - level).abs()).collect();
     deviations.sort_by(f64::total_cmp);
     let spread = 1.4826 * median(&deviations);
     let uniform = uniform_level(level).filter(|_| spread <= 1e-3 * level.abs());
-    let first = p.blocks.first_step[0];
-    let last = p.blocks.last_step[b - 1];
-    let start = p.cleaned[0];
+    let first = prepared.blocks.first_step[0];
+    let last = prepared.blocks.last_step[b - 1];
+    let start = prepared.cleaned[0];
     let (severity, message) = match uniform {
         Some(k) => (
             Severity::Error,

@@ -381,12 +381,16 @@ pub fn spikes(ctx: &Context, series: &Series, s: &Spikes) -> Option<Finding> {
 pub fn ending(
     ctx: &Context,
     jepa: &Series,
-    p: &Prepared,
+    prepared: &Prepared,
     drops: &[shape::Drop],
 ) -> Option<Finding> {
-    let (e, from, to, descent) = shape::ending(p)?;
-    let level = p.smoothed.last().copied().unwrap_or(f64::NAN);
-    let min = p.smoothed.iter().copied().fold(f64::INFINITY, f64::min);
+    let (e, from, to, descent) = shape::ending(prepared)?;
+    let level = prepared.smoothed.last().copied().unwrap_or(f64::NAN);
+    let min = prepared
+        .smoothed
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
     let f = match e {
         Ending::Plateau { p: pv, change } => {
             if drops.iter().any(|d| d.step >= from && d.step <= to) {
@@ -445,7 +449,7 @@ pub fn ending(
             ),
         )
         .evidence(json!({"p_value": crate::model::round_reported(pv), "change": crate::model::round_reported(change), "share_of_descent": crate::model::round_reported(-change / descent)}))
-        .because("a significant fall (p < 0.01) of at least 10% of the descent over the last 25% of the steps"),
+        .because("a significant fall (prepared < 0.01) of at least 10% of the descent over the last 25% of the steps"),
         Ending::Other { .. } => return None,
     };
     Some(f.series(&jepa.name).steps(Some(from), Some(to)))

@@ -387,15 +387,20 @@ pub const CHANGEPOINT_MIN_GAIN: f64 = 0.01;
 
 /// Changepoints of a prepared series: piecewise-linear PELT on its de-spiked block medians,
 /// segments of at least max(3, B/25) blocks (4% of the run: regimes, not wiggles).
-fn series_changepoints(name: &str, p: &Prepared) -> Vec<Changepoint> {
-    let min_size = (p.cleaned.len() / 25).max(3);
-    changepoints(&p.cleaned, LinearTrend::new, min_size, CHANGEPOINT_MIN_GAIN)
-        .into_iter()
-        .map(|i| Changepoint {
-            series: name.to_string(),
-            step: p.blocks.first_step[i],
-        })
-        .collect()
+fn series_changepoints(name: &str, prepared: &Prepared) -> Vec<Changepoint> {
+    let min_size = (prepared.cleaned.len() / 25).max(3);
+    changepoints(
+        &prepared.cleaned,
+        LinearTrend::new,
+        min_size,
+        CHANGEPOINT_MIN_GAIN,
+    )
+    .into_iter()
+    .map(|i| Changepoint {
+        series: name.to_string(),
+        step: prepared.blocks.first_step[i],
+    })
+    .collect()
 }
 
 /// Where warmup ends: `--warmup-steps`, else `warmup × ipe` from the config, else where the

@@ -19,9 +19,17 @@ use super::rebound::Prepared;
 
 /// The highest and the lowest level of the smoothed curve (−∞ and +∞ when it is empty): the
 /// run's scale, against which drops, endings and spikes are measured.
-pub fn smoothed_range(p: &Prepared) -> (f64, f64) {
-    let high = p.smoothed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let low = p.smoothed.iter().copied().fold(f64::INFINITY, f64::min);
+pub fn smoothed_range(prepared: &Prepared) -> (f64, f64) {
+    let high = prepared
+        .smoothed
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let low = prepared
+        .smoothed
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
     (high, low)
 }
 
@@ -43,13 +51,13 @@ pub struct Drop {
 /// while (the median 1–4 windows before `k` also sits that far above the low, so the end of a
 /// short upward burst is not a drop). The scan resumes one window after each drop's low, so every
 /// crash of a sawtooth is counted once.
-pub fn sudden_drops(p: &Prepared, after_step: u64) -> Vec<Drop> {
-    let c = &p.cleaned;
+pub fn sudden_drops(prepared: &Prepared, after_step: u64) -> Vec<Drop> {
+    let c = &prepared.cleaned;
     let b = c.len();
     if b < 20 {
         return Vec::new();
     }
-    let (start, min) = smoothed_range(p);
+    let (start, min) = smoothed_range(prepared);
     let descent = start - min;
     let sigma = noise_variance(c).sqrt();
     if descent.is_nan() || descent <= 0.0 {
@@ -63,7 +71,7 @@ pub fn sudden_drops(p: &Prepared, after_step: u64) -> Vec<Drop> {
     let mut drops = Vec::new();
     let mut k = 2 * w;
     while k + w <= b {
-        if p.blocks.first_step[k] < after_step {
+        if prepared.blocks.first_step[k] < after_step {
             k += 1;
             continue;
         }
@@ -72,15 +80,15 @@ pub fn sudden_drops(p: &Prepared, after_step: u64) -> Vec<Drop> {
             .map(|j| (j, r3[j]))
             .min_by(|x, y| x.1.total_cmp(&y.1))
             .unwrap_or((k, r3[k]));
-        let slope = sens_slope_xy(&p.blocks.steps[k - 2 * w..k], &c[k - 2 * w..k]);
-        let gap = p.blocks.steps[bottom] - p.blocks.steps[k - 1 - w / 2];
+        let slope = sens_slope_xy(&prepared.blocks.steps[k - 2 * w..k], &c[k - 2 * w..k]);
+        let gap = prepared.blocks.steps[bottom] - prepared.blocks.steps[k - 1 - w / 2];
         let predicted = before + slope.min(0.0) * gap;
         let below = predicted - low;
         let held = k < 4 * w || median(&c[k - 4 * w..k - w]) - low >= threshold;
         // The drop happens at `k` itself: the block there is already well below the level.
         if below >= threshold && held && before - c[k] >= 0.5 * below {
             drops.push(Drop {
-                step: p.blocks.first_step[k],
+                step: prepared.blocks.first_step[k],
                 before,
                 after: low,
                 share_of_descent: below / descent,
@@ -108,23 +116,23 @@ pub enum Ending {
 }
 
 /// The ending of the prepared loss over its last 25% of steps, with the overall descent for scale.
-pub fn ending(p: &Prepared) -> Option<(Ending, u64, u64, f64)> {
-    let b = p.cleaned.len();
+pub fn ending(prepared: &Prepared) -> Option<(Ending, u64, u64, f64)> {
+    let b = prepared.cleaned.len();
     if b < 16 {
         return None;
     }
-    let last = p.blocks.last_step[b - 1];
-    let first = p.blocks.first_step[0];
+    let last = prepared.blocks.last_step[b - 1];
+    let first = prepared.blocks.first_step[0];
     let from = last - (last - first) / 4;
-    let k = p.blocks.first_at_or_after(from)?;
+    let k = prepared.blocks.first_at_or_after(from)?;
     if b - k < 8 {
         return None;
     }
-    let tail = &p.cleaned[k..];
+    let tail = &prepared.cleaned[k..];
     let mk = hamed_rao_conservative(tail);
-    let slope = sens_slope_xy(&p.blocks.steps[k..], tail);
-    let change = slope * (last - p.blocks.first_step[k]) as f64;
-    let (start, min) = smoothed_range(p);
+    let slope = sens_slope_xy(&prepared.blocks.steps[k..], tail);
+    let change = slope * (last - prepared.blocks.first_step[k]) as f64;
+    let (start, min) = smoothed_range(prepared);
     let descent = (start - min).max(f64::MIN_POSITIVE);
     let e = if mk.p >= 0.05 || change.abs() < 0.02 * descent {
         Ending::Plateau { p: mk.p, change }
@@ -133,5 +141,5 @@ pub fn ending(p: &Prepared) -> Option<(Ending, u64, u64, f64)> {
     } else {
         Ending::Other { p: mk.p, change }
     };
-    Some((e, p.blocks.first_step[k], last, descent))
+    Some((e, prepared.blocks.first_step[k], last, descent))
 }

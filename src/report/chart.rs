@@ -94,13 +94,13 @@ impl XRange {
 fn draw_curve(
     out: &mut dyn Write,
     name: &str,
-    p: &Prepared,
+    prepared: &Prepared,
     x: XRange,
     rows: usize,
     opts: ChartOptions,
     label_width: usize,
 ) -> io::Result<()> {
-    let (lo, hi) = p
+    let (lo, hi) = prepared
         .smoothed
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
@@ -111,7 +111,7 @@ fn draw_curve(
     // Mean value per dot column.
     let mut sum = vec![0.0; dots_w];
     let mut count = vec![0usize; dots_w];
-    for (s, v) in p.blocks.steps.iter().zip(&p.smoothed) {
+    for (s, v) in prepared.blocks.steps.iter().zip(&prepared.smoothed) {
         let col = (((s - x.first) / (x.last - x.first)) * (dots_w - 1) as f64)
             .round()
             .clamp(0.0, (dots_w - 1) as f64) as usize;

@@ -15,17 +15,17 @@ pub const SPARKLINE_WIDTH: usize = 40;
 /// Mean of the smoothed curve in each of `bins` equal step ranges: `(first step, last step,
 /// values)`; `None` for an empty bin is filled from its neighbours. `None` when the curve has
 /// fewer than 2 points.
-pub fn resample(p: &Prepared, bins: usize) -> Option<(f64, f64, Vec<f64>)> {
-    let steps = &p.blocks.steps;
-    if p.smoothed.len() < 2 || steps.len() != p.smoothed.len() || bins < 2 {
+pub fn resample(prepared: &Prepared, bins: usize) -> Option<(f64, f64, Vec<f64>)> {
+    let steps = &prepared.blocks.steps;
+    if prepared.smoothed.len() < 2 || steps.len() != prepared.smoothed.len() || bins < 2 {
         return None;
     }
     let (first, last) = (steps[0], steps[steps.len() - 1]);
-    let bins = bins.min(p.smoothed.len());
+    let bins = bins.min(prepared.smoothed.len());
     let width = (last - first).max(1.0);
     let mut sum = vec![0.0; bins];
     let mut count = vec![0usize; bins];
-    for (s, v) in steps.iter().zip(&p.smoothed) {
+    for (s, v) in steps.iter().zip(&prepared.smoothed) {
         if !v.is_finite() {
             continue;
         }
@@ -52,8 +52,13 @@ pub fn resample(p: &Prepared, bins: usize) -> Option<(f64, f64, Vec<f64>)> {
 }
 
 /// A Mermaid `xychart-beta` block of the smoothed curve of `name`.
-pub fn write_mermaid(out: &mut dyn Write, name: &str, p: &Prepared, title: &str) -> io::Result<()> {
-    let Some((first, last, values)) = resample(p, MERMAID_POINTS) else {
+pub fn write_mermaid(
+    out: &mut dyn Write,
+    name: &str,
+    prepared: &Prepared,
+    title: &str,
+) -> io::Result<()> {
+    let Some((first, last, values)) = resample(prepared, MERMAID_POINTS) else {
         return Ok(());
     };
     let (lo, hi) = range(&values);
@@ -84,9 +89,9 @@ pub fn write_mermaid(out: &mut dyn Write, name: &str, p: &Prepared, title: &str)
 }
 
 /// The smoothed curve as `▁▂▃▄▅▆▇█`, [`SPARKLINE_WIDTH`] characters (fewer for short runs).
-pub fn sparkline(p: &Prepared) -> Option<String> {
+pub fn sparkline(prepared: &Prepared) -> Option<String> {
     const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let (_, _, values) = resample(p, SPARKLINE_WIDTH)?;
+    let (_, _, values) = resample(prepared, SPARKLINE_WIDTH)?;
     let (lo, hi) = range(&values);
     let span = if hi > lo { hi - lo } else { 1.0 };
     Some(

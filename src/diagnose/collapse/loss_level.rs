@@ -18,10 +18,10 @@ use crate::diagnose::rebound::Prepared;
 use crate::diagnose::shape;
 
 /// The highest smoothed level after warmup and the end level (median of the last 5% of blocks).
-pub fn loss_levels(p: &Prepared) -> (f64, f64) {
-    let b = p.cleaned.len();
-    let (start, _) = shape::smoothed_range(p);
-    let end = median(&p.cleaned[b - (b / 20).max(3).min(b)..]);
+pub fn loss_levels(prepared: &Prepared) -> (f64, f64) {
+    let b = prepared.cleaned.len();
+    let (start, _) = shape::smoothed_range(prepared);
+    let end = median(&prepared.cleaned[b - (b / 20).max(3).min(b)..]);
     (start, end)
 }
 
@@ -29,47 +29,49 @@ pub fn loss_levels(p: &Prepared) -> (f64, f64) {
 pub fn by_loss_level(
     ctx: &Context,
     jepa: &Series,
-    p: &Prepared,
+    prepared: &Prepared,
     monitor: Option<&Monitor>,
     drops: &[shape::Drop],
 ) -> Option<Finding> {
-    let b = p.cleaned.len();
+    let b = prepared.cleaned.len();
     if b < 20 || !regression_loss(ctx, jepa) {
         return None;
     }
-    let warm = ctx.warmup.map_or(p.blocks.first_step[0], |w| w.end_step);
-    let from = p
+    let warm = ctx
+        .warmup
+        .map_or(prepared.blocks.first_step[0], |w| w.end_step);
+    let from = prepared
         .blocks
         .first_at_or_after(warm)
         .unwrap_or(0)
         .max(b / 20)
         .min(b - 1);
     let (pre_k, pre) = (from..b)
-        .map(|k| (k, p.smoothed[k]))
+        .map(|k| (k, prepared.smoothed[k]))
         .max_by(|x, y| x.1.total_cmp(&y.1))?;
-    let (_, end) = loss_levels(p);
-    let tail_min = p.smoothed[pre_k..]
+    let (_, end) = loss_levels(prepared);
+    let tail_min = prepared.smoothed[pre_k..]
         .iter()
         .copied()
         .fold(f64::INFINITY, f64::min);
     if !(pre > 0.0 && end > 0.0 && tail_min > 0.0) {
-        return historical_drop(ctx, jepa, p, drops);
+        return historical_drop(ctx, jepa, prepared, drops);
     }
     let share = end / pre;
     if share >= LOSS_LEVEL_SHARE {
-        return historical_drop(ctx, jepa, p, drops);
+        return historical_drop(ctx, jepa, prepared, drops);
     }
     let gap = pre - end;
     let fall_start = (pre_k..b)
         .rev()
-        .find(|k| p.smoothed[*k] >= pre - 0.1 * gap)
+        .find(|k| prepared.smoothed[*k] >= pre - 0.1 * gap)
         .unwrap_or(pre_k);
     let fall_end = (fall_start..b)
-        .find(|k| p.smoothed[*k] <= end + 0.1 * gap)
+        .find(|k| prepared.smoothed[*k] <= end + 0.1 * gap)
         .unwrap_or(b - 1);
     let (s0, s1) = (
-        p.blocks.first_step[fall_start],
-        p.blocks.first_step[fall_end],
+        prepared.blocks.first_step[fall_start],
+        prepared.blocks.first_step[fall_end],
     );
     let how = match monitor {
         None => "inferred from the loss alone: no std / variance monitor is logged — log the prediction std (or reg-loss) to confirm".to_string(),
@@ -88,7 +90,7 @@ pub fn by_loss_level(
         ),
     )
     .series(&jepa.name)
-    .steps(Some(s0), p.blocks.last_step.last().copied())
+    .steps(Some(s0), prepared.blocks.last_step.last().copied())
     .evidence(json!({
         "kind": "loss-level",
         "pre_fall_level": round_reported(pre),
@@ -139,10 +141,10 @@ pub fn dropped_suddenly(ctx: &Context, name: &str, drop: &shape::Drop) -> String
 fn historical_drop(
     ctx: &Context,
     jepa: &Series,
-    p: &Prepared,
+    prepared: &Prepared,
     drops: &[shape::Drop],
 ) -> Option<Finding> {
-    let (start, end) = loss_levels(p);
+    let (start, end) = loss_levels(prepared);
     let drop = drops
         .iter()
         .find(|d| d.after <= 0.1 * start && end <= 0.15 * start)?;
@@ -156,7 +158,7 @@ fn historical_drop(
         ),
     )
     .series(&jepa.name)
-    .steps(Some(drop.step), p.blocks.last_step.last().copied())
+    .steps(Some(drop.step), prepared.blocks.last_step.last().copied())
     .evidence(json!({
         "kind": "sudden-drop",
         "step": drop.step,

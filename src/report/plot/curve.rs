@@ -26,8 +26,8 @@ pub(super) struct Curve {
 /// The curve of an analysed series from its blocks (min/max envelope and the analysis's smoothed
 /// curve at the block centres) — no second pass over millions of points — when the analysis kept
 /// at least as much resolution as a figure shows (1000 blocks, or every point of a shorter series).
-pub(super) fn curve_from_blocks(name: &str, p: &Prepared) -> Option<Curve> {
-    let b = &p.blocks;
+pub(super) fn curve_from_blocks(name: &str, prepared: &Prepared) -> Option<Curve> {
+    let b = &prepared.blocks;
     if b.is_empty() || b.len() < b.points.min(1000) {
         return None;
     }
@@ -41,7 +41,7 @@ pub(super) fn curve_from_blocks(name: &str, p: &Prepared) -> Option<Curve> {
     Some(finish_curve(
         name,
         raw,
-        analysed_smooth(p),
+        analysed_smooth(prepared),
         &b.mins,
         &b.maxs,
     ))
@@ -49,12 +49,13 @@ pub(super) fn curve_from_blocks(name: &str, p: &Prepared) -> Option<Curve> {
 
 /// The smoothed line of an analysed series: the detector's de-spiked zero-phase curve, so the
 /// figure shows the very numbers the text and JSON report (start, minimum, end).
-pub(super) fn analysed_smooth(p: &Prepared) -> Vec<(f64, f64)> {
-    p.blocks
+pub(super) fn analysed_smooth(prepared: &Prepared) -> Vec<(f64, f64)> {
+    prepared
+        .blocks
         .steps
         .iter()
         .copied()
-        .zip(p.smoothed.iter().copied())
+        .zip(prepared.smoothed.iter().copied())
         .collect()
 }
 
