@@ -47,11 +47,7 @@ impl Curves {
     pub fn of(run: &Run, d: &Diagnosis) -> Curves {
         let line = |prepared: &Prepared| -> Vec<(f64, f64)> {
             prepared
-                .blocks
-                .steps
-                .iter()
-                .copied()
-                .zip(prepared.smoothed.iter().copied())
+                .smoothed_line()
                 .filter(|(_, v)| v.is_finite())
                 .collect()
         };

@@ -21,9 +21,7 @@ mod grammar;
 
 use std::io::{BufReader, Read};
 
-use rayon::prelude::*;
-
-use super::lines::{Line, read_line_capped};
+use super::lines::{Line, for_each_block, read_line_capped};
 use super::table::{KeyKind, TableBuilder, ValuePolicy, epoch_itr_key};
 use super::values::narrow;
 use super::{Parsed, Source};
@@ -173,22 +171,15 @@ impl ConsoleState {
             let start = if i == 0 { 0 } else { lines[i - 1].1 };
             &text[start..lines[i].1]
         };
-        let count = lines.len().div_ceil(BLOCK_LINES);
         let mut blocks = std::mem::take(&mut self.blocks);
-        if blocks.len() < count {
-            blocks.resize_with(count, Block::default);
-        }
-        blocks[..count]
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(b, block)| {
-                block.fields.clear();
-                block.lines.clear();
-                for i in b * BLOCK_LINES..((b + 1) * BLOCK_LINES).min(lines.len()) {
-                    let classified = classify(line_at(i), &mut block.fields);
-                    block.lines.push(classified);
-                }
-            });
+        let count = for_each_block(&mut blocks, lines.len(), BLOCK_LINES, |range, block| {
+            block.fields.clear();
+            block.lines.clear();
+            for i in range {
+                let classified = classify(line_at(i), &mut block.fields);
+                block.lines.push(classified);
+            }
+        });
         let mut i = 0;
         for block in &mut blocks[..count] {
             for line in block.lines.drain(..) {

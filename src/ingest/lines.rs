@@ -2,6 +2,9 @@
 //! whole; the caller learns it was too long and decides (skip or reject).
 
 use std::io::{self, BufRead};
+use std::ops::Range;
+
+use rayon::prelude::*;
 
 /// One line read by [`read_line_capped`].
 #[derive(Debug, PartialEq, Eq)]
@@ -66,6 +69,28 @@ pub fn read_line_capped(
         buf.pop();
     }
     Ok(Line::Complete)
+}
+
+/// Runs `work` across cores on consecutive blocks of `per_block` lines out of `lines`: block `b`
+/// gets the line range `b·per_block .. min((b+1)·per_block, lines)` and the `b`-th state of
+/// `blocks`, which grows as needed and is never shrunk, so the states' buffers are reused from
+/// batch to batch. Returns the number of blocks used (`blocks[..count]`, in line order). The
+/// batch readers of JSON lines and console logs classify their lines this way.
+pub fn for_each_block<B: Default + Send>(
+    blocks: &mut Vec<B>,
+    lines: usize,
+    per_block: usize,
+    work: impl Fn(Range<usize>, &mut B) + Sync,
+) -> usize {
+    let count = lines.div_ceil(per_block);
+    if blocks.len() < count {
+        blocks.resize_with(count, B::default);
+    }
+    blocks[..count]
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(b, block)| work(b * per_block..((b + 1) * per_block).min(lines), block));
+    count
 }
 
 #[cfg(test)]

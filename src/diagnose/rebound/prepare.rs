@@ -23,6 +23,18 @@ pub struct Prepared {
     pub span_blocks: f64,
 }
 
+impl Prepared {
+    /// The smoothed curve as `(step, value)` pairs, one per block (steps as `f64` for drawing):
+    /// the line the figure, the Markdown curve and `compare`'s overlay draw.
+    pub fn smoothed_line(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.blocks
+            .steps
+            .iter()
+            .copied()
+            .zip(self.smoothed.iter().copied())
+    }
+}
+
 /// Hampel threshold for spikes in the block series, in robust standard deviations.
 pub const SPIKE_SIGMAS: f64 = 5.0;
 

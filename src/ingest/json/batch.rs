@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use rayon::prelude::*;
+use crate::ingest::lines::for_each_block;
 
 use super::flat_line::{FlatField, read_flat_line, same_keys};
 use super::record::{Location, RecordSink};
@@ -91,17 +91,9 @@ impl LineBatch {
             shapes,
             blocks,
         } = self;
-        let count = lines.ends.len().div_ceil(BLOCK_LINES);
-        if blocks.len() < count {
-            blocks.resize_with(count, Block::default);
-        }
-        blocks[..count]
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(b, block)| {
-                let range = b * BLOCK_LINES..((b + 1) * BLOCK_LINES).min(lines.ends.len());
-                block.parse(lines, range, opts, *fast);
-            });
+        let count = for_each_block(blocks, lines.ends.len(), BLOCK_LINES, |range, block| {
+            block.parse(lines, range, opts, *fast);
+        });
         let mut i = 0;
         for block in &mut blocks[..count] {
             for line in block.lines.drain(..) {

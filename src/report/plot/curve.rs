@@ -50,13 +50,7 @@ pub(super) fn curve_from_blocks(name: &str, prepared: &Prepared) -> Option<Curve
 /// The smoothed line of an analysed series: the detector's de-spiked zero-phase curve, so the
 /// figure shows the very numbers the text and JSON report (start, minimum, end).
 pub(super) fn analysed_smooth(prepared: &Prepared) -> Vec<(f64, f64)> {
-    prepared
-        .blocks
-        .steps
-        .iter()
-        .copied()
-        .zip(prepared.smoothed.iter().copied())
-        .collect()
+    prepared.smoothed_line().collect()
 }
 
 /// The curve of a series by one pass over its points (decimated per pixel column); the smoothed
