@@ -158,6 +158,61 @@ fn sniffing_reads_content_not_names_and_format_overrides() {
     assert!(err.to_string().contains("wandb_history.jsonl"), "{err}");
 }
 
+/// JSON lines whose first record is longer than the bytes the format is recognised from (a
+/// 2,000-metric record is ~70 KiB): read as JSON lines when the name says so; under another name
+/// the JSON-document error says how to read it (it used to be a bare "trailing characters").
+#[test]
+fn json_lines_with_a_first_record_longer_than_the_sniffed_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..60u32 {
+        text.push_str(&format!(
+            "{{\"step\": {}, \"loss\": {:.5}",
+            i * 10,
+            1.0 / (1.0 + f64::from(i) * 0.05)
+        ));
+        for k in 0..2000 {
+            text.push_str(&format!(
+                ", \"probe/metric_with_a_long_name_{k:05}\": 0.{k:05}"
+            ));
+        }
+        text.push_str("}\n");
+    }
+    assert!(
+        text.find('\n').unwrap() > 64 << 10,
+        "the first record must outgrow the head"
+    );
+    let named = dir.path().join("metrics.jsonl");
+    std::fs::write(&named, &text).unwrap();
+    let out = doctor()
+        .args(["analyze", "--json=-"])
+        .arg(&named)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["input"]["format"], "jsonl", "{report}");
+
+    let unnamed = dir.path().join("metrics.log");
+    std::fs::write(&unnamed, &text).unwrap();
+    let out = doctor()
+        .args(["analyze", "-q"])
+        .arg(&unnamed)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("metrics.log:2:1") && stderr.contains("--format jsonl"),
+        "{stderr}"
+    );
+    doctor()
+        .args(["analyze", "-q", "--format", "jsonl"])
+        .arg(&unnamed)
+        .assert()
+        .code(0);
+}
+
 /// Window means of a CSV series over the windows the console log printed: `(a, b]` within an
 /// epoch, `0..=b` for the first line of an epoch.
 fn csv_window_mean(csv: &Run, name: &str, ipe: u64, a: Option<u64>, b: u64) -> f64 {

@@ -65,7 +65,7 @@ const BATCH_BYTES: usize = 8 << 20;
 /// Parses JSON lines. Lines are read in batches; each batch is parsed and flattened across
 /// cores (rayon), then added to the table in file order, so line numbers, restarts and the
 /// row account are those of a sequential read. Memory: one batch of text and records at a time.
-/// Flat records of numbers take the fast path ([`flat_line`], [`shape`]); every other line, and
+/// Flat records of numbers take the fast path (`json::flat_line`, `json::shape`); every other line, and
 /// any the fast path gives up on, the general one.
 pub fn parse_lines(
     reader: impl Read,
@@ -216,7 +216,7 @@ pub fn parse_document(
         path: path.into(),
         line: e.line() as u64,
         column: original_column_on_line(e.line() as u64, e.column() as u64, &shifts),
-        message: message_of(&e),
+        message: document_error_message(&e, &fixed),
     })?;
     drop(fixed);
     let (records, container) = records_of(&doc).ok_or_else(|| {
@@ -371,6 +371,28 @@ fn message_of(e: &serde_json::Error) -> String {
     match text.rfind(" at line ") {
         Some(i) => text[..i].to_string(),
         None => text,
+    }
+}
+
+/// The parser's message, with the way out when the "document" is JSON lines whose first record
+/// was too long for the format to be recognised from the first bytes: the parse stops with
+/// trailing characters where the second line starts another object.
+fn document_error_message(e: &serde_json::Error, text: &[u8]) -> String {
+    let message = message_of(e);
+    let second_line_is_a_record = text
+        .split(|b| *b == b'\n')
+        .nth(e.line().saturating_sub(1))
+        .is_some_and(|line| line.trim_ascii_start().starts_with(b"{"));
+    if message == "trailing characters"
+        && e.column() <= 1
+        && e.line() > 1
+        && second_line_is_a_record
+    {
+        format!(
+            "{message}: one JSON object per line is JSON lines; pass --format jsonl (or name the file .jsonl)"
+        )
+    } else {
+        message
     }
 }
 

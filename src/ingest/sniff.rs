@@ -27,7 +27,10 @@ pub fn sniff(head: &[u8], path: Option<&Path>) -> Option<Format> {
             .split(|b| *b == b'\n')
             .any(|l| l.trim_ascii().starts_with(b"{"));
         return Some(
-            if first_line.ends_with(b"}") && (has_more_lines || is_jsonl_name(path)) {
+            // A first record longer than the head (no newline seen) is JSON lines by its name.
+            if (first_line.ends_with(b"}") && has_more_lines)
+                || ((first_line.ends_with(b"}") || !body.contains(&b'\n')) && is_jsonl_name(path))
+            {
                 Format::Jsonl
             } else {
                 Format::Json

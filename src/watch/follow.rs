@@ -13,7 +13,7 @@
 //!
 //! What a run directory holds is decided as `analyze` decides it ([`discover::plan`]): its rank
 //! files and logs, or the tracker layout in it (TensorBoard events, an MLflow store, a W&B run
-//! folder). Every row is accounted for per file ([`super::ledger`]).
+//! folder). Every row is accounted for per file (`watch::ledger`).
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};

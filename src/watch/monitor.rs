@@ -4,7 +4,7 @@
 //! evaluation costs time proportional to the rows that arrived plus the block statistics, never a
 //! re-parse or a pass over the whole run.
 //!
-//! - Blocks: see [`super::blocks`] (bounded block sums, non-finite values at their exact key,
+//! - Blocks: see `watch::blocks` (bounded block sums, non-finite values at their exact key,
 //!   restarts replacing what they replay).
 //! - The looks at which the rebound test may reject follow [`super::spending`]; findings that need
 //!   no test (non-finite losses, collapse by level, setup findings) are reported at every
