@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::diagnose::finding::FailOn;
 use crate::model::Format;
 
+mod output_values;
 mod values;
 mod wording;
 
@@ -101,7 +102,8 @@ pub struct SettingsArgs {
 pub fn parse() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
     let mut cmd = Cli::command();
-    let matches = cmd.clone().get_matches();
+    let args = output_values::join_output_values(std::env::args_os().collect());
+    let matches = cmd.clone().get_matches_from(args);
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
     if let (Command::Analyze(args), Some(("analyze", sub))) =
         (&mut cli.command, matches.subcommand())
@@ -310,9 +312,11 @@ pub struct ReadArgs {
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Output", mut_args(analyze_wording))]
 pub struct OutputArgs {
-    /// Write the JSON report: --json alone to standard output, --json=FILE to a file.
+    /// Write the JSON report: --json alone or --json - to standard output, --json FILE (or
+    /// --json=FILE) to a file.
     ///
-    /// The file needs the `=` so that `--json RUN_DIR` cannot take an input as the output path.
+    /// A run directory or a log after --json is an input, never the output path: `--json RUN_DIR`
+    /// reads RUN_DIR and prints the report.
     #[arg(long)]
     pub json: Option<String>,
 
@@ -333,8 +337,8 @@ pub struct OutputArgs {
     #[arg(long)]
     pub no_chart: bool,
 
-    /// Write a Markdown summary (for a CI job summary): --markdown alone to standard output,
-    /// --markdown=FILE to a file.
+    /// Write a Markdown summary (for a CI job summary): --markdown alone or --markdown - to
+    /// standard output, --markdown FILE (or --markdown=FILE) to a file.
     #[arg(long)]
     pub markdown: Option<String>,
 

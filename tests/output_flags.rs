@@ -1,6 +1,6 @@
 //! Each output flag end to end, and the rule that a value-optional flag never swallows an input:
-//! `--json` / `--markdown` alone mean standard output, a file needs `--json=FILE`; flags that
-//! always take a value (`--export`, `--plot`) refuse to write over an input or a directory.
+//! `--json` / `--markdown` alone or with `-` mean standard output, `--json FILE` / `--json=FILE` a
+//! file, and a run directory or log after the flag stays an input; flags that always take a value (`--export`, `--plot`) refuse to write over an input or a directory.
 
 mod common;
 
@@ -32,6 +32,43 @@ fn listing(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     v.sort();
     v
+}
+
+/// DESIGN §2's CI line, `analyze RUN --json - --fail-on warning`, and `--json FILE` with a space:
+/// the report goes to standard output / the file, for `analyze` and `compare` alike.
+#[test]
+fn json_dash_and_json_file_written_as_the_next_word() {
+    let (tmp, run) = run_copy();
+    let out = doctor()
+        .arg("analyze")
+        .arg(&run)
+        .args(["--json", "-", "--fail-on", "warning"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["input"]["rows_read"], 798);
+
+    let report = tmp.path().join("report.json");
+    doctor()
+        .args(["analyze", "--json"])
+        .arg(&report)
+        .arg(&run)
+        .assert()
+        .code(0);
+    let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(v["input"]["rows_read"], 798);
+
+    let summary = tmp.path().join("sweep.md");
+    doctor()
+        .args(["compare", "--markdown"])
+        .arg(&summary)
+        .arg(&report)
+        .arg(&run)
+        .assert()
+        .code(0);
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("report") && md.contains("run"), "{md}");
 }
 
 #[test]

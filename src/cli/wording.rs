@@ -12,8 +12,8 @@ fn file_or_stdout(arg: Arg) -> Arg {
         .default_missing_value("-")
 }
 
-/// `analyze`: `--json` / `--markdown` take a file only with `=` (`--json RUN_DIR` must not take an
-/// input as the output path).
+/// `analyze`: `--json` / `--markdown` take a file with `=`; `--json FILE` is joined to that form
+/// before parsing unless FILE is an input (`cli::output_values`).
 pub(super) fn analyze_wording(arg: Arg) -> Arg {
     match arg.get_id().as_str() {
         "json" | "markdown" => file_or_stdout(arg).require_equals(true),
@@ -24,7 +24,7 @@ pub(super) fn analyze_wording(arg: Arg) -> Arg {
 /// `compare`: the outputs' shape, and `--fail-on` / `--quiet` worded for several runs.
 pub(super) fn compare_wording(arg: Arg) -> Arg {
     match arg.get_id().as_str() {
-        "json" | "markdown" => file_or_stdout(arg),
+        "json" | "markdown" => file_or_stdout(arg).require_equals(true),
         "fail_on" => arg.help("Exit 1 when a finding at or above this level fires in any run"),
         "quiet" => arg.help("Print nothing; only the exit status tells the outcome"),
         _ => arg,
