@@ -6,38 +6,12 @@ mod common;
 
 use std::io::Write;
 
-use assert_cmd::Command;
-use common::fixture;
-
-fn svg_of(input: &str, extra: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let svg = dir.path().join("fig.svg");
-    let out = Command::cargo_bin("jepa-doctor")
-        .unwrap()
-        .args(["analyze", input, "-q", "--no-settings"])
-        .arg(format!("--plot={}", svg.display()))
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
-    std::fs::read_to_string(&svg).unwrap()
-}
-
-/// The text of every `<text>` element.
-fn texts(svg: &str) -> Vec<String> {
-    svg.split("<text")
-        .skip(1)
-        .filter_map(|t| {
-            let body = &t[t.find('>')? + 1..];
-            Some(body[..body.find("</text>")?].trim().to_owned())
-        })
-        .collect()
-}
+use common::{fixture, svg_of, texts};
 
 #[test]
 fn grad_norms_above_the_axis_and_non_finite_values_are_marked() {
     // highlr_reg: enc-grad-norm reaches 769.3 while the axis stops near 25, and has 8 inf values.
-    let svg = svg_of(&fixture("samples/highlr_reg"), &[]);
+    let svg = svg_of(&["analyze", &fixture("samples/highlr_reg")], &[]);
     assert!(svg.contains("↑769.3"), "the clipped maximum is written");
     assert!(
         svg.contains("enc-grad-norm — ▲"),
@@ -61,7 +35,7 @@ fn long_runs_get_si_ticks_and_log_y_is_logarithmic() {
     }
     drop(f);
     let path = csv.to_str().unwrap();
-    let labels = texts(&svg_of(path, &[]));
+    let labels = texts(&svg_of(&["analyze", path], &[]));
     assert!(
         labels.iter().any(|t| t == "100k"),
         "x ticks in thousands: {labels:?}"
@@ -72,7 +46,7 @@ fn long_runs_get_si_ticks_and_log_y_is_logarithmic() {
         "no 1.00e5-style tick"
     );
     assert!(!labels.iter().any(|t| t == "loss (log)"));
-    let log = texts(&svg_of(path, &["--log-y"]));
+    let log = texts(&svg_of(&["analyze", path], &["--log-y"]));
     assert!(
         log.iter().any(|t| t == "loss (log)"),
         "the axis says it is logarithmic"

@@ -14,8 +14,13 @@ use serde_json::Value;
 
 /// `analyze INPUT --json=-` (exit 0 or 1) as JSON.
 fn report(args: &[&str]) -> Value {
+    json_of("analyze", args)
+}
+
+/// `COMMAND ARGS --json=-` (exit 0 or 1) as JSON.
+fn json_of(command: &str, args: &[&str]) -> Value {
     let out = doctor()
-        .arg("analyze")
+        .arg(command)
         .args(args)
         .arg("--json=-")
         .output()

@@ -11,7 +11,7 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 
-use common::{doctor, fixture};
+use common::{doctor, fixture, svg_of, texts};
 use serde_json::Value;
 
 /// The JSON report and exit status of `analyze PATH`; the run must have been analysed.
@@ -375,32 +375,6 @@ fn one_rank_log_twice_compressed_and_not_is_named_as_that() {
 }
 
 // ---- the figure (SVG, whose text is readable) ----
-
-fn svg_of(command: &[&str], extra: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let svg = dir.path().join("fig.svg");
-    let out = doctor()
-        .args(command)
-        .arg("-q")
-        .args((command[0] == "analyze").then_some("--no-settings"))
-        .arg(format!("--plot={}", svg.display()))
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
-    std::fs::read_to_string(&svg).unwrap()
-}
-
-/// The text of every `<text>` element.
-fn texts(svg: &str) -> Vec<String> {
-    svg.split("<text")
-        .skip(1)
-        .filter_map(|t| {
-            let body = &t[t.find('>')? + 1..];
-            Some(body[..body.find("</text>")?].trim().to_owned())
-        })
-        .collect()
-}
 
 #[test]
 fn a_run_that_never_descended_has_no_minimum_marked_but_its_uniform_level() {

@@ -100,3 +100,31 @@ pub fn steps(run: &Run) -> Vec<u64> {
     run.steps.iter().collect()
 }
 pub mod failures;
+
+/// The SVG figure `command` draws (`--plot=fig.svg`, `-q`; `--no-settings` for `analyze`), with
+/// `extra` flags; the run must not be unusable (exit < 2).
+pub fn svg_of(command: &[&str], extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("fig.svg");
+    let out = doctor()
+        .args(command)
+        .arg("-q")
+        .args((command[0] == "analyze").then_some("--no-settings"))
+        .arg(format!("--plot={}", svg.display()))
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
+    std::fs::read_to_string(&svg).unwrap()
+}
+
+/// The text of every `<text>` element of an SVG.
+pub fn texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = &t[t.find('>')? + 1..];
+            Some(body[..body.find("</text>")?].trim().to_owned())
+        })
+        .collect()
+}

@@ -9,22 +9,11 @@
 
 use serde_json::Value;
 
-use super::{doctor, fixture, refusal, report};
+use super::{fixture, json_of, refusal, report};
 
 /// `compare ARGS --json=-` (exit 0 or 1) as JSON.
 fn compared(args: &[&str]) -> Value {
-    let out = doctor()
-        .arg("compare")
-        .args(args)
-        .arg("--json=-")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.code().is_some_and(|c| c < 2),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+    json_of("compare", args)
 }
 
 /// name → (verdict, min_value of the rebound) of each compared run; no run may have failed.
