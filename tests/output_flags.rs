@@ -58,6 +58,35 @@ fn json_dash_and_json_file_written_as_the_next_word() {
         .code(0);
     let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(v["input"]["rows_read"], 798);
+    // Re-running rewrites the earlier report; a JSON log after --json is an input, not replaced.
+    doctor()
+        .args(["analyze", "--json"])
+        .arg(&report)
+        .arg(&run)
+        .assert()
+        .code(0);
+    assert!(serde_json::from_slice::<Value>(&std::fs::read(&report).unwrap()).is_ok());
+    let state = tmp.path().join("trainer_state.json");
+    std::fs::copy(fixture("json/trainer_state.json"), &state).unwrap();
+    let before = std::fs::read(&state).unwrap();
+    let out = doctor()
+        .args(["analyze", "--json"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("the report on stdout");
+    assert!(
+        v["input"]["sources"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("trainer_state.json")
+    );
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "an input was overwritten"
+    );
 
     let summary = tmp.path().join("sweep.md");
     doctor()
