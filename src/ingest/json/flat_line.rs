@@ -13,7 +13,7 @@
 
 use std::ops::Range;
 
-use crate::ingest::csv_number::clinger_f64;
+use crate::ingest::csv_number::scan_decimal;
 use crate::ingest::values::{narrow, whole_f64};
 use crate::model::MAX_STEP;
 
@@ -130,91 +130,37 @@ fn value(s: &[u8]) -> Option<(f64, u64, usize)> {
     }
 }
 
-/// The digit at `s[i]`, if it is one.
-#[inline]
-fn digit(s: &[u8], i: usize) -> Option<u64> {
-    let d = s.get(i)?.wrapping_sub(b'0');
-    (d < 10).then_some(u64::from(d))
-}
-
 /// A JSON number at the start of `s` (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`) in one
 /// pass: (value, integer, length). The value is exact (Clinger's fast path, else `str::parse`);
 /// `None` when `s` does not start with a number, or for values `serde_json` refuses (beyond
 /// `f64`) or might read otherwise (underflow to zero or subnormals): the general path decides.
 fn json_number(s: &[u8]) -> Option<(f64, u64, usize)> {
-    let negative = s.first() == Some(&b'-');
-    let mut i = usize::from(negative);
-    // Up to 19 significant digits are accumulated (no u64 overflow); more go to `str::parse`.
-    let (mut m, mut digits, mut too_many) = (0u64, 0u32, false);
-    let mut take = |d: u64| {
-        if digits < 19 {
-            m = m * 10 + d;
-            digits += 1;
-            true
-        } else {
-            too_many = true;
-            false
-        }
-    };
-    let int_start = i;
-    while let Some(d) = digit(s, i) {
-        take(d);
-        i += 1;
+    let d = scan_decimal(s, false);
+    let leading_zero = d.int_digits > 1 && s[d.sign_len] == b'0';
+    if d.int_digits == 0
+        || leading_zero
+        || (d.has_point && d.frac_digits == 0)
+        || d.dangling_exponent
+    {
+        return None;
     }
-    if i == int_start || (i - int_start > 1 && s[int_start] == b'0') {
-        return None; // no digits, or a leading zero
-    }
-    let mut integer_form = true;
-    let mut decimals = 0i32;
-    if s.get(i) == Some(&b'.') {
-        integer_form = false;
-        i += 1;
-        let start = i;
-        while let Some(d) = digit(s, i) {
-            decimals += i32::from(take(d));
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-    }
-    let mut exponent = 0i32;
-    if matches!(s.get(i), Some(b'e' | b'E')) {
-        integer_form = false;
-        i += 1;
-        let negative_exponent = s.get(i) == Some(&b'-');
-        i += usize::from(matches!(s.get(i), Some(b'-' | b'+')));
-        let start = i;
-        while let Some(d) = digit(s, i) {
-            exponent = (exponent * 10 + d as i32).min(100_000);
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        if negative_exponent {
-            exponent = -exponent;
-        }
-    }
-    let exact = (!too_many)
-        .then(|| clinger_f64(negative, m, exponent - decimals))
-        .flatten();
-    let x = match exact {
+    let x = match d.exact() {
         Some(x) => x,
         None => {
-            let x: f64 = std::str::from_utf8(&s[..i]).ok()?.parse().ok()?;
+            let x: f64 = std::str::from_utf8(&s[..d.len]).ok()?.parse().ok()?;
             if !x.is_normal() {
                 return None;
             }
             x
         }
     };
-    let integer = if integer_form && !negative && !too_many {
-        m
+    let integer_form = !d.has_point && !d.has_exponent;
+    let integer = if integer_form && !d.negative && !d.too_many_digits {
+        d.mantissa
     } else {
         NOT_AN_INTEGER
     };
-    Some((x, integer, i))
+    Some((x, integer, d.len))
 }
 
 #[cfg(test)]

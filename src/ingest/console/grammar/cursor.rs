@@ -1,6 +1,6 @@
 //! A byte cursor with the few primitives the console line grammar needs.
 
-use crate::ingest::csv_number::clinger_f64;
+use crate::ingest::csv_number::scan_decimal;
 
 pub(super) struct Cursor<'a> {
     pub(super) s: &'a [u8],
@@ -49,66 +49,18 @@ impl Cursor<'_> {
                 }
             }
         }
-        let negative = rest.first() == Some(&b'-');
-        let mut j = usize::from(matches!(rest.first(), Some(b'-' | b'+')));
-        // The mantissa's first 19 digits and the exponent are gathered while scanning, for
-        // Clinger's fast path (`csv_number::clinger_f64`); more digits go to `str::parse`.
-        let (mut m, mut digits, mut too_many) = (0u64, 0u32, false);
-        let mut take = |d: u8| {
-            if digits < 19 {
-                m = m * 10 + u64::from(d - b'0');
-                digits += 1;
-            } else {
-                too_many = true;
-            }
-        };
-        let digits_start = j;
-        while let Some(&d) = rest.get(j).filter(|b| b.is_ascii_digit()) {
-            take(d);
-            j += 1;
-        }
-        let mut decimals = 0;
-        if rest.get(j) == Some(&b'.') {
-            j += 1;
-            while let Some(&d) = rest.get(j).filter(|b| b.is_ascii_digit()) {
-                take(d);
-                j += 1;
-                decimals += 1;
-            }
-        }
-        if j == digits_start || (j == digits_start + 1 && rest[digits_start] == b'.') {
+        // Sign, digits around the point and a complete exponent; Clinger's fast path where it
+        // applies, else `str::parse` of the same bytes.
+        let d = scan_decimal(rest, true);
+        if d.digits() == 0 {
             return None;
         }
-        let mut exponent = 0i32;
-        if matches!(rest.get(j), Some(b'e' | b'E')) {
-            let mut k = j + 1;
-            let negative_exponent = rest.get(k) == Some(&b'-');
-            if matches!(rest.get(k), Some(b'-' | b'+')) {
-                k += 1;
-            }
-            let exp_start = k;
-            while let Some(&d) = rest.get(k).filter(|b| b.is_ascii_digit()) {
-                exponent = (exponent * 10 + i32::from(d - b'0')).min(100_000);
-                k += 1;
-            }
-            if k > exp_start {
-                j = k;
-                if negative_exponent {
-                    exponent = -exponent;
-                }
-            } else {
-                exponent = 0;
-            }
-        }
-        let exact = if too_many {
-            None
-        } else {
-            clinger_f64(negative, m, exponent - decimals as i32)
-        };
-        let v: f64 = match exact {
+        let j = d.len;
+        let v: f64 = match d.exact() {
             Some(v) => v,
             None => std::str::from_utf8(&rest[..j]).ok()?.parse().ok()?,
         };
+        let decimals = u32::try_from(d.frac_digits).ok()?;
         self.i += j;
         Some((v, decimals))
     }
