@@ -1,6 +1,7 @@
 //! `jepa-doctor watch` on the sources that cannot be followed by offset, each grown by a writer
 //! while the binary follows it: a gzip'd rank file (rewritten, or grown by gzip members), a W&B
-//! offline run folder found through `wandb/latest-run`, an MLflow file store and an `mlflow.db`.
+//! offline run folder found through `wandb/latest-run`, an MLflow file store and an `mlflow.db`,
+//! and a Hugging Face output folder whose newest `checkpoint-N/` is the log.
 //! Each must end as `analyze` reads the finished source (row accounting, verdict, minimum), never
 //! with a UTF-8 or "Is a directory" error; a store holding several runs is refused at start.
 
@@ -145,6 +146,36 @@ fn a_wandb_offline_run_folder_is_followed_through_latest_run() -> TestResult {
         "{}",
         watched.stderr
     );
+    assert_ends_as_analyze(&watched.events, &analyze(run.path())?)
+}
+
+#[test]
+fn a_hugging_face_output_dir_follows_only_the_newest_checkpoint() -> TestResult {
+    // Each `checkpoint-N/trainer_state.json` holds the whole history to step N; `analyze` reads
+    // the highest N. A new checkpoint replaces the one followed (its rows are not added twice).
+    let hf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats/framework/hf_output_dir");
+    let run = tempfile::tempdir()?;
+    copy_tree(
+        &hf.join("checkpoint-300"),
+        &run.path().join("checkpoint-300"),
+    )?;
+    let (from, out) = (hf.join("checkpoint-600"), run.path().to_path_buf());
+    let watched = watch_while(
+        &[
+            "--json",
+            "--interval=0.2",
+            "--idle-exit=1.5",
+            &run.path().display().to_string(),
+        ],
+        move || {
+            thread::sleep(Duration::from_millis(800));
+            // The Trainer saves into `tmp-checkpoint-N/` and renames it once complete.
+            let tmp = out.join("tmp-checkpoint-600");
+            copy_tree(&from, &tmp)?;
+            std::fs::rename(&tmp, out.join("checkpoint-600"))
+        },
+    )?;
+    assert_followed_growth(&watched);
     assert_ends_as_analyze(&watched.events, &analyze(run.path())?)
 }
 

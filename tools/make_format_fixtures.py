@@ -5,6 +5,7 @@ files are committed, CI never runs this).
     python3 tools/make_format_fixtures.py [--venv DIR]
     python3 tools/make_format_fixtures.py --text-only     # only the text files below (no venv)
     python3 tools/make_format_fixtures.py --only mlflow   # only the MLflow stores
+    python3 tools/make_format_fixtures.py --only wandb    # only wandb_two_runs/
 
 Creates a throwaway virtualenv (default: a temporary folder; `--venv` to reuse one), installs the
 writers there (tensorboardX, tensorboard, mlflow-skinny + SQLAlchemy/alembic; no torch, no
@@ -35,6 +36,8 @@ What is written by which writer:
                                            their writers (Lightning metrics.csv with on_step,
                                            MMEngine scalars.json, DINOv2 training_metrics.json, HF
                                            checkpoint-N/trainer_state.json), metric names as logged
+- wandb_two_runs/wandb/                     two wandb.init(mode="offline") runs, lr_1e-3 and lr_3e-3
+                                           (the second's values × 1.2), latest-run links lr_3e-3
 - tensorboard/add_scalars/                 tensorboardX add_scalars('loss', {'jepa', 'reg'}) sub-writers
 - tensorboard/two_runs/                    two runs under one log dir
 - tensorboard/truncated_last_record/       a copy of a real file cut inside its last record
@@ -248,22 +251,25 @@ def write_mlflow(runs, store_dir, db_path):
     del mlflow
 
 
-def write_wandb_offline(rows, out_dir):
+def write_wandb_offline(runs, out_dir):
+    """One offline run folder per (name, rows), in order; `latest-run` links the last."""
     import glob
     import wandb
 
     scratch = tempfile.mkdtemp(prefix="jepa-fixture-wandb-")
     os.environ.update(WANDB_MODE="offline", WANDB_SILENT="true")
-    run = wandb.init(project="jepa", name="jepa-vitl16", mode="offline", dir=scratch)
-    for r in rows:
-        run.log(dict(zip(TAGS, r[1:])), step=r[0])
-    run.finish()
-    src = glob.glob(os.path.join(scratch, "wandb", "offline-run-*"))[0]
     fresh(out_dir)
-    dst = os.path.join(out_dir, os.path.basename(src))
-    os.makedirs(dst)
-    for f in glob.glob(os.path.join(src, "*.wandb")):
-        shutil.copy(f, dst)
+    for name, rows in runs:
+        before = set(glob.glob(os.path.join(scratch, "wandb", "offline-run-*")))
+        run = wandb.init(project="jepa", name=name, mode="offline", dir=scratch)
+        for r in rows:
+            run.log(dict(zip(TAGS, r[1:])), step=r[0])
+        run.finish()
+        (src,) = set(glob.glob(os.path.join(scratch, "wandb", "offline-run-*"))) - before
+        dst = os.path.join(out_dir, os.path.basename(src))
+        os.makedirs(dst)
+        for f in glob.glob(os.path.join(src, "*.wandb")):
+            shutil.copy(f, dst)
     os.symlink(os.path.basename(src), os.path.join(out_dir, "latest-run"))
 
 
@@ -430,8 +436,13 @@ def main():
         write_mlflow([("lr_1e-3", rows, hf_params("0.001")), ("lr_3e-3", other, hf_params("0.003"))],
                      os.path.join(two, "mlruns"), os.path.join(two, "mlflow.db"))
 
-    if "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1] == "mlflow":
-        mlflow_stores()
+    def wandb_two_runs():
+        write_wandb_offline([("lr_1e-3", rows), ("lr_3e-3", other)],
+                            os.path.join(OUT, "wandb_two_runs", "wandb"))
+
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    if only in ("mlflow", "wandb"):
+        {"mlflow": mlflow_stores, "wandb": wandb_two_runs}[only]()
         return
     write_reference(rows, os.path.join(base, "reference.csv"))
     write_wandb_export(rows, os.path.join(base, "wandb_export_hand_copy.csv"))
@@ -447,7 +458,8 @@ def main():
     write_tensorboardx(rows, os.path.join(base, "tensorboard"))
     write_tensorboard_tensors(rows, os.path.join(base, "tensorboard_tensor"))
     mlflow_stores()
-    write_wandb_offline(rows, os.path.join(base, "wandb"))
+    write_wandb_offline([("jepa-vitl16", rows)], os.path.join(base, "wandb"))
+    wandb_two_runs()
     tb = os.path.join(OUT, "tensorboard")
     write_add_scalars(rows, os.path.join(tb, "add_scalars"))
     write_two_runs(rows, os.path.join(tb, "two_runs"))

@@ -7,8 +7,9 @@
 //! or `mlflow.db`, also one level down in a sweep folder holding no log of its own, as `analyze`
 //! finds it) or a W&B CSV export with several runs is one named run per run it holds
 //! ([`multi_run_source`], from [`crate::ingest::sources::list_runs`]), each read with `--run`
-//! set to it; anything else (a run directory, a log file) is one run read exactly like `analyze`
-//! reads it ([`single_run`]). Another kind of source is one more producer in that list.
+//! set to it; a W&B folder holding several offline runs is one named run per run folder
+//! ([`wandb_runs`]); anything else (a run directory, a log file) is one run read exactly like
+//! `analyze` reads it ([`single_run`]). Another kind of source is one more producer in that list.
 //! Everything after this step — analysis, ranking, table, figure — sees only named runs.
 
 use std::io::Read;
@@ -41,7 +42,7 @@ pub struct NamedRun {
 pub type Producer = fn(&str) -> Option<Vec<NamedRun>>;
 
 /// The producers, tried in order (see the module documentation).
-pub const PRODUCERS: &[Producer] = &[saved_report, multi_run_source, single_run];
+pub const PRODUCERS: &[Producer] = &[saved_report, multi_run_source, wandb_runs, single_run];
 
 /// The named runs of the RUN arguments, in the order given, names made unique.
 pub fn named_runs(args: &[String]) -> Vec<NamedRun> {
@@ -133,6 +134,27 @@ fn runs_below(arg: &str) -> Option<Vec<RunRef>> {
         return None;
     }
     list_runs(found.to_str()?).ok()
+}
+
+/// A W&B folder holding two or more run folders (`project/wandb/offline-run-*/`, or `wandb/`
+/// itself): one named run per run folder, named by its folder and read like `analyze
+/// wandb/offline-run-…` reads it. (`analyze project/` reads only where `latest-run` points.)
+pub fn wandb_runs(arg: &str) -> Option<Vec<NamedRun>> {
+    let runs = crate::ingest::wandb::run_dirs_in(Path::new(arg));
+    if runs.len() < 2 {
+        return None;
+    }
+    Some(
+        runs.into_iter()
+            .map(|dir| {
+                let path = dir.to_string_lossy().into_owned();
+                NamedRun {
+                    name: stem(&path),
+                    source: RunSource::Logs(vec![path]),
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Anything else: one run, read like `analyze` reads its inputs.

@@ -20,7 +20,7 @@ use crate::model::{Format, MAX_STEP, MISSING};
 
 mod offline;
 
-pub use offline::{is_run_dir, parse_transaction_log, read_run_dir};
+pub use offline::{is_run_dir, parse_transaction_log, read_run_dir, run_dirs_in};
 
 /// True for a CSV whose header is W&B's export header (`Step` then `<run> - <metric>` columns).
 pub fn is_export(path: &Path) -> bool {

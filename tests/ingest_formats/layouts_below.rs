@@ -4,8 +4,9 @@
 //! `mlflow.db`, as scripts that call `mlflow.start_run()` in the sweep's working directory leave
 //! them; fixtures written by real mlflow): the store's runs are the compared runs, named as the
 //! store names them, exactly as `analyze --run` reads each. `analyze` on the same folder refuses
-//! the several runs and points to `compare`. And a framework's own folder given instead of the
-//! run folder (`lightning_logs/`, MMEngine's `<time>/`) is read like the run folder.
+//! the several runs and points to `compare`. A project folder whose `wandb/` holds several offline
+//! runs compares each. And a framework's own folder given instead of the run folder
+//! (`lightning_logs/`, MMEngine's `<time>/`) is read like the run folder.
 
 use serde_json::Value;
 
@@ -89,6 +90,39 @@ fn a_file_store_one_level_down_is_expanded_too_and_a_one_run_store_stays_one_run
     ]);
     let names: Vec<String> = runs_of(&got).into_iter().map(|r| r.0).collect();
     assert_eq!(names, ["only_run", "reference"]);
+}
+
+#[test]
+fn a_project_folder_with_several_wandb_offline_runs_compares_each_run() {
+    // Two runs written by wandb (`mode="offline"`): lr_1e-3, then lr_3e-3 (values × 1.2);
+    // `latest-run` links the second.
+    let project = fixture("formats/wandb_two_runs");
+    let wandb = fixture("formats/wandb_two_runs/wandb");
+    let mut run_dirs: Vec<std::path::PathBuf> = std::fs::read_dir(&wandb)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != "latest-run")
+        .collect();
+    run_dirs.sort();
+    assert_eq!(run_dirs.len(), 2, "{run_dirs:?}");
+    // Each run as `analyze wandb/offline-run-…` reads it, named by its folder.
+    let want: Vec<(String, Value, Value)> = run_dirs
+        .iter()
+        .map(|dir| {
+            let one = report(&[dir.to_str().unwrap()]);
+            (
+                dir.file_name().unwrap().to_string_lossy().into_owned(),
+                one["verdict"].clone(),
+                one["rebound"]["min_value"].clone(),
+            )
+        })
+        .collect();
+    assert_ne!(want[0].2, want[1].2, "two different runs");
+    for input in [&project, &wandb] {
+        assert_eq!(runs_of(&compared(&[input])), want, "{input}");
+    }
+    // `analyze` on the project folder reads where `latest-run` points: the second run.
+    assert_eq!(report(&[&project])["rebound"]["min_value"], want[1].2);
 }
 
 #[test]
