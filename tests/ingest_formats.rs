@@ -101,6 +101,9 @@ mod same_run;
 #[path = "ingest_formats/layouts_below.rs"]
 mod layouts_below;
 
+#[path = "ingest_formats/several_runs.rs"]
+mod several_runs;
+
 #[test]
 fn compressed_copies_read_like_the_plain_file() {
     let plain = fixture("formats/same_run/reference.csv");

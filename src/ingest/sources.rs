@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 // Re-exported: readers and `watch` that name them through `sources` keep working.
 pub use super::run_pick::{RunTables, pick};
+use super::table::{KeyKind, split_epoch_itr};
 use super::{IngestOptions, Loaded, Parsed, Source, mlflow, tensorboard, wandb};
 use crate::error::IngestError;
 use crate::model::Format;
@@ -257,16 +258,19 @@ pub fn check_one_run(inputs: &[String], loaded: &Loaded) -> Result<(), IngestErr
     }
     // Parts of one run continue each other (a restart resumes from a checkpoint, after the first
     // step of the part before it); two logs that start at the same step are two runs, or two
-    // copies of one, and are never averaged.
-    let mut starts: Vec<(u64, &str)> = files
+    // copies of one, and are never averaged. The rank files count as one log (their earliest
+    // start), and a log keyed by (epoch, itr) starting in the first epoch starts at step `itr`
+    // whatever the iterations per epoch, so it meets a log keyed by global steps.
+    let mut starts: Vec<(u64, &Source)> = files
         .iter()
         .filter(|(s, _)| s.rank.is_none())
-        .filter_map(|(s, p)| Some((p.table.keys.first()?, s.name.as_str())))
+        .chain(ranked.iter().min_by_key(|(_, p)| p.table.keys.first()))
+        .filter_map(|(s, p)| Some((comparable_start(p)?, s)))
         .collect();
-    starts.sort_unstable();
+    starts.sort_unstable_by_key(|(start, _)| *start);
     for pair in starts.windows(2) {
         if pair[0].0 == pair[1].0 {
-            return Err(several_runs(&[pair[0].1, pair[1].1]));
+            return Err(same_start(pair[0].1, pair[1].1));
         }
     }
     // Logs of the same name in different folders are different runs' logs.
@@ -300,7 +304,7 @@ fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
     };
     let (first_source, first) = ranked[0];
     let (first_tag, _) = tag(first_source).unwrap_or_default();
-    let mut seen: Vec<(u32, &str, String, u64)> = Vec::new();
+    let mut seen: Vec<(u32, &Source, String, u64)> = Vec::new();
     for (source, parsed) in ranked {
         let (t, digits) = tag(source).unwrap_or_default();
         if t != first_tag {
@@ -308,9 +312,15 @@ fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
         }
         let rank = source.rank.unwrap_or(0);
         let rows = parsed.table.account.rows_read;
-        if let Some((_, other, other_digits, other_rows)) =
-            seen.iter().find(|(r, _, _, _)| *r == rank)
+        if let Some((other_source, other_digits, other_rows)) = seen
+            .iter()
+            .find(|(r, ..)| *r == rank)
+            .map(|(_, o, d, n)| (*o, d, *n))
         {
+            if let Some(twice) = given_twice(other_source, source) {
+                return Err(twice);
+            }
+            let other = &other_source.name;
             // One log name twice (`jepa_r0.csv` and `jepa_r0.csv.gz`): a copy or an archive of
             // the same rank left beside it, not another run.
             if *other_digits == digits {
@@ -334,7 +344,7 @@ fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
                 source.name
             )));
         }
-        seen.push((rank, source.name.as_str(), digits, rows));
+        seen.push((rank, source, digits, rows));
         if parsed.table.names != first.table.names {
             return Err(IngestError::usage(format!(
                 "{} and {} have different columns, so they are not ranks of one run; analyse each on its own, or compare them with `jepa-doctor compare {} {}`",
@@ -358,6 +368,81 @@ fn check_ranks(ranked: &[&(Source, Parsed)]) -> Result<(), IngestError> {
         }
     }
     Ok(())
+}
+
+/// The first step of a log on the global step axis, where it is known before the iterations per
+/// epoch are: a global step, or `itr` for an (epoch, itr) key in the first epoch (epoch 0 or 1,
+/// as `clean` counts from there).
+fn comparable_start(p: &Parsed) -> Option<u64> {
+    let first = p.table.keys.first()?;
+    match p.key_kind {
+        KeyKind::Step => Some(first),
+        KeyKind::EpochItr => {
+            let (epoch, itr) = split_epoch_itr(first);
+            (epoch <= 1).then_some(itr)
+        }
+    }
+}
+
+/// Two logs that start at the same step: one file given twice, two copies of one log, or two
+/// runs.
+fn same_start(a: &Source, b: &Source) -> IngestError {
+    let (Some(pa), Some(pb)) = (a.path.as_deref(), b.path.as_deref()) else {
+        return several_runs(&[&a.name, &b.name]);
+    };
+    if let Some(twice) = given_twice(a, b) {
+        return twice;
+    }
+    if identical_contents(pa, pb) {
+        return IngestError::usage(format!(
+            "{} and {} are copies of one log (identical bytes), not parts or ranks of one run; pass one of them",
+            a.name, b.name
+        ));
+    }
+    several_runs(&[&a.name, &b.name])
+}
+
+/// The refusal of one file given twice (the same path, or two names of one file), if it is.
+fn given_twice(a: &Source, b: &Source) -> Option<IngestError> {
+    let (pa, pb) = (a.path.as_deref()?, b.path.as_deref()?);
+    if !same_file::is_same_file(pa, pb).unwrap_or(false) {
+        return None;
+    }
+    Some(IngestError::usage(if a.name == b.name {
+        format!("{} is given twice; pass it once", a.name)
+    } else {
+        format!(
+            "{} and {} are one file given twice; pass it once",
+            a.name, b.name
+        )
+    }))
+}
+
+/// Whether two files hold the same bytes (read in 64 KiB blocks; false on any read error).
+fn identical_contents(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (Ok(fa), Ok(fb)) = (std::fs::File::open(a), std::fs::File::open(b)) else {
+        return false;
+    };
+    let (Ok(ma), Ok(mb)) = (fa.metadata(), fb.metadata()) else {
+        return false;
+    };
+    if ma.len() != mb.len() {
+        return false;
+    }
+    let (mut ra, mut rb) = (std::io::BufReader::new(fa), std::io::BufReader::new(fb));
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let Ok(n) = ra.read(&mut ba) else {
+            return false;
+        };
+        if n == 0 {
+            return true;
+        }
+        if rb.read_exact(&mut bb[..n]).is_err() || ba[..n] != bb[..n] {
+            return false;
+        }
+    }
 }
 
 fn several_runs(names: &[&str]) -> IngestError {

@@ -1,0 +1,143 @@
+//! Logs given together are one run's parts only when they continue each other: two logs that
+//! start at the same step are two runs (or one log twice) and are refused, whatever their
+//! formats — a V-JEPA CSV keyed by (epoch, itr) meets a log keyed by global steps at step `itr`
+//! of its first epoch. Generated runs of every pair of formats, with known truth: different runs
+//! starting together are refused naming both; one run cut in two parts, in two formats, is
+//! read as one run with every row; one file given twice and a byte-identical copy are named so.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{doctor, refusal, report};
+
+const FORMATS: [&str; 4] = ["vjepa-csv", "csv", "jsonl", "trainer_state"];
+
+/// Iterations per epoch of the V-JEPA CSVs (steps are `(epoch − 1) · IPE + itr`).
+const IPE: u64 = 100;
+
+/// A descending loss of run `seed` at `step`.
+fn loss(seed: u64, step: u64) -> f64 {
+    let level = 0.5 + 0.1 * seed as f64;
+    level + 2.0 * (-(step as f64) / 150.0).exp() + 0.01 * ((step * 7 + seed * 13) % 11) as f64
+}
+
+/// Writes steps `from..to` of run `seed` in `format` to `dir`; returns the file.
+fn write(dir: &Path, name: &str, format: &str, seed: u64, from: u64, to: u64) -> PathBuf {
+    let steps = from..to;
+    let (file, text) = match format {
+        "vjepa-csv" => (
+            format!("{name}.csv"),
+            std::iter::once("epoch,itr,loss,loss-jepa,reg-loss".to_string())
+                .chain(steps.map(|s| {
+                    let l = loss(seed, s);
+                    format!("{},{},{l:.5},{l:.5},0.5", s / IPE + 1, s % IPE)
+                }))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        "csv" => (
+            format!("{name}_steps.csv"),
+            std::iter::once("step,loss".to_string())
+                .chain(steps.map(|s| format!("{s},{:.5}", loss(seed, s))))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        "jsonl" => (
+            format!("{name}.jsonl"),
+            steps
+                .map(|s| format!(r#"{{"step": {s}, "loss": {:.5}}}"#, loss(seed, s)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        "trainer_state" => {
+            let history: Vec<Value> = steps
+                .map(|s| serde_json::json!({"step": s, "loss": loss(seed, s)}))
+                .collect();
+            (
+                format!("{name}_trainer_state.json"),
+                serde_json::json!({ "log_history": history }).to_string(),
+            )
+        }
+        _ => unreachable!("{format}"),
+    };
+    let path = dir.join(file);
+    std::fs::write(&path, text + "\n").unwrap();
+    path
+}
+
+fn arg(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn two_runs_that_start_together_are_refused_in_every_pair_of_formats() {
+    let mut refused = 0;
+    for a in FORMATS {
+        for b in FORMATS {
+            let dir = tempfile::tempdir().unwrap();
+            let first = write(dir.path(), "run_a", a, 1, 0, 300);
+            let second = write(dir.path(), "run_b", b, 2, 0, 300);
+            let err = refusal(&[arg(&first), arg(&second)]);
+            assert!(err.contains("different runs"), "{a} + {b}: {err}");
+            assert!(
+                err.contains("run_a") && err.contains("run_b"),
+                "{a} + {b}: {err}"
+            );
+            refused += 1;
+        }
+    }
+    println!(
+        "{refused} of {} pairs of different runs refused",
+        FORMATS.len().pow(2)
+    );
+}
+
+#[test]
+fn one_run_in_two_parts_of_different_formats_is_read_whole() {
+    for a in FORMATS {
+        for b in FORMATS {
+            let dir = tempfile::tempdir().unwrap();
+            // A restart resumes at step 300 (epoch 4 of the V-JEPA CSV) and logs in `b`.
+            let first = write(dir.path(), "part_1", a, 1, 0, 300);
+            let second = write(dir.path(), "part_2", b, 1, 300, 600);
+            let r = report(&[arg(&first), arg(&second)]);
+            assert_eq!(r["input"]["rows_used"], 600, "{a} + {b}: {}", r["input"]);
+            assert_eq!(
+                r["input"]["sources"].as_array().unwrap().len(),
+                2,
+                "{a} + {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn one_file_twice_and_a_copy_of_one_log_are_named_so() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in FORMATS {
+        let log = write(dir.path(), "run", format, 1, 0, 300);
+        let err = refusal(&[arg(&log), arg(&log)]);
+        assert!(err.contains("is given twice"), "{format}: {err}");
+        let other_name = dir.path().join(".").join(log.file_name().unwrap());
+        let err = refusal(&[arg(&log), arg(&other_name)]);
+        assert!(err.contains("one file given twice"), "{format}: {err}");
+        let copy = dir.path().join(format!(
+            "copy_{}",
+            log.file_name().unwrap().to_string_lossy()
+        ));
+        std::fs::copy(&log, &copy).unwrap();
+        let err = refusal(&[arg(&log), arg(&copy)]);
+        assert!(err.contains("copies of one log"), "{format}: {err}");
+    }
+    // A rank file beside a plain copy of itself is refused too (it was averaged as restarts).
+    let ranked = dir.path().join("jepa_r0.csv");
+    let plain = write(dir.path(), "plain", "vjepa-csv", 3, 0, 300);
+    std::fs::copy(&plain, &ranked).unwrap();
+    let out = doctor()
+        .args(["analyze", arg(&plain), arg(&ranked)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("copies of one log"));
+}
