@@ -177,7 +177,7 @@ pub(super) fn parse_loss_fields(
     let mut c = Cursor { s: line, i: from };
     c.skip_spaces();
     let (loss, decimals) = c
-        .number()
+        .value(true)?
         .ok_or_else(|| format!("loss value is not a number: {}", preview(&line[from..])))?;
     out.push(meter("loss", loss, decimals));
     loop {
@@ -187,12 +187,12 @@ pub(super) fn parse_loss_fields(
         }
         if c.eat(b"| p") {
             // V-JEPA: `| p0.826 r0.883 |`
-            if let Some((p, d)) = c.number() {
+            if let Some((p, d)) = c.value(true)? {
                 out.push(meter("loss-jepa", p, d));
             }
             c.skip_spaces();
             if c.eat(b"r")
-                && let Some((r, d)) = c.number()
+                && let Some((r, d)) = c.value(true)?
             {
                 out.push(meter("reg-loss", r, d));
             }
@@ -200,7 +200,7 @@ pub(super) fn parse_loss_fields(
             let names = ["input_var", "input_var_min"];
             for name in names {
                 c.skip_spaces();
-                if let Some((v, d)) = c.number() {
+                if let Some((v, d)) = c.value(true)? {
                     out.push(meter(name, v, d));
                 }
             }
@@ -208,11 +208,11 @@ pub(super) fn parse_loss_fields(
             c.skip_spaces();
             masks(&mut c, out);
         } else if c.peek() == Some(b'[') {
-            bracket(&mut c, out);
+            bracket(&mut c, out)?;
         } else if c.peek() == Some(b'(') {
             // I-JEPA: `(812.0 ms)`
             c.i += 1;
-            if let Some((v, d)) = c.number() {
+            if let Some((v, d)) = c.value(true)? {
                 out.push(meter("time (ms)", v, d));
             }
             c.skip_until(b')');
@@ -224,20 +224,20 @@ pub(super) fn parse_loss_fields(
 }
 
 /// `[0.31, 0.20]` (2-AC losses), `[name: value unit]`, `[grad: a -> b]`.
-fn bracket(c: &mut Cursor, out: &mut Vec<Field>) {
+fn bracket(c: &mut Cursor, out: &mut Vec<Field>) -> Result<(), String> {
     c.i += 1; // '['
     c.skip_spaces();
-    if let Some((first, d1)) = c.number() {
+    if let Some((first, d1)) = c.value(false)? {
         c.skip_spaces();
         if c.eat(b",") {
             c.skip_spaces();
-            if let Some((second, d2)) = c.number() {
+            if let Some((second, d2)) = c.value(false)? {
                 out.push(meter("jloss", first, d1));
                 out.push(meter("sloss", second, d2));
             }
         }
         c.skip_until(b']');
-        return;
+        return Ok(());
     }
     let name_start = c.i;
     while let Some(b) = c.peek() {
@@ -249,12 +249,12 @@ fn bracket(c: &mut Cursor, out: &mut Vec<Field>) {
     let (name, text) = name_in(c.s, name_start..c.i, Name::Text);
     if !c.eat(b":") {
         c.skip_until(b']');
-        return;
+        return Ok(());
     }
     c.skip_spaces();
-    let Some((value, decimals)) = c.number() else {
+    let Some((value, decimals)) = c.value(true)? else {
         c.skip_until(b']');
-        return;
+        return Ok(());
     };
     c.skip_spaces();
     let named = |name: Name| Field {
@@ -272,7 +272,7 @@ fn bracket(c: &mut Cursor, out: &mut Vec<Field>) {
             out.push(named(Name::Fixed("grad-norm")));
             if c.eat(b"->") {
                 c.skip_spaces();
-                if let Some((clipped, d)) = c.number() {
+                if let Some((clipped, d)) = c.value(true)? {
                     out.push(Field {
                         name: Name::Fixed("grad-norm-clipped"),
                         value: clipped,
@@ -287,6 +287,7 @@ fn bracket(c: &mut Cursor, out: &mut Vec<Field>) {
         _ => {}
     }
     c.skip_until(b']');
+    Ok(())
 }
 
 /// The name in `line[range]` trimmed (`str::trim` of its lossy text): as `slice` of the line

@@ -65,6 +65,40 @@ impl Cursor<'_> {
         Some((v, decimals))
     }
 
+    /// A field's value: [`Self::number`] where a value ends — at a space, `|`, `,`, `]`, `)` or
+    /// the line's end. `Ok(None)` when no number starts here; an error naming the text when one
+    /// runs on into a letter, a digit group or a point (`1e`, `1e+`, `0x10`, `1.2.3`, `0.5abc`,
+    /// `1e5e5`), or, for `decimal_comma_checked`, a comma and a digit (`1,5`): never read as its
+    /// longest numeric prefix.
+    pub(super) fn value(
+        &mut self,
+        decimal_comma_checked: bool,
+    ) -> Result<Option<(f64, u32)>, String> {
+        let start = self.i;
+        let Some(v) = self.number() else {
+            return Ok(None);
+        };
+        let runs_on = match self.peek() {
+            Some(b) if b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'+' => true,
+            Some(b',') => {
+                decimal_comma_checked && self.s.get(self.i + 1).is_some_and(u8::is_ascii_digit)
+            }
+            _ => false,
+        };
+        if !runs_on {
+            return Ok(Some(v));
+        }
+        let end = self.s[start..]
+            .iter()
+            .position(|b| matches!(b, b' ' | b'\t' | b'|' | b']' | b')'))
+            .map_or(self.s.len(), |n| start + n);
+        let text = String::from_utf8_lossy(&self.s[start..end]);
+        Err(format!(
+            "`{}` is not a number",
+            text.chars().take(30).collect::<String>()
+        ))
+    }
+
     /// A whole number of at most 12 digits (an epoch, an iteration, a rank).
     pub(super) fn whole(&mut self) -> Option<u64> {
         let start = self.i;

@@ -112,3 +112,32 @@ fn names_taken_from_the_line_are_trimmed_like_str_trim() {
     assert_eq!(out[1].name.text(invalid), "w\u{fffd}d");
     assert!(out[1].name.is("w\u{fffd}d", invalid));
 }
+
+#[test]
+fn a_value_that_runs_on_past_its_number_refuses_the_line() {
+    // Each malformed value in each position of a V-JEPA loss line: the line is refused naming
+    // the text, never read as the number's longest prefix.
+    let bad = [
+        "1e", "1e+", "1e-", "0x10", "1.2.3", "0.5abc", "1e5e5", "12e3.5", "1,5", "0_5",
+    ];
+    let lines = [
+        " {} | p0.5 r0.5 |",
+        " 0.5 | p{} r0.5 |",
+        " 0.5 | p0.5 r{} |",
+        " 0.5 | p0.5 r0.5 | [wd: {}]",
+        " 0.5 | p0.5 r0.5 | [gpu: {} ms]",
+    ];
+    for text in bad {
+        for line in lines {
+            let body = line.replace("{}", text);
+            let mut out = Vec::new();
+            let err = parse_loss_fields(body.as_bytes(), 0, &mut out)
+                .expect_err(&format!("{body:?} was read"));
+            assert!(err.contains(text), "{body:?}: {err}");
+        }
+    }
+    // Values that end where a value ends are read as before.
+    let f = fields(" 1e5 | p-0.5 r+2 | [0.31,0.20] [lr: 1.00e-04] (812.0 ms)");
+    let values: Vec<f64> = f.iter().map(|x| x.1).collect();
+    assert_eq!(values, [1e5, -0.5, 2.0, 0.31, 0.20, 1e-4, 812.0]);
+}
