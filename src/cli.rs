@@ -103,8 +103,11 @@ pub fn parse() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
     let mut cmd = Cli::command();
     let args = output_values::join_output_values(std::env::args_os().collect());
-    let matches = cmd.clone().get_matches_from(args);
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
+    let matches = cmd
+        .clone()
+        .try_get_matches_from(args)
+        .unwrap_or_else(|e| exit_on(e));
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| exit_on(e.format(&mut cmd)));
     if let (Command::Analyze(args), Some(("analyze", sub))) =
         (&mut cli.command, matches.subcommand())
     {
@@ -117,6 +120,26 @@ pub fn parse() -> Cli {
             .collect();
     }
     cli
+}
+
+/// Exits on a clap outcome: help and version as clap prints them (exit 0); a usage error once,
+/// as every error of ours is printed, `jepa-doctor: error: …` with clap's usage and tip (exit 2).
+fn exit_on(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    use std::io::Write;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    let text = e.render().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    // Standard error may be closed or full: nothing else to say then, the exit code remains.
+    let _ = write!(std::io::stderr(), "jepa-doctor: error: {text}");
+    std::process::exit(2)
 }
 
 /// The first options of `analyze` and `watch`: one run's inputs, how to read them and how to
@@ -161,11 +184,11 @@ pub struct CompareOutputArgs {
     pub rank_by: crate::compare::rank::RankBy,
 
     /// Write the comparison as JSON to FILE, or to standard output with - (the default value).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub json: Option<String>,
 
     /// Write the comparison as Markdown to FILE, or to standard output with -.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub markdown: Option<String>,
 
     /// Draw every run's smoothed JEPA loss on one axis to FILE (.png or .svg).
@@ -317,7 +340,7 @@ pub struct OutputArgs {
     ///
     /// A run directory or a log after --json is an input, never the output path: `--json RUN_DIR`
     /// reads RUN_DIR and prints the report.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub json: Option<String>,
 
     /// Draw the loss report to FILE (.png or .svg).
@@ -339,7 +362,7 @@ pub struct OutputArgs {
 
     /// Write a Markdown summary (for a CI job summary): --markdown alone or --markdown - to
     /// standard output, --markdown FILE (or --markdown=FILE) to a file.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub markdown: Option<String>,
 
     /// Link the figure in the Markdown summary to URL (where it was published, e.g. a CI
@@ -348,7 +371,7 @@ pub struct OutputArgs {
     pub figure_url: Option<String>,
 
     /// Write the cleaned, merged series as CSV (step, then one column per series).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub export: Option<String>,
 
     /// Add GitHub Actions workflow annotations (::error / ::warning / ::notice) for the findings

@@ -111,8 +111,13 @@ impl AnalyzeSettings {
             .map(|(flag, _)| *flag)
             .collect();
         if on_stdout.len() > 1 {
+            let (all, one) = if on_stdout.len() == 2 {
+                ("both", "one of them")
+            } else {
+                ("all", "all but one")
+            };
             return Err(UsageError(format!(
-                "{} all write to standard output; send all but one to a file",
+                "{} {all} write to standard output; send {one} to a file",
                 on_stdout.join(" and ")
             )));
         }

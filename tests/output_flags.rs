@@ -196,7 +196,66 @@ fn json_and_markdown_alone_both_want_stdout() {
         ])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--json and --markdown"));
+        .stderr(predicate::str::contains(
+            "--json and --markdown both write to standard output; send one of them to a file",
+        ));
+}
+
+#[test]
+fn an_empty_output_value_is_a_usage_error_before_anything_is_read() {
+    for command in ["analyze", "compare"] {
+        for flag in ["--json=", "--markdown=", "--export=", "--plot="] {
+            if command == "compare" && flag == "--export=" {
+                continue;
+            }
+            let out = doctor()
+                .args([command, flag, &fixture("samples/recipe")])
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {flag}: {err}");
+            // Printed once, as every error: `jepa-doctor: error: …` naming the flag.
+            assert!(
+                err.starts_with("jepa-doctor: error: "),
+                "{command} {flag}: {err}"
+            );
+            assert_eq!(err.matches("error:").count(), 1, "{err}");
+            assert!(
+                err.contains(flag.trim_end_matches('=')),
+                "{command} {flag}: {err}"
+            );
+            assert!(out.stdout.is_empty(), "{command} {flag}");
+        }
+    }
+    // Any other argument error has the same prefix (clap's own wording and tip after it).
+    let out = doctor().args(["analyze", "--bogus", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("jepa-doctor: error: unexpected argument '--bogus'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_output_folder_is_named_as_the_user_wrote_it() {
+    let out = doctor()
+        .args([
+            "analyze",
+            &fixture("samples/recipe"),
+            "--json=./no/such/dir/r.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("./no/such/dir/r.json"), "{err}");
+    assert!(err.contains("No such file or directory"), "{err}");
+    // Not the random temporary file it would have been written through.
+    assert!(
+        !err.contains(".jepa-doctor-") && !err.contains(".tmp"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -320,6 +320,17 @@ struct TempFile {
     inner: Option<tempfile::NamedTempFile>,
 }
 
+/// tempfile's error names its random file (`<OS cause> at path "/abs/.jepa-doctor-x1.tmp"`, its
+/// `PathError`, whose inner error it does not expose); the caller names the target the user gave,
+/// so only the OS cause is kept.
+fn without_temp_path(e: io::Error) -> io::Error {
+    let text = e.to_string();
+    match text.split_once(" at path ") {
+        Some((cause, _)) => io::Error::new(e.kind(), cause.to_string()),
+        None => e,
+    }
+}
+
 impl TempFile {
     fn create_in(dir: &Path) -> io::Result<TempFile> {
         install_signal_cleanup();
@@ -333,7 +344,7 @@ impl TempFile {
         }
         // Created and registered under the lock: a signal sees every temporary file on disk.
         let mut live = live_temps();
-        let tmp = builder.tempfile_in(dir)?;
+        let tmp = builder.tempfile_in(dir).map_err(without_temp_path)?;
         live.push(tmp.path().to_path_buf());
         Ok(TempFile { inner: Some(tmp) })
     }

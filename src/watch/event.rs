@@ -154,8 +154,11 @@ pub fn status_line(eval: &Evaluation, files: usize) -> String {
         .iter()
         .find(|f| f.severity >= crate::diagnose::finding::Severity::Warning);
     let state = match worst {
-        Some(f) => format!("{} ({})", eval.diagnosis.verdict.as_str(), f.code.as_str()),
-        None => eval.diagnosis.verdict.as_str().to_string(),
+        // `rebound (rebound)` would say one thing twice.
+        Some(f) if f.code.as_str() != eval.diagnosis.verdict.as_str() => {
+            format!("{} ({})", eval.diagnosis.verdict.as_str(), f.code.as_str())
+        }
+        _ => eval.diagnosis.verdict.as_str().to_string(),
     };
     parts.push(state);
     if let Some(note) = &eval.note {
