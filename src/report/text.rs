@@ -311,7 +311,7 @@ fn write_rebound(
                 ))
             }
             Some(reg) => facts.push(format!(
-                "{} after the minimum: {} ({}, {})",
+                "{} after the minimum: {} (change {}, {})",
                 reg.series,
                 r.reg_trend_after_min.as_str(),
                 human::signed(reg.change),

@@ -76,7 +76,7 @@ pub(super) fn draw_reg<DB: DrawingBackend>(
                     ORANGE.stroke_width(3),
                 ))?
                 .label(legend.label(format!(
-                    "after the JEPA minimum: {} ({}, {})",
+                    "after the JEPA minimum: {} (change {}, {})",
                     r.reg_trend_after_min.as_str(),
                     human::signed(detail.change),
                     human::p_eq(detail.p_value)
