@@ -354,3 +354,56 @@ fn duplicate_json_steps_last_wins_and_counted() {
     assert_eq!(run.input.rows.rows_replaced, 1);
     assert_eq!(values(&run, "loss"), [(0, 1.0), (1, 0.8)]);
 }
+
+#[test]
+fn text_in_a_numeric_key_is_noted_with_its_first_line_and_count() {
+    // Seeded placements of text values ("1e", "1.2.3", "0x10") in a loss logged as numbers, and a
+    // label key that only ever holds text. (An empty string or "n/a" is a value not logged, not text.)
+    for seed in 1..=20u64 {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let texts = ["\"1e\"", "\"1.2.3\"", "\"0x10\""];
+        let mut lines = Vec::new();
+        let mut damaged: Vec<usize> = Vec::new();
+        for step in 0..120usize {
+            let loss = if step > 0 && next() % 10 == 0 {
+                damaged.push(step + 1);
+                texts[(next() % 3) as usize].to_string()
+            } else {
+                format!("{:.4}", 1.0 / (1.0 + step as f64 / 50.0))
+            };
+            lines.push(format!(
+                r#"{{"step": {step}, "loss": {loss}, "lr": 0.001, "mode": "train"}}"#
+            ));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train.jsonl");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let run = load(&[path.display().to_string()], &IngestOptions::default()).unwrap();
+        let warnings = run.parsed[0].1.table.warnings.join("\n");
+        if damaged.is_empty() {
+            assert!(!warnings.contains("instead of a number"), "{warnings}");
+        } else {
+            let n = damaged.len();
+            let want = format!(
+                "loss: text instead of a number in {n} record{}, left out (first at line {}",
+                if n == 1 { "" } else { "s" },
+                damaged[0]
+            );
+            assert!(
+                warnings.contains(&want),
+                "seed {seed}: want {want}: {warnings}"
+            );
+        }
+        assert!(
+            warnings.contains("keys holding text ignored: mode"),
+            "{warnings}"
+        );
+        assert!(!warnings.contains("ignored: loss"), "{warnings}");
+    }
+}

@@ -35,7 +35,7 @@ pub(super) struct RecordSink<'a> {
     carried: u64,
     /// Some records had no step and none before them did: the record order is the step.
     by_order: bool,
-    text_keys: Vec<String>,
+    text_keys: Vec<TextKey>,
     /// Names that two keys of one record flatten to.
     collisions: Vec<String>,
 }
@@ -68,9 +68,16 @@ impl<'a> RecordSink<'a> {
 
     /// Adds a record flattened by [`flatten_record`].
     pub(super) fn add_flattened(&mut self, flat: Flat, at: Location) {
-        for name in flat.text {
-            if self.text_keys.len() < MAX_TEXT_KEYS {
-                self.text_keys.push(name);
+        for (name, shown) in flat.text {
+            if let Some(known) = self.text_keys.iter_mut().find(|k| k.name == name) {
+                known.records += 1;
+            } else if self.text_keys.len() < MAX_TEXT_KEYS {
+                self.text_keys.push(TextKey {
+                    name,
+                    records: 1,
+                    first: at,
+                    shown,
+                });
             }
         }
         if flat.nested && self.collisions.len() < 8 {
@@ -238,13 +245,35 @@ impl<'a> RecordSink<'a> {
                 crate::human::names(&self.collisions)
             ));
         }
-        self.text_keys.sort();
-        self.text_keys.dedup();
-        if !self.text_keys.is_empty() {
-            let shown: Vec<&str> = self.text_keys.iter().take(8).map(String::as_str).collect();
+        // A key that holds numbers in other records lost these values (a damaged or
+        // placeholder value); a key that only ever holds text is a label, not a series.
+        let (damaged, labels): (Vec<TextKey>, Vec<TextKey>) = std::mem::take(&mut self.text_keys)
+            .into_iter()
+            .partition(|k| self.builder.names().contains(&k.name));
+        for k in damaged.iter().take(8) {
+            let at = match k.first {
+                Location::Line(n) => format!("line {n}"),
+                Location::Record(n) => format!("record {n}"),
+            };
+            self.builder.warn(format!(
+                "{path}: {}: text instead of a number in {} record{}, left out (first at {at}: {})",
+                k.name,
+                k.records,
+                if k.records == 1 { "" } else { "s" },
+                k.shown
+            ));
+        }
+        let mut labels: Vec<&str> = labels.iter().map(|k| k.name.as_str()).collect();
+        labels.sort_unstable();
+        if !labels.is_empty() {
             self.builder.warn(format!(
                 "{path}: keys holding text ignored: {}",
-                shown.join(", ")
+                labels
+                    .iter()
+                    .take(8)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         let key_kind = self.key_kind.unwrap_or(KeyKind::Step);
@@ -272,12 +301,21 @@ pub(super) struct Leaf {
 /// Text keys kept per record and in all (for the "keys holding text" note).
 const MAX_TEXT_KEYS: usize = 64;
 
+/// A key that held text, not a number: how many records, where first, and that text (escaped).
+struct TextKey {
+    name: String,
+    records: u64,
+    first: Location,
+    shown: String,
+}
+
 /// A record flattened: its leaves, whether it nested objects (names may collide), and the names
 /// of keys that held text.
 pub(super) struct Flat {
     leaves: Vec<Leaf>,
     nested: bool,
-    text: Vec<String>,
+    /// (name, the text as shown in messages).
+    text: Vec<(String, String)>,
 }
 
 /// Flattens a record's numeric leaves (and unusable values under step-like names).
@@ -307,8 +345,8 @@ pub(super) fn flatten_record(obj: &Map<String, Value>, opts: &JsonOptions) -> Fl
 
 /// What [`flatten`] needs to know besides the object.
 struct Flattening<'a> {
-    /// Non-numeric keys (for the "keys holding text" note).
-    text: &'a mut Vec<String>,
+    /// Non-numeric keys and their text (for the "keys holding text" note).
+    text: &'a mut Vec<(String, String)>,
     /// Whether a name may hold the step (its non-numeric values are kept as unusable steps).
     is_key_name: &'a dyn Fn(&str) -> bool,
     /// Whether a nested object was flattened (names may then collide).
@@ -376,7 +414,8 @@ fn flatten(
                         if (how.is_key_name)(&name) {
                             out.push(unusable(crate::ingest::values::show_cell(s.as_bytes())));
                         } else if how.text.len() < MAX_TEXT_KEYS {
-                            how.text.push(name);
+                            how.text
+                                .push((name, crate::ingest::values::show_cell(s.as_bytes())));
                         }
                     }
                 }
