@@ -277,6 +277,35 @@ fn an_excursion_beyond_f32_that_recovers_is_a_spike() {
     );
 }
 
+/// A spike at the largest `f64` has no finite ratio to its level: the message says so instead of
+/// "inf× its level".
+#[test]
+fn a_spike_at_the_largest_f64_has_no_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("jepa_r0.csv");
+    let text: String = csv_text()
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i <= ROWS - BLOWN)
+        .map(|(i, l)| match i {
+            251 => "3,50,1.7976931348623157e308,1.7976931348623157e308,0.13750\n".to_string(),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&csv, text).unwrap();
+    let o = analyze(&csv, false);
+    assert!(matches!(o.code, Some(0 | 1)), "{}", o.stderr);
+    let findings = o.report["findings"].as_array().unwrap();
+    let spikes = findings.iter().find(|f| f["code"] == "spikes").unwrap();
+    let message = spikes["message"].as_str().unwrap();
+    assert!(message.contains("1.80e308"), "{message}");
+    assert!(
+        message.contains("beyond any ratio to its level"),
+        "{message}"
+    );
+    assert!(!message.contains("inf"), "{message}");
+}
+
 /// Beyond `f64` (`1e309`) a value is an infinity, as before: the run diverged.
 #[test]
 fn a_loss_beyond_f64_is_an_infinity() {

@@ -340,14 +340,19 @@ pub fn spikes(ctx: &Context, series: &Series, s: &Spikes) -> Option<Finding> {
     } else {
         Severity::Info
     };
+    // A peak near f64::MAX over a level below 1 has no finite ratio.
+    let how_far = if worst.ratio.is_finite() {
+        format!("{}× its level", human::value(worst.ratio))
+    } else {
+        "beyond any ratio to its level".to_string()
+    };
     let mut message = format!(
-        "{} spike{} in {}; the worst, {} at {}, is {}× its level",
+        "{} spike{} in {}; the worst, {} at {}, is {how_far}",
         s.events.len(),
         if s.events.len() == 1 { "" } else { "s" },
         series.name,
         human::value(worst.peak_value),
         ctx.when(worst.peak_step),
-        human::value(worst.ratio)
     );
     if let Some(p) = s.period {
         message.push_str(&format!(
