@@ -241,10 +241,8 @@ fn a_loss_beyond_f32_keeps_its_value_in_every_reader_and_output() {
     );
 }
 
-/// A loss that comes back from a value beyond f32 did not diverge: the excursion is a spike,
-/// quoted with its exact value, and exported as logged.
-#[test]
-fn an_excursion_beyond_f32_that_recovers_is_a_spike() {
+/// The run of [`csv_text`] cut before it blows up, with one step (250) at `value`, analysed.
+fn recovered_excursion_to(value: &str) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("jepa_r0.csv");
     let text: String = csv_text()
@@ -252,12 +250,19 @@ fn an_excursion_beyond_f32_that_recovers_is_a_spike() {
         .enumerate()
         .filter(|(i, _)| *i <= ROWS - BLOWN)
         .map(|(i, l)| match i {
-            251 => "3,50,1e39,1e39,0.13750\n".to_string(),
+            251 => format!("3,50,{value},{value},0.13750\n"),
             _ => format!("{l}\n"),
         })
         .collect();
     std::fs::write(&csv, text).unwrap();
-    let o = analyze(&csv, false);
+    analyze(&csv, false)
+}
+
+/// A loss that comes back from a value beyond f32 did not diverge: the excursion is a spike,
+/// quoted with its exact value, and exported as logged.
+#[test]
+fn an_excursion_beyond_f32_that_recovers_is_a_spike() {
+    let o = recovered_excursion_to("1e39");
     assert!(matches!(o.code, Some(0 | 1)), "{}", o.stderr);
     let findings = o.report["findings"].as_array().unwrap();
     let codes: Vec<&str> = findings.iter().filter_map(|f| f["code"].as_str()).collect();
@@ -281,19 +286,7 @@ fn an_excursion_beyond_f32_that_recovers_is_a_spike() {
 /// "inf× its level".
 #[test]
 fn a_spike_at_the_largest_f64_has_no_ratio() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("jepa_r0.csv");
-    let text: String = csv_text()
-        .lines()
-        .enumerate()
-        .filter(|(i, _)| *i <= ROWS - BLOWN)
-        .map(|(i, l)| match i {
-            251 => "3,50,1.7976931348623157e308,1.7976931348623157e308,0.13750\n".to_string(),
-            _ => format!("{l}\n"),
-        })
-        .collect();
-    std::fs::write(&csv, text).unwrap();
-    let o = analyze(&csv, false);
+    let o = recovered_excursion_to("1.7976931348623157e308");
     assert!(matches!(o.code, Some(0 | 1)), "{}", o.stderr);
     let findings = o.report["findings"].as_array().unwrap();
     let spikes = findings.iter().find(|f| f["code"] == "spikes").unwrap();
