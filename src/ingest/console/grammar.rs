@@ -10,7 +10,7 @@ use memchr::memmem::Finder;
 
 mod cursor;
 
-use cursor::Cursor;
+use cursor::{Cursor, ValueEnd};
 
 /// One value found on a loss line.
 pub(super) struct Field {
@@ -177,7 +177,7 @@ pub(super) fn parse_loss_fields(
     let mut c = Cursor { s: line, i: from };
     c.skip_spaces();
     let (loss, decimals) = c
-        .value(true)?
+        .value(ValueEnd::Bare)?
         .ok_or_else(|| format!("loss value is not a number: {}", preview(&line[from..])))?;
     out.push(meter("loss", loss, decimals));
     loop {
@@ -187,12 +187,12 @@ pub(super) fn parse_loss_fields(
         }
         if c.eat(b"| p") {
             // V-JEPA: `| p0.826 r0.883 |`
-            if let Some((p, d)) = c.value(true)? {
+            if let Some((p, d)) = c.value(ValueEnd::Bare)? {
                 out.push(meter("loss-jepa", p, d));
             }
             c.skip_spaces();
             if c.eat(b"r")
-                && let Some((r, d)) = c.value(true)?
+                && let Some((r, d)) = c.value(ValueEnd::Bare)?
             {
                 out.push(meter("reg-loss", r, d));
             }
@@ -200,7 +200,7 @@ pub(super) fn parse_loss_fields(
             let names = ["input_var", "input_var_min"];
             for name in names {
                 c.skip_spaces();
-                if let Some((v, d)) = c.value(true)? {
+                if let Some((v, d)) = c.value(ValueEnd::Bare)? {
                     out.push(meter(name, v, d));
                 }
             }
@@ -212,7 +212,7 @@ pub(super) fn parse_loss_fields(
         } else if c.peek() == Some(b'(') {
             // I-JEPA: `(812.0 ms)`
             c.i += 1;
-            if let Some((v, d)) = c.value(true)? {
+            if let Some((v, d)) = c.value(ValueEnd::Unit)? {
                 out.push(meter("time (ms)", v, d));
             }
             c.skip_until(b')');
@@ -227,11 +227,11 @@ pub(super) fn parse_loss_fields(
 fn bracket(c: &mut Cursor, out: &mut Vec<Field>) -> Result<(), String> {
     c.i += 1; // '['
     c.skip_spaces();
-    if let Some((first, d1)) = c.value(false)? {
+    if let Some((first, d1)) = c.value(ValueEnd::List)? {
         c.skip_spaces();
         if c.eat(b",") {
             c.skip_spaces();
-            if let Some((second, d2)) = c.value(false)? {
+            if let Some((second, d2)) = c.value(ValueEnd::List)? {
                 out.push(meter("jloss", first, d1));
                 out.push(meter("sloss", second, d2));
             }
@@ -252,7 +252,7 @@ fn bracket(c: &mut Cursor, out: &mut Vec<Field>) -> Result<(), String> {
         return Ok(());
     }
     c.skip_spaces();
-    let Some((value, decimals)) = c.value(true)? else {
+    let Some((value, decimals)) = c.value(ValueEnd::Unit)? else {
         c.skip_until(b']');
         return Ok(());
     };
@@ -272,7 +272,7 @@ fn bracket(c: &mut Cursor, out: &mut Vec<Field>) -> Result<(), String> {
             out.push(named(Name::Fixed("grad-norm")));
             if c.eat(b"->") {
                 c.skip_spaces();
-                if let Some((clipped, d)) = c.value(true)? {
+                if let Some((clipped, d)) = c.value(ValueEnd::Unit)? {
                     out.push(Field {
                         name: Name::Fixed("grad-norm-clipped"),
                         value: clipped,

@@ -2,6 +2,19 @@
 
 use crate::ingest::csv_number::scan_decimal;
 
+/// How a field's value may end besides a delimiter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum ValueEnd {
+    /// The losses (`loss: 0.826 | p0.826 r0.883`): nothing but a delimiter; letters or a comma
+    /// and a digit after the number are an error.
+    Bare,
+    /// A side field (`[gpu: 1758.5 ms]`, `[mem: 1.39e+03]`): a unit may follow the number
+    /// directly (`1758.5ms`); a comma and a digit is an error (a decimal comma).
+    Unit,
+    /// A value of a list (`[0.31,0.20]`): a unit may follow, a comma separates values.
+    List,
+}
+
 pub(super) struct Cursor<'a> {
     pub(super) s: &'a [u8],
     pub(super) i: usize,
@@ -67,22 +80,27 @@ impl Cursor<'_> {
 
     /// A field's value: [`Self::number`] where a value ends — at a space, `|`, `,`, `]`, `)` or
     /// the line's end. `Ok(None)` when no number starts here; an error naming the text when one
-    /// runs on into a letter, a digit group or a point (`1e`, `1e+`, `0x10`, `1.2.3`, `0.5abc`,
-    /// `1e5e5`), or, for `decimal_comma_checked`, a comma and a digit (`1,5`): never read as its
-    /// longest numeric prefix.
-    pub(super) fn value(
-        &mut self,
-        decimal_comma_checked: bool,
-    ) -> Result<Option<(f64, u32)>, String> {
+    /// runs on into a point, a digit group or an unfinished exponent or prefix (`1e`, `1e+`,
+    /// `0x10`, `1.2.3`, `1e5e5`, `0_5`), or, by [`ValueEnd`], into letters (`0.5abc`) or a comma
+    /// and a digit (`1,5`): never read as its longest numeric prefix.
+    pub(super) fn value(&mut self, end: ValueEnd) -> Result<Option<(f64, u32)>, String> {
         let start = self.i;
         let Some(v) = self.number() else {
             return Ok(None);
         };
+        let after = |k: usize| self.s.get(self.i + k).copied();
         let runs_on = match self.peek() {
-            Some(b) if b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'+' => true,
-            Some(b',') => {
-                decimal_comma_checked && self.s.get(self.i + 1).is_some_and(u8::is_ascii_digit)
+            Some(b'.' | b'_' | b'+') => true,
+            Some(b) if b.is_ascii_digit() => true,
+            // `1e`, `1e+`, `0x10`: an exponent or a prefix that never came; `1.5em`, `2xl`
+            // would be units.
+            Some(b'e' | b'E' | b'x' | b'X')
+                if !after(1).is_some_and(|b| b.is_ascii_alphabetic()) =>
+            {
+                true
             }
+            Some(b) if b.is_ascii_alphabetic() => end == ValueEnd::Bare,
+            Some(b',') => end != ValueEnd::List && after(1).is_some_and(|b| b.is_ascii_digit()),
             _ => false,
         };
         if !runs_on {

@@ -118,26 +118,37 @@ fn a_value_that_runs_on_past_its_number_refuses_the_line() {
     // Each malformed value in each position of a V-JEPA loss line: the line is refused naming
     // the text, never read as the number's longest prefix.
     let bad = [
-        "1e", "1e+", "1e-", "0x10", "1.2.3", "0.5abc", "1e5e5", "12e3.5", "1,5", "0_5",
+        "1e", "1e+", "1e-", "0x10", "1.2.3", "1e5e5", "12e3.5", "1,5", "0_5",
     ];
-    let lines = [
+    let losses = [
         " {} | p0.5 r0.5 |",
         " 0.5 | p{} r0.5 |",
         " 0.5 | p0.5 r{} |",
+    ];
+    let side_fields = [
         " 0.5 | p0.5 r0.5 | [wd: {}]",
         " 0.5 | p0.5 r0.5 | [gpu: {} ms]",
     ];
-    for text in bad {
-        for line in lines {
-            let body = line.replace("{}", text);
-            let mut out = Vec::new();
-            let err = parse_loss_fields(body.as_bytes(), 0, &mut out)
-                .expect_err(&format!("{body:?} was read"));
-            assert!(err.contains(text), "{body:?}: {err}");
-        }
+    let cases = bad
+        .iter()
+        .flat_map(|t| losses.iter().chain(&side_fields).map(move |l| (*t, *l)))
+        // Letters after a loss are an error; after a side field's value they are its unit.
+        .chain(losses.iter().map(|l| ("0.5abc", *l)));
+    for (text, line) in cases {
+        let body = line.replace("{}", text);
+        let mut out = Vec::new();
+        let err = parse_loss_fields(body.as_bytes(), 0, &mut out)
+            .expect_err(&format!("{body:?} was read"));
+        assert!(err.contains(text), "{body:?}: {err}");
     }
-    // Values that end where a value ends are read as before.
-    let f = fields(" 1e5 | p-0.5 r+2 | [0.31,0.20] [lr: 1.00e-04] (812.0 ms)");
+    // Values that end where a value ends are read as before, and a unit glued to a side field's
+    // value is its unit.
+    let f = fields(
+        " 1e5 | p-0.5 r+2 | [0.31,0.20] [lr: 1.00e-04] (812.0 ms) [gpu: 1758.5ms] [mem: 1.39e+03MiB] (9.5ms)",
+    );
     let values: Vec<f64> = f.iter().map(|x| x.1).collect();
-    assert_eq!(values, [1e5, -0.5, 2.0, 0.31, 0.20, 1e-4, 812.0]);
+    assert_eq!(
+        values,
+        [1e5, -0.5, 2.0, 0.31, 0.20, 1e-4, 812.0, 1758.5, 1390.0, 9.5]
+    );
 }
