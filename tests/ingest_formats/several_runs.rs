@@ -141,3 +141,41 @@ fn one_file_twice_and_a_copy_of_one_log_are_named_so() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("copies of one log"));
 }
+
+#[test]
+fn a_folder_store_or_standard_input_is_one_log_in_the_same_rule() {
+    let same = |rel: &str| super::fixture(&format!("formats/same_run/{rel}"));
+    let other_run = super::fixture("samples/recipe/jepa_r0.csv");
+    // A store beside a log of another run starting at the same step: two runs.
+    for store in ["tensorboard", "mlruns", "wandb"] {
+        let err = refusal(&[&same(store), &other_run]);
+        assert!(err.contains("different runs"), "{store}: {err}");
+        // The same store twice, by the same or another path.
+        let err = refusal(&[&same(store), &same(store)]);
+        assert!(err.contains("is given twice"), "{store}: {err}");
+        let err = refusal(&[&same(store), &format!("{}/../{store}", same(store))]);
+        assert!(err.contains("one file given twice"), "{store}: {err}");
+    }
+    // A log inside a folder also given would be read from both.
+    let events = std::fs::read_dir(same("tensorboard"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_file())
+        .unwrap();
+    let err = refusal(&[&same("tensorboard"), arg(&events)]);
+    assert!(err.contains("is inside"), "{err}");
+    // Standard input is a log like any other: another run on it is refused.
+    let out = doctor()
+        .args(["analyze", "-", &other_run])
+        .write_stdin(std::fs::read(super::fixture("samples/highlr_reg/jepa_r0.csv")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("different runs"));
+    // Rank 0 of two runs (other contents, two folders) is two runs, not "one log twice".
+    let err = refusal(&[
+        &super::fixture("samples/highlr_reg/jepa_r0.csv"),
+        &other_run,
+    ]);
+    assert!(err.contains("different runs"), "{err}");
+}
