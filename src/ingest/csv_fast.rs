@@ -289,6 +289,12 @@ impl Part {
         if memchr::memchr(b'"', data).is_some() {
             return Err(GiveUp);
         }
+        // A CR not followed by LF ends a line for the general parser (CR line ends), inside
+        // what this path would take as one line: left to it (one more SIMD scan; per line only
+        // in CRLF files).
+        if memchr::memchr_iter(b'\r', data).any(|i| data.get(i + 1).is_some_and(|&b| b != b'\n')) {
+            return Err(GiveUp);
+        }
         let rows_hint = data.len() / bytes_per_row_at_least(plan) as usize + 1;
         for c in &mut self.chunk.columns {
             c.reserve(rows_hint);

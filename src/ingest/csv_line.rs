@@ -94,7 +94,9 @@ impl Plan {
     }
 }
 
-/// The lines of `data`, each with whether a newline ended it.
+/// The lines of `data`, each with whether a line break ended it: `\n`, or for the last line a
+/// `\r` (a CR line end, or a CRLF cut between its two bytes: the row itself is whole), as the
+/// general parser decides.
 pub fn lines(data: &[u8]) -> impl Iterator<Item = (&[u8], bool)> {
     let mut pos = 0;
     std::iter::from_fn(move || {
@@ -106,7 +108,7 @@ pub fn lines(data: &[u8]) -> impl Iterator<Item = (&[u8], bool)> {
             }
             None => {
                 pos = data.len();
-                (rest, false)
+                (rest, rest.ends_with(b"\r"))
             }
         })
     })
