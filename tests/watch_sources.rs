@@ -179,6 +179,40 @@ fn a_hugging_face_output_dir_follows_only_the_newest_checkpoint() -> TestResult 
     assert_ends_as_analyze(&watched.events, &analyze(run.path())?)
 }
 
+#[test]
+fn a_checkpoint_written_in_place_is_waited_for_not_an_error() -> TestResult {
+    // Older Trainers write `checkpoint-N/trainer_state.json` in place: `watch` may find it half
+    // written; it waits for the writer instead of ending with a JSON error.
+    let hf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats/framework/hf_output_dir");
+    let run = tempfile::tempdir()?;
+    copy_tree(
+        &hf.join("checkpoint-300"),
+        &run.path().join("checkpoint-300"),
+    )?;
+    let state = std::fs::read(hf.join("checkpoint-600/trainer_state.json"))?;
+    let out = run.path().join("checkpoint-600");
+    let watched = watch_while(
+        &[
+            "--json",
+            "--interval=0.2",
+            "--idle-exit=2",
+            &run.path().display().to_string(),
+        ],
+        move || {
+            thread::sleep(Duration::from_millis(600));
+            std::fs::create_dir(&out)?;
+            let target = out.join("trainer_state.json");
+            let half = state.len() / 2;
+            std::fs::write(&target, &state[..half])?;
+            thread::sleep(Duration::from_millis(1000));
+            let mut file = std::fs::OpenOptions::new().append(true).open(&target)?;
+            file.write_all(&state[half..])
+        },
+    )?;
+    assert_eq!(watched.code, 0, "{}", watched.stderr);
+    assert_ends_as_analyze(&watched.events, &analyze(run.path())?)
+}
+
 /// `watch` exited 0 and evaluated the source as it grew (its rows went up between events).
 fn assert_followed_growth(watched: &watch_support::Watched) {
     assert_eq!(watched.code, 0, "{}", watched.stderr);

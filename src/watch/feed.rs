@@ -96,6 +96,8 @@ pub struct FileFeed {
     whole: Option<Whole>,
     /// What to read a source read whole with.
     opts: IngestOptions,
+    /// Found after watching began: a first read that fails is a writer at work, waited for.
+    appeared_while_watching: bool,
 }
 
 impl FileFeed {
@@ -115,8 +117,24 @@ impl FileFeed {
             events: None,
             whole: None,
             opts: opts.clone(),
+            appeared_while_watching: false,
         }
         .with_events_if_named(opts)
+    }
+
+    /// Marks a source found after watching began (a new `checkpoint-N/trainer_state.json`): its
+    /// writer may still be at work, so a first read that fails waits for the next change
+    /// instead of ending `watch`.
+    pub fn appeared_while_watching(mut self) -> FileFeed {
+        self.appeared_while_watching = true;
+        self
+    }
+
+    /// A reader of the whole source that knows when it appeared.
+    fn whole_reader(&self, kind: WholeKind) -> Whole {
+        let mut whole = Whole::new(kind, &self.opts);
+        whole.appeared_while_watching = self.appeared_while_watching;
+        whole
     }
 
     /// A tracker store (MLflow file store or `mlflow.db`, W&B offline run folder), read whole
@@ -207,7 +225,7 @@ impl FileFeed {
         if self.format.is_none() && self.head.is_empty() && self.tail.offset() == 0 {
             // Compressed bytes and binary logs cannot be cut into lines: read them whole.
             if let Some(kind) = self.peek_binary()? {
-                self.whole = Some(Whole::new(kind, &self.opts));
+                self.whole = Some(self.whole_reader(kind));
                 return self.poll(max_bytes);
             }
         }
@@ -240,7 +258,7 @@ impl FileFeed {
             if matches!(format, Format::Json | Format::WandbCsv | Format::Wandb) {
                 // Rewritten whole by its writer, or not made of lines.
                 self.head.clear();
-                self.whole = Some(Whole::new(WholeKind::File, &self.opts));
+                self.whole = Some(self.whole_reader(WholeKind::File));
                 return self.poll(max_bytes);
             }
             if format == Format::Jsonl && self.step_col.is_none() {

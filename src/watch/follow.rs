@@ -81,6 +81,8 @@ pub struct Follower {
     pub stale_after: Duration,
     /// The TensorBoard run followed (its name in the log directory), once picked.
     event_run: Option<String>,
+    /// The first look at the inputs is done: what is found now appeared while watching.
+    opened: bool,
 }
 
 impl Follower {
@@ -123,9 +125,11 @@ impl Follower {
             key_kind: None,
             stale_after: Duration::from_secs(30),
             event_run: None,
+            opened: false,
         };
         follower.monitor.input.config = config;
         follower.discover()?;
+        follower.opened = true;
         Ok(follower)
     }
 

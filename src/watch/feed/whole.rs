@@ -54,6 +54,8 @@ pub struct Whole {
     pub format: Option<Format>,
     /// Why the last read gave nothing (held or waiting), shown on the status line.
     pub note: Option<String>,
+    /// Found after watching began: any first failure but a usage error is waited out.
+    pub appeared_while_watching: bool,
 }
 
 /// One file of a source: path, size, modification time, (device, inode).
@@ -72,6 +74,7 @@ impl Whole {
             read_once: false,
             format: None,
             note: None,
+            appeared_while_watching: false,
         }
     }
 
@@ -129,12 +132,14 @@ impl Whole {
     }
 
     /// Whether a first read failing with `e` means "nothing yet" rather than a broken source: an
-    /// empty file or a header alone, a store whose run has logged no metrics yet.
+    /// empty file or a header alone, a store whose run has logged no metrics yet, a file that
+    /// appeared while watching (its writer may be mid-write).
     fn waits_for(&self, e: &IngestError) -> bool {
         matches!(
             e,
             IngestError::Empty { .. } | IngestError::HeaderOnly { .. }
-        ) || (matches!(self.kind, WholeKind::Store(_)) && !matches!(e, IngestError::Usage(_)))
+        ) || ((matches!(self.kind, WholeKind::Store(_)) || self.appeared_while_watching)
+            && !matches!(e, IngestError::Usage(_)))
     }
 
     /// `e`, with what to do when the source is a compressed log that cannot be decoded (yet).

@@ -53,8 +53,11 @@ impl Follower {
                     }
                     None => {
                         found.push(source.name.clone());
-                        self.files
-                            .push(Followed::new(FileFeed::new(source, &self.ingest)));
+                        let mut feed = FileFeed::new(source, &self.ingest);
+                        if self.opened {
+                            feed = feed.appeared_while_watching();
+                        }
+                        self.files.push(Followed::new(feed));
                     }
                 }
             }
