@@ -15,7 +15,7 @@ use crate::watch::standing::Cut;
 
 impl Follower {
     /// Looks for logs not followed yet in the inputs (new rank files); returns their names.
-    /// A followed file `analyze` would no longer read is let go (see [`Self::retire_unplanned`]).
+    /// A followed file `analyze` would no longer read is let go (see `retire_unplanned`).
     pub fn discover(&mut self) -> Result<Vec<String>, IngestError> {
         let mut found = Vec::new();
         let mut planned_paths: Vec<PathBuf> = Vec::new();
