@@ -149,16 +149,23 @@ fn a_wandb_offline_run_folder_is_followed_through_latest_run() -> TestResult {
     assert_ends_as_analyze(&watched.events, &analyze(run.path())?)
 }
 
-#[test]
-fn a_hugging_face_output_dir_follows_only_the_newest_checkpoint() -> TestResult {
-    // Each `checkpoint-N/trainer_state.json` holds the whole history to step N; `analyze` reads
-    // the highest N. A new checkpoint replaces the one followed (its rows are not added twice).
+/// The HF output folder fixture and a run folder holding only its `checkpoint-300/`.
+fn hf_output_dir_at_checkpoint_300()
+-> Result<(PathBuf, tempfile::TempDir), Box<dyn std::error::Error>> {
     let hf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats/framework/hf_output_dir");
     let run = tempfile::tempdir()?;
     copy_tree(
         &hf.join("checkpoint-300"),
         &run.path().join("checkpoint-300"),
     )?;
+    Ok((hf, run))
+}
+
+#[test]
+fn a_hugging_face_output_dir_follows_only_the_newest_checkpoint() -> TestResult {
+    // Each `checkpoint-N/trainer_state.json` holds the whole history to step N; `analyze` reads
+    // the highest N. A new checkpoint replaces the one followed (its rows are not added twice).
+    let (hf, run) = hf_output_dir_at_checkpoint_300()?;
     let (from, out) = (hf.join("checkpoint-600"), run.path().to_path_buf());
     let watched = watch_while(
         &[
@@ -183,12 +190,7 @@ fn a_hugging_face_output_dir_follows_only_the_newest_checkpoint() -> TestResult 
 fn a_checkpoint_written_in_place_is_waited_for_not_an_error() -> TestResult {
     // Older Trainers write `checkpoint-N/trainer_state.json` in place: `watch` may find it half
     // written; it waits for the writer instead of ending with a JSON error.
-    let hf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats/framework/hf_output_dir");
-    let run = tempfile::tempdir()?;
-    copy_tree(
-        &hf.join("checkpoint-300"),
-        &run.path().join("checkpoint-300"),
-    )?;
+    let (hf, run) = hf_output_dir_at_checkpoint_300()?;
     let state = std::fs::read(hf.join("checkpoint-600/trainer_state.json"))?;
     let out = run.path().join("checkpoint-600");
     let watched = watch_while(

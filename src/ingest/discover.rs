@@ -278,7 +278,8 @@ fn rank_tag(path: &Path) -> Option<String> {
     stem.rsplit_once("_r").map(|(tag, _)| tag.to_string())
 }
 
-fn is_yaml(path: &Path) -> bool {
+/// Whether `path` names a YAML file (a params file, never a log).
+pub(crate) fn is_yaml(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::IngestError;
+use crate::ingest::discover::is_yaml;
 use crate::ingest::table::{KeyKind, split_epoch_itr};
 use crate::ingest::{Loaded, Parsed, Source};
 
@@ -183,11 +184,6 @@ fn check_given_once(inputs: &[String]) -> Result<(), IngestError> {
             Some((path, id))
         })
         .collect();
-    let is_yaml = |i: &str| {
-        Path::new(i)
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
-    };
     for (a, (name_a, id_a)) in inputs.iter().zip(&ids).enumerate() {
         for (name_b, id_b) in inputs.iter().zip(&ids).skip(a + 1) {
             let twice = match (id_a, id_b) {
@@ -195,7 +191,10 @@ fn check_given_once(inputs: &[String]) -> Result<(), IngestError> {
                 (Some((_, ha)), Some((_, hb))) if ha == hb => true,
                 (Some((pa, _)), Some((pb, _))) => {
                     let inside = |dir: &Path, file: &Path, name: &str| {
-                        dir.is_dir() && file != dir && file.starts_with(dir) && !is_yaml(name)
+                        dir.is_dir()
+                            && file != dir
+                            && file.starts_with(dir)
+                            && !is_yaml(Path::new(name))
                     };
                     if inside(pa, pb, name_b) || inside(pb, pa, name_a) {
                         let (dir, file) = if pa.is_dir() {
@@ -212,11 +211,7 @@ fn check_given_once(inputs: &[String]) -> Result<(), IngestError> {
                 _ => false,
             };
             if twice {
-                return Err(IngestError::usage(if name_a == name_b {
-                    format!("{name_a} is given twice; pass it once")
-                } else {
-                    format!("{name_a} and {name_b} are one file given twice; pass it once")
-                }));
+                return Err(twice_refusal(name_a, name_b));
             }
         }
     }
@@ -261,14 +256,16 @@ fn given_twice(a: &Source, b: &Source) -> Option<IngestError> {
     if file_id(pa)? != file_id(pb)? {
         return None;
     }
-    Some(IngestError::usage(if a.name == b.name {
-        format!("{} is given twice; pass it once", a.name)
+    Some(twice_refusal(&a.name, &b.name))
+}
+
+/// "a is given twice", or "a and b are one file given twice".
+fn twice_refusal(a: &str, b: &str) -> IngestError {
+    IngestError::usage(if a == b {
+        format!("{a} is given twice; pass it once")
     } else {
-        format!(
-            "{} and {} are one file given twice; pass it once",
-            a.name, b.name
-        )
-    }))
+        format!("{a} and {b} are one file given twice; pass it once")
+    })
 }
 
 /// What names a file whatever the path to it: device and inode (stat, nothing opened); on other

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Followed, Follower};
 use crate::error::IngestError;
+use crate::ingest::discover::is_yaml;
 use crate::ingest::sources::{self, Container};
 use crate::ingest::{Source, discover, tensorboard};
 use crate::watch::feed::FileFeed;
@@ -154,9 +155,4 @@ impl Follower {
         }
         Ok(found)
     }
-}
-
-fn is_yaml(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }
