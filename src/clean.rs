@@ -4,12 +4,15 @@
 //!   1-based epochs the JEPA code writes (0 when a log starts at epoch 0). Iterations per epoch
 //!   come from `--ipe`, the log's own statement, the params YAML, or else the largest `itr` + 1
 //!   (said so in the report: with sparse console lines it underestimates).
+//! - Parts of a resumed run in separate logs: a later part replaces the earlier ones' rows from
+//!   its first step on (`parts`), as a restart inside one log does.
 //! - Several tables (ranks, or parts of one run) merge by the mean per step and series; the spread
 //!   between ranks on the main loss is reported (`merge`).
 //! - Roles come from names unless a flag says otherwise; with only `loss` and `loss-jepa` logged and
 //!   `reg_coeff > 0` in the config, the reg-loss is derived as `(loss - loss-jepa) / reg_coeff`.
 
 mod merge;
+mod parts;
 
 use crate::error::{IngestError, UsageError};
 use crate::ingest::table::{KeyKind, SKIPPED_REASONS_KEPT, split_epoch_itr};
@@ -20,6 +23,7 @@ use crate::model::{
 };
 use crate::progression::Progressions;
 use merge::merge;
+use parts::replace_resumed_overlaps;
 
 /// Choices that shape the clean run (from flags).
 #[derive(Clone, Debug, Default)]
@@ -55,8 +59,8 @@ pub fn clean(loaded: Loaded, opts: &CleanOptions) -> Result<Run, IngestError> {
     input.ranks = count_ranks(&parsed);
 
     let mut tables = Vec::with_capacity(parsed.len());
+    let mut sources = Vec::with_capacity(parsed.len());
     for (source, p) in parsed {
-        input.rows.add(&p.table.account);
         input.restarts += p.table.restarts;
         input.lines_ignored += p.lines_ignored;
         for skip in &p.table.skipped {
@@ -67,6 +71,13 @@ pub fn clean(loaded: Loaded, opts: &CleanOptions) -> Result<Run, IngestError> {
         input.warnings.extend(p.table.warnings.iter().cloned());
         let steps = global_steps(&p, ipe, &source)?;
         tables.push((steps, p.table));
+        sources.push(source);
+    }
+    let resumed = replace_resumed_overlaps(&mut tables, &sources);
+    input.restarts += resumed.len() as u64;
+    input.warnings.extend(resumed);
+    for (_, table) in &tables {
+        input.rows.add(&table.account);
     }
     input.duplicates_replaced = input.rows.rows_replaced;
 

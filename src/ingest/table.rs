@@ -94,6 +94,24 @@ pub struct Table {
 }
 
 impl Table {
+    /// Keeps the first `rows` rows (steps ascending): the rest were replaced by a later part of
+    /// a resumed run. They move from used to replaced in the account (a step whose values came
+    /// from several rows of one key counts once). Returns how many rows were dropped.
+    pub fn truncate(&mut self, rows: usize) -> u64 {
+        let n = self.keys.len();
+        if rows >= n {
+            return 0;
+        }
+        self.keys = self.keys.slice(0..rows);
+        for c in &mut self.columns {
+            c.compact(std::slice::from_ref(&(0..rows)), n);
+        }
+        let dropped = (n - rows) as u64;
+        self.account.rows_used -= dropped;
+        self.account.rows_replaced += dropped;
+        dropped
+    }
+
     /// The values of column `name`, when kept.
     pub fn column(&self, name: &str) -> Option<&[f32]> {
         let i = self.names.iter().position(|n| n == name)?;

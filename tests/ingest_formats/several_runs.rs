@@ -3,7 +3,8 @@
 //! formats — a V-JEPA CSV keyed by (epoch, itr) meets a log keyed by global steps at step `itr`
 //! of its first epoch. Generated runs of every pair of formats, with known truth: different runs
 //! starting together are refused naming both; one run cut in two parts, in two formats, is
-//! read as one run with every row; one file given twice and a byte-identical copy are named so.
+//! read as one run with every row; a resumed part replaces the steps it replays; one file given
+//! twice and a byte-identical copy are named so.
 
 use std::path::{Path, PathBuf};
 
@@ -110,6 +111,72 @@ fn one_run_in_two_parts_of_different_formats_is_read_whole() {
             );
         }
     }
+}
+
+/// The loss column of `--export=-` for `inputs`: step → value.
+fn exported_loss(inputs: &[&str]) -> std::collections::BTreeMap<u64, f64> {
+    let out = doctor()
+        .arg("analyze")
+        .args(inputs)
+        .arg("--export=-")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{inputs:?}: {out:?}"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "loss").unwrap();
+    lines
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            Some((cells[0].parse().ok()?, cells[column].parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_part_replaces_the_steps_it_replays_in_every_pair_of_formats() {
+    // Part 1 (a trajectory the crash discarded: other values) logs steps 0..350; the run
+    // resumes from the checkpoint at step 250 and logs 250..600. Truth: steps 250..350 are part
+    // 2's values, never a mean of both, and part 1's 100 replayed rows count as replaced.
+    let mut checked = 0;
+    for a in FORMATS {
+        for b in FORMATS {
+            let dir = tempfile::tempdir().unwrap();
+            let first = write(dir.path(), "part_1", a, 9, 0, 350);
+            let second = write(dir.path(), "part_2", b, 1, 250, 600);
+            let inputs = [arg(&first), arg(&second)];
+            let r = report(&inputs);
+            let input = &r["input"];
+            assert_eq!(input["rows_read"], 700, "{a} + {b}: {input}");
+            assert_eq!(input["rows_used"], 600, "{a} + {b}: {input}");
+            assert_eq!(input["rows_replaced"], 100, "{a} + {b}: {input}");
+            let note = input["warnings"].to_string();
+            assert!(
+                note.contains("resumes the run at step 250") && note.contains("100 rows"),
+                "{a} + {b}: {note}"
+            );
+            let loss = exported_loss(&inputs);
+            assert_eq!(loss.len(), 600, "{a} + {b}");
+            for (step, value) in &loss {
+                let truth = loss_at(if *step < 250 { 9 } else { 1 }, *step);
+                assert!(
+                    (value - truth).abs() < 1e-4,
+                    "{a} + {b}: step {step} is {value}, the resumed run logged {truth}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    println!("{checked} pairs of resumed parts: replayed steps replaced, none averaged");
+}
+
+/// The loss as [`write`] prints it (five decimals).
+fn loss_at(seed: u64, step: u64) -> f64 {
+    format!("{:.5}", loss(seed, step)).parse().unwrap()
 }
 
 #[test]
