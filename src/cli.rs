@@ -12,7 +12,9 @@ mod output_values;
 mod values;
 mod wording;
 
-use values::{parse_fraction, parse_probability, parse_seconds, parse_size, parse_weight};
+use values::{
+    parse_fraction, parse_input, parse_probability, parse_seconds, parse_size, parse_weight,
+};
 use wording::{analyze_wording, compare_wording, watch_wording};
 
 /// A doctor for JEPA / V-JEPA training runs: reads the logs a run already wrote, separates the JEPA
@@ -39,25 +41,30 @@ pub enum Command {
     ///
     /// Exit status: 0 analysed and nothing at or above --fail-on fired; 1 something did;
     /// 2 usage error or unusable input.
+    #[command(display_name = "jepa-doctor")]
     Analyze(AnalyzeArgs),
     /// Compare several runs (a sweep): one table, one ranking, one overlay figure.
     ///
     /// Each RUN is a run directory, a log file, or a saved `analyze --json` report. Exit status:
     /// 0 nothing at or above --fail-on in any run; 1 some run tripped it; 2 usage error or no run
     /// could be analysed.
+    #[command(display_name = "jepa-doctor")]
     Compare(CompareArgs),
     /// Follow a run while it trains; alert the moment a collapse, divergence or rebound is
     /// established.
     ///
     /// Exit status: 1 at the first alert at or above --fail-on (unless --keep-going); 0 at
     /// --idle-exit or on Ctrl-C without an alert; 2 usage error or unusable input.
+    #[command(display_name = "jepa-doctor")]
     Watch(WatchArgs),
     /// Print a shell completion script.
+    #[command(display_name = "jepa-doctor")]
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff).
+    #[command(display_name = "jepa-doctor")]
     Man,
 }
 
@@ -147,7 +154,7 @@ fn exit_on(e: clap::Error) -> ! {
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// Log files, run directories, or - for standard input (parts or ranks of one run).
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required = true, value_name = "INPUT", value_parser = parse_input)]
     pub inputs: Vec<String>,
 
     #[command(flatten)]
@@ -161,7 +168,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Runs: run directories, log files, or saved `analyze --json` reports (*.json).
-    #[arg(required = true, value_name = "RUN")]
+    #[arg(required = true, value_name = "RUN", value_parser = parse_input)]
     pub runs: Vec<String>,
 
     #[command(flatten)]
@@ -321,7 +328,8 @@ pub struct ReadArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub ipe: Option<u64>,
 
-    /// Treat any skipped row as an error (exit 2).
+    /// Treat any skipped row, or value left out of a row (text where a key holds numbers), as
+    /// an error (exit 2).
     #[arg(long)]
     pub strict: bool,
 

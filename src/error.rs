@@ -47,9 +47,10 @@ pub enum IngestError {
     NoNumericColumn { path: String, detail: String },
     #[error("{path}: {message}")]
     Unusable { path: String, message: String },
-    /// The first skipped row, as its `SkippedRow` displays it (`path:line: reason`); held as
-    /// text so that the errors, the lowest layer, import nothing from the model.
-    #[error("{0} (--strict: skipped rows are errors)")]
+    /// The first skipped row, as its `SkippedRow` displays it (`path:line: reason`), or the
+    /// first value left out of a used row; held as text so that the errors, the lowest layer,
+    /// import nothing from the model.
+    #[error("{0} (--strict: skipped rows and values left out are errors)")]
     Strict(String),
     /// What was typed cannot work; the message is the `UsageError`'s, unchanged.
     #[error(transparent)]

@@ -231,11 +231,30 @@ fn help_and_version_exit_0() {
         .assert()
         .success()
         .stdout(predicate::str::contains("analyze"));
-    doctor()
-        .arg("--version")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+    // The version names the program as it is installed, whichever command asks.
+    let version = format!("jepa-doctor {}\n", env!("CARGO_PKG_VERSION"));
+    for command in [&[][..], &["analyze"], &["compare"], &["watch"], &["man"]] {
+        doctor()
+            .args(command)
+            .arg("--version")
+            .assert()
+            .success()
+            .stdout(version.clone());
+    }
+}
+
+#[test]
+fn an_empty_path_is_refused_as_such() {
+    for command in ["analyze", "compare", "watch"] {
+        doctor()
+            .args([command, ""])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::starts_with(
+                "jepa-doctor: error: invalid value '' for",
+            ))
+            .stderr(predicate::str::contains("an empty path names no file"));
+    }
 }
 
 #[test]

@@ -405,5 +405,23 @@ fn text_in_a_numeric_key_is_noted_with_its_first_line_and_count() {
             "{warnings}"
         );
         assert!(!warnings.contains("ignored: loss"), "{warnings}");
+        // --strict refuses the first left-out value, naming its line; a label key is no damage.
+        let strict = IngestOptions {
+            strict: true,
+            ..IngestOptions::default()
+        };
+        let refused = load(&[path.display().to_string()], &strict);
+        match (damaged.first(), refused) {
+            (None, Ok(_)) => {}
+            (Some(line), Err(e)) => {
+                let e = e.to_string();
+                assert!(
+                    e.contains(&format!("train.jsonl:{line}: key 'loss'"))
+                        && e.contains("--strict"),
+                    "seed {seed}: {e}"
+                );
+            }
+            (want, got) => panic!("seed {seed}: damaged at {want:?}, --strict gave {got:?}"),
+        }
     }
 }

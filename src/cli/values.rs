@@ -1,6 +1,15 @@
 //! The values the flags accept, checked while parsing (clap's `value_parser`): a number in its
 //! range, or the message clap prints with the flag's name.
 
+/// An input path: anything but the empty word (`analyze ""`, often an unset shell variable).
+pub(super) fn parse_input(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Err("an empty path names no file (an unset shell variable?)".into())
+    } else {
+        Ok(text.to_string())
+    }
+}
+
 pub(super) fn parse_seconds(text: &str) -> Result<f64, String> {
     let s = parse_number(text)?;
     if s.is_finite() && s > 0.0 && s <= 1e9 {

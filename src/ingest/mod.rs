@@ -183,10 +183,14 @@ pub fn load_plan(plan: discover::Plan, opts: &IngestOptions) -> Result<Loaded, I
                     loaded.parsed.extend(parsed);
                 }
                 SourceRead::File(source, parsed) => {
-                    if opts.strict
-                        && let Some(first) = parsed.table.skipped.first()
-                    {
-                        return Err(IngestError::Strict(first.to_string()));
+                    if opts.strict {
+                        let table = &parsed.table;
+                        if let Some(first) = table.skipped.first() {
+                            return Err(IngestError::Strict(first.to_string()));
+                        }
+                        if let Some(damaged) = &table.first_damaged {
+                            return Err(IngestError::Strict(damaged.clone()));
+                        }
                     }
                     loaded.parsed.push((source, *parsed));
                 }

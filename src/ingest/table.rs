@@ -91,6 +91,9 @@ pub struct Table {
     pub restarts: u64,
     pub skipped: Vec<SkippedRow>,
     pub warnings: Vec<String>,
+    /// The first value left out of a row that was otherwise used (text where a column holds
+    /// numbers), as `file:line: what`; `--strict` refuses it as it refuses a skipped row.
+    pub first_damaged: Option<String>,
 }
 
 impl Table {
@@ -141,6 +144,7 @@ pub struct TableBuilder {
     rows_skipped: u64,
     skipped: Vec<SkippedRow>,
     warnings: Vec<String>,
+    first_damaged: Option<String>,
 }
 
 impl TableBuilder {
@@ -164,6 +168,7 @@ impl TableBuilder {
             rows_skipped: 0,
             skipped: Vec::new(),
             warnings: Vec::new(),
+            first_damaged: None,
         }
     }
 
@@ -248,6 +253,14 @@ impl TableBuilder {
                 record,
                 reason,
             });
+        }
+    }
+
+    /// Records a value left out of an otherwise used row (`file:line: what`); the first is kept
+    /// for `--strict` ([`Table::first_damaged`]). The caller also notes it ([`Self::warn`]).
+    pub fn damaged(&mut self, what: impl Into<String>) {
+        if self.first_damaged.is_none() {
+            self.first_damaged = Some(what.into());
         }
     }
 
@@ -340,6 +353,7 @@ impl TableBuilder {
             rows_skipped,
             skipped,
             warnings,
+            first_damaged,
             ..
         } = self;
         if ignored.iter().any(|i| *i) {
@@ -392,6 +406,7 @@ impl TableBuilder {
             restarts,
             skipped,
             warnings,
+            first_damaged,
         }
     }
 }

@@ -255,6 +255,14 @@ impl<'a> RecordSink<'a> {
                 Location::Line(n) => format!("line {n}"),
                 Location::Record(n) => format!("record {n}"),
             };
+            let place = match k.first {
+                Location::Line(n) => format!("{path}:{n}"),
+                Location::Record(n) => format!("{path}: record {n}"),
+            };
+            self.builder.damaged(format!(
+                "{place}: key '{}': {} is not a number",
+                k.name, k.shown
+            ));
             self.builder.warn(format!(
                 "{path}: {}: text instead of a number in {} record{}, left out (first at {at}: {})",
                 k.name,
