@@ -4,7 +4,7 @@
 //! of its first epoch. Generated runs of every pair of formats, with known truth: different runs
 //! starting together are refused naming both; one run cut in two parts, in two formats, is
 //! read as one run with every row; a resumed part replaces the steps it replays; one file given
-//! twice and a byte-identical copy are named so.
+//! twice, a byte-identical copy and an earlier snapshot of a growing log are named so.
 
 use std::path::{Path, PathBuf};
 
@@ -207,6 +207,44 @@ fn one_file_twice_and_a_copy_of_one_log_are_named_so() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("copies of one log"));
+}
+
+#[test]
+fn an_earlier_snapshot_of_a_growing_log_is_named_so_with_the_newest_to_pass() {
+    for format in FORMATS {
+        let dir = tempfile::tempdir().unwrap();
+        let early = write(dir.path(), "snapshot_early", format, 1, 0, 150);
+        let late = write(dir.path(), "snapshot_late", format, 1, 0, 300);
+        for (a, b) in [(&early, &late), (&late, &early)] {
+            let err = refusal(&[arg(a), arg(b)]);
+            assert!(
+                err.contains(&format!(
+                    "{} is an earlier snapshot of {} (its 150 rows are the other's first 150 of 300)",
+                    arg(&early),
+                    arg(&late)
+                )) && err.contains(&format!("jepa-doctor analyze {}`", arg(&late))),
+                "{format}: {err}"
+            );
+        }
+        // The same rows written twice (other bytes: here, another order of keys) are copies.
+        let same = write(dir.path(), "snapshot_same", format, 1, 0, 300);
+        let text = std::fs::read_to_string(&same).unwrap();
+        std::fs::write(&same, text.replace(", \"loss\"", ",  \"loss\"")).unwrap();
+        let err = refusal(&[arg(&late), arg(&same)]);
+        if format == "jsonl" {
+            assert!(err.contains("hold the same 300 rows"), "{format}: {err}");
+        } else {
+            assert!(err.contains("copies of one log"), "{format}: {err}");
+        }
+    }
+    // Two checkpoints of one Hugging Face run, as the Trainer wrote them.
+    let hf = |n: u32| {
+        super::fixture(&format!(
+            "formats/framework/hf_output_dir/checkpoint-{n}/trainer_state.json"
+        ))
+    };
+    let err = refusal(&[&hf(300), &hf(600)]);
+    assert!(err.contains("is an earlier snapshot of"), "{err}");
 }
 
 #[test]

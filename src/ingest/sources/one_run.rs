@@ -52,17 +52,17 @@ pub fn check_one_run(inputs: &[String], loaded: &Loaded) -> Result<(), IngestErr
     // copies of one, and are never averaged. The rank files count as one log (their earliest
     // start), and a log keyed by (epoch, itr) starting in the first epoch starts at step `itr`
     // whatever the iterations per epoch, so it meets a log keyed by global steps.
-    let mut starts: Vec<(u64, &Source)> = files
+    let mut starts: Vec<(u64, &Source, &Parsed)> = files
         .iter()
         .filter(|(s, _)| s.rank.is_none())
         .chain(ranked.iter().min_by_key(|(_, p)| p.table.keys.first()))
         .chain(store.as_ref())
-        .filter_map(|(s, p)| Some((comparable_start(p)?, s)))
+        .filter_map(|(s, p)| Some((comparable_start(p)?, s, p)))
         .collect();
-    starts.sort_unstable_by_key(|(start, _)| *start);
+    starts.sort_unstable_by_key(|(start, ..)| *start);
     for pair in starts.windows(2) {
         if pair[0].0 == pair[1].0 {
-            return Err(same_start(pair[0].1, pair[1].1));
+            return Err(same_start((pair[0].1, pair[0].2), (pair[1].1, pair[1].2)));
         }
     }
     // Logs of the same name in different folders are different runs' logs.
@@ -232,22 +232,78 @@ fn comparable_start(p: &Parsed) -> Option<u64> {
     }
 }
 
-/// Two logs that start at the same step: one file given twice, two copies of one log, or two
-/// runs.
-fn same_start(a: &Source, b: &Source) -> IngestError {
-    let (Some(pa), Some(pb)) = (a.path.as_deref(), b.path.as_deref()) else {
-        return several_runs(&[&a.name, &b.name]);
-    };
+/// Two logs that start at the same step: one file given twice, two copies of one log, an
+/// earlier snapshot of a growing log (a checkpoint's `trainer_state.json` beside a later
+/// checkpoint's), or two runs.
+fn same_start((a, pa): (&Source, &Parsed), (b, pb): (&Source, &Parsed)) -> IngestError {
     if let Some(twice) = given_twice(a, b) {
         return twice;
     }
-    if identical_contents(pa, pb) {
+    if let (Some(fa), Some(fb)) = (a.path.as_deref(), b.path.as_deref())
+        && identical_contents(fa, fb)
+    {
         return IngestError::usage(format!(
             "{} and {} are copies of one log (identical bytes), not parts or ranks of one run; pass one of them",
             a.name, b.name
         ));
     }
+    let ((short, short_rows), (long, long_rows)) = if pa.table.keys.len() <= pb.table.keys.len() {
+        ((a, pa), (b, pb))
+    } else {
+        ((b, pb), (a, pa))
+    };
+    if is_prefix_of(short_rows, long_rows) {
+        let n = short_rows.table.keys.len();
+        return IngestError::usage(if n == long_rows.table.keys.len() {
+            format!(
+                "{} and {} hold the same {n} rows: copies of one log, not parts or ranks of one run; pass one of them",
+                short.name, long.name
+            )
+        } else {
+            format!(
+                "{} is an earlier snapshot of {} (its {n} rows are the other's first {n} of {}), not another part of the run; pass only the newest: `jepa-doctor analyze {}`",
+                short.name,
+                long.name,
+                long_rows.table.keys.len(),
+                long.name
+            )
+        });
+    }
     several_runs(&[&a.name, &b.name])
+}
+
+/// Whether every row of `short` is a row of `long`, in the same place with the same values:
+/// same keys from the start, and each column of `short` equal (bit for bit, NaN equal to NaN)
+/// to `long`'s column of that name on those rows. A log and a later copy of it as it grew.
+fn is_prefix_of(short: &Parsed, long: &Parsed) -> bool {
+    let n = short.table.keys.len();
+    if short.key_kind != long.key_kind
+        || n == 0
+        || short.table.names.is_empty()
+        || n > long.table.keys.len()
+        || short.table.keys != long.table.keys.slice(0..n)
+    {
+        return false;
+    }
+    let same = |x: f32, y: f32| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
+    short
+        .table
+        .names
+        .iter()
+        .zip(&short.table.columns)
+        .all(|(name, column)| {
+            let Some(other) = long.table.names.iter().position(|x| x == name) else {
+                return false;
+            };
+            let mut theirs = long.table.columns[other]
+                .present()
+                .take_while(|(row, _)| *row < n);
+            column.present().all(|(row, v)| {
+                theirs
+                    .next()
+                    .is_some_and(|(their_row, w)| their_row == row && same(v, w))
+            }) && theirs.next().is_none()
+        })
 }
 
 /// The refusal of one file given twice (the same path, or two names of one file), if it is.
