@@ -6,10 +6,15 @@
 //! the old and the new trajectory, and a stale tail the resumed run never re-logged survived.
 //!
 //! Rank files (`{tag}_r{N}`) are one log for this rule (ranks are averaged, not replaced), and so
-//! are the sources of one folder store (TensorBoard writers, an MLflow or W&B run).
+//! are the sources of one folder store (TensorBoard writers, an MLflow or W&B run). A part
+//! resumes another only when both log a training loss of the same name (the JEPA, reg or total
+//! loss): a log of other series starting later (an eval log, `val_loss` every 500 steps) adds
+//! series and replaces nothing.
 
 use crate::ingest::Source;
+use crate::ingest::roles::role_from_name;
 use crate::ingest::table::Table;
+use crate::model::Role;
 use crate::progression::Progressions;
 
 /// Which log a table belongs to for the resume rule.
@@ -33,9 +38,10 @@ fn part_of(index: usize, source: &Source) -> Part {
     }
 }
 
-/// Cuts each part at the first global step of any part starting after it; the rows cut count as
-/// replaced in the table's account. Returns one note per part that lost rows, naming the part
-/// that replaced them. `tables[i]` holds the global steps and table of `sources[i]`.
+/// Cuts each part at the first global step of the earliest part starting after it that logs one
+/// of its losses; the rows cut count as replaced in the table's account. Returns one note per
+/// table that lost rows, naming the part that replaced them. `tables[i]` holds the global steps
+/// and table of `sources[i]`.
 pub(super) fn replace_resumed_overlaps(
     tables: &mut [(Progressions, Table)],
     sources: &[Source],
@@ -45,34 +51,51 @@ pub(super) fn replace_resumed_overlaps(
         .enumerate()
         .map(|(i, s)| part_of(i, s))
         .collect();
-    // Each part's first step, and a name for it (its first source).
-    let mut starts: Vec<(u64, Part, &str)> = Vec::new();
-    for ((steps, _), (part, source)) in tables.iter().zip(parts.iter().zip(sources)) {
+    let losses: Vec<Vec<&str>> = tables.iter().map(|(_, t)| loss_names(t)).collect();
+    // Each part's first step, a name for it (its source with the earliest step) and the losses
+    // its logs hold.
+    let mut starts: Vec<PartStart> = Vec::new();
+    for (i, (steps, _)) in tables.iter().enumerate() {
         let Some(first) = steps.first() else { continue };
-        match starts.iter_mut().find(|(_, p, _)| p == part) {
-            Some(entry) if first < entry.0 => *entry = (first, *part, &source.name),
-            Some(_) => {}
-            None => starts.push((first, *part, &source.name)),
+        let at = match starts.iter().position(|p| p.part == parts[i]) {
+            Some(at) => at,
+            None => {
+                starts.push(PartStart {
+                    first,
+                    part: parts[i],
+                    name: sources[i].name.clone(),
+                    losses: Vec::new(),
+                });
+                starts.len() - 1
+            }
+        };
+        let entry = &mut starts[at];
+        if first < entry.first {
+            entry.first = first;
+            entry.name.clone_from(&sources[i].name);
         }
+        entry.losses.extend(losses[i].iter().map(|l| l.to_string()));
     }
     if starts.len() < 2 {
         return Vec::new();
     }
-    let mut notes = Vec::new();
-    for (i, (steps, table)) in tables.iter_mut().enumerate() {
-        let Some(first) = steps.first() else { continue };
-        // The earliest part that starts after this table's part.
-        let own_start = starts
-            .iter()
-            .find(|(_, p, _)| *p == parts[i])
-            .map_or(first, |s| s.0);
-        let Some(&(cutoff, _, by)) = starts
-            .iter()
-            .filter(|(s, ..)| *s > own_start)
-            .min_by_key(|(s, ..)| *s)
-        else {
+    let mut cuts: Vec<(usize, u64, String)> = Vec::new();
+    for (i, own_losses) in losses.iter().enumerate() {
+        let Some(own) = starts.iter().find(|p| p.part == parts[i]) else {
             continue;
         };
+        let resumed_by = starts
+            .iter()
+            .filter(|p| p.first > own.first)
+            .filter(|p| p.losses.iter().any(|l| own_losses.contains(&l.as_str())))
+            .min_by_key(|p| p.first);
+        if let Some(p) = resumed_by {
+            cuts.push((i, p.first, p.name.clone()));
+        }
+    }
+    let mut notes = Vec::new();
+    for (i, cutoff, by) in cuts {
+        let (steps, table) = &mut tables[i];
         let kept = steps.iter().take_while(|s| *s < cutoff).count();
         if kept == steps.len() {
             continue;
@@ -87,4 +110,22 @@ pub(super) fn replace_resumed_overlaps(
         ));
     }
     notes
+}
+
+/// Where one part of the run starts, and which training losses it logs.
+struct PartStart {
+    first: u64,
+    part: Part,
+    name: String,
+    losses: Vec<String>,
+}
+
+/// The names of a table's training-loss columns (JEPA, reg, total).
+fn loss_names(table: &Table) -> Vec<&str> {
+    table
+        .names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| matches!(role_from_name(n), Role::Jepa | Role::Reg | Role::Total))
+        .collect()
 }

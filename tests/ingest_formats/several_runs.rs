@@ -174,6 +174,38 @@ fn a_resumed_part_replaces_the_steps_it_replays_in_every_pair_of_formats() {
     println!("{checked} pairs of resumed parts: replayed steps replaced, none averaged");
 }
 
+#[test]
+fn a_log_of_other_series_starting_later_replaces_nothing() {
+    // The run's training log, and an eval log from step 100 on (every 100 steps): the eval log
+    // adds a series; it is no resume, and no training row is replaced.
+    for format in FORMATS {
+        let dir = tempfile::tempdir().unwrap();
+        let train = write(dir.path(), "train", format, 1, 0, 600);
+        let eval = dir.path().join("eval.jsonl");
+        let lines: Vec<String> = (1..6)
+            .map(|k| {
+                format!(
+                    r#"{{"step": {}, "val_loss": {:.3}}}"#,
+                    k * 100,
+                    1.0 / k as f64
+                )
+            })
+            .collect();
+        std::fs::write(&eval, lines.join("\n") + "\n").unwrap();
+        let inputs = [arg(&train), eval.to_str().unwrap()];
+        let r = report(&inputs);
+        let input = &r["input"];
+        assert_eq!(input["rows_used"], 605, "{format}: {input}");
+        assert_eq!(input["rows_replaced"], 0, "{format}: {input}");
+        let loss = exported_loss(&inputs);
+        assert_eq!(loss.len(), 600, "{format}");
+        assert!(
+            loss.iter().all(|(s, v)| (v - loss_at(1, *s)).abs() < 1e-4),
+            "{format}"
+        );
+    }
+}
+
 /// The loss as [`write`] prints it (five decimals).
 fn loss_at(seed: u64, step: u64) -> f64 {
     format!("{:.5}", loss(seed, step)).parse().unwrap()
