@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use common::{doctor, fixture};
+use common::{copy_tree, doctor, fixture};
 use serde_json::Value;
 
 /// `analyze INPUT --json=-` (exit 0 or 1) as JSON.
@@ -103,6 +103,9 @@ mod layouts_below;
 
 #[path = "ingest_formats/several_runs.rs"]
 mod several_runs;
+
+#[path = "ingest_formats/wandb_runs.rs"]
+mod wandb_runs;
 
 #[test]
 fn compressed_copies_read_like_the_plain_file() {

@@ -4,18 +4,19 @@
 //! **Sources holding several runs.** Arguments are offered to the [`PRODUCERS`] in order; the
 //! first that claims one produces its runs: a saved `analyze --json` report is one run
 //! ([`saved_report`]); a TensorBoard log dir with several run folders, an MLflow store (file store
-//! or `mlflow.db`, also one level down in a sweep folder holding no log of its own, as `analyze`
-//! finds it) or a W&B CSV export with several runs is one named run per run it holds
-//! ([`multi_run_source`], from [`crate::ingest::sources::list_runs`]), each read with `--run`
-//! set to it; a W&B folder holding several offline runs is one named run per run folder
-//! ([`wandb_runs`]); anything else (a run directory, a log file) is one run read exactly like
-//! `analyze` reads it ([`single_run`]). Another kind of source is one more producer in that list.
+//! or `mlflow.db`), a `wandb/` folder of offline runs or a W&B CSV export with several runs is one
+//! named run per run it holds ([`multi_run_source`], from
+//! [`crate::ingest::sources::list_runs`]), each read with `--run` set to it; so are the runs of
+//! every store one level down in a sweep or project folder holding no log of its own (`mlruns/`
+//! or `mlflow.db`, and `wandb/`: both stores' runs); anything else (a run directory, a log file)
+//! is one run read exactly like `analyze` reads it ([`single_run`]). Another kind of source is
+//! one more producer in that list.
 //! Everything after this step — analysis, ranking, table, figure — sees only named runs.
 
 use std::io::Read;
 use std::path::Path;
 
-use crate::ingest::sources::{RunRef, list_runs};
+use crate::ingest::sources::{RunRef, list_runs, stores_below};
 
 /// Where one compared run's data comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +43,7 @@ pub struct NamedRun {
 pub type Producer = fn(&str) -> Option<Vec<NamedRun>>;
 
 /// The producers, tried in order (see the module documentation).
-pub const PRODUCERS: &[Producer] = &[saved_report, multi_run_source, wandb_runs, single_run];
+pub const PRODUCERS: &[Producer] = &[saved_report, multi_run_source, single_run];
 
 /// The named runs of the RUN arguments, in the order given, names made unique.
 pub fn named_runs(args: &[String]) -> Vec<NamedRun> {
@@ -92,8 +93,9 @@ fn is_saved_report(path: &Path) -> bool {
         && head.contains("\"jepa-doctor\"")
 }
 
-/// A TensorBoard log dir, MLflow store or W&B export holding two or more runs: one named run per
-/// run, named as the source names it (TensorBoard run folder, MLflow `run_name`, W&B run name).
+/// A TensorBoard log dir, MLflow store, `wandb/` folder or W&B export holding two or more runs
+/// (or a folder whose stores below hold two or more together): one named run per run, named as
+/// the source names it (TensorBoard run folder, MLflow `run_name`, W&B run folder or run name).
 /// A source holding one run, or one that cannot be listed, is left to [`single_run`] (whose
 /// reading reports the error).
 pub fn multi_run_source(arg: &str) -> Option<Vec<NamedRun>> {
@@ -120,41 +122,24 @@ pub fn multi_run_source(arg: &str) -> Option<Vec<NamedRun>> {
     )
 }
 
-/// The runs of the store that `analyze` would read one level down in a folder holding no log of
-/// its own (`sweep/mlruns/`, `sweep/mlflow.db`; [`crate::ingest::discover::layout_source`]), so
-/// that a sweep folder compares the runs its store holds instead of being one run that `analyze`
-/// refuses as several.
+/// The runs of every store one level down in a folder holding no log of its own (`sweep/mlruns/`
+/// or `sweep/mlflow.db`, and `project/wandb/`; [`crate::ingest::sources::stores_below`]), so that
+/// a sweep or project folder compares the runs its stores hold instead of being one run that
+/// `analyze` refuses as several (or reads only one store of).
 fn runs_below(arg: &str) -> Option<Vec<RunRef>> {
     let dir = Path::new(arg);
     if !dir.is_dir() {
         return None;
     }
-    let found = crate::ingest::discover::layout_source(dir)?;
-    if found == dir {
+    // `layout_source` is `dir` itself when it is a store, `None` when it has logs of its own.
+    if crate::ingest::discover::layout_source(dir)? == dir {
         return None;
     }
-    list_runs(found.to_str()?).ok()
-}
-
-/// A W&B folder holding two or more run folders (`project/wandb/offline-run-*/`, or `wandb/`
-/// itself): one named run per run folder, named by its folder and read like `analyze
-/// wandb/offline-run-…` reads it. (`analyze project/` reads only where `latest-run` points.)
-pub fn wandb_runs(arg: &str) -> Option<Vec<NamedRun>> {
-    let runs = crate::ingest::wandb::run_dirs_in(Path::new(arg));
-    if runs.len() < 2 {
-        return None;
+    let mut runs = Vec::new();
+    for store in stores_below(dir) {
+        runs.extend(list_runs(store.to_str()?).ok()?);
     }
-    Some(
-        runs.into_iter()
-            .map(|dir| {
-                let path = dir.to_string_lossy().into_owned();
-                NamedRun {
-                    name: stem(&path),
-                    source: RunSource::Logs(vec![path]),
-                }
-            })
-            .collect(),
-    )
+    Some(runs)
 }
 
 /// Anything else: one run, read like `analyze` reads its inputs.

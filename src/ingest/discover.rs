@@ -64,7 +64,9 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
             continue;
         }
         let path = Path::new(input);
-        let meta = fs::metadata(path).map_err(|e| IngestError::io(input, e))?;
+        let meta = fs::metadata(path).map_err(|e| {
+            super::wandb::broken_latest_given(path).unwrap_or_else(|| IngestError::io(input, e))
+        })?;
         if meta.is_dir()
             && let Some(found) = layout_source(path)
         {

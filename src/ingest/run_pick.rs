@@ -38,15 +38,23 @@ pub fn pick<'a, T>(
         _ => Err(IngestError::unusable(
             source,
             format!(
-                "holds {} runs: {}; analyse one with --run ID|NAME, or compare them with `jepa-doctor compare {source}`",
+                "holds {} runs: {}; {}",
                 runs.len(),
-                describe_runs(runs, &name_of)
+                describe_runs(runs, &name_of),
+                how_to_pick(source, "analyse one")
             ),
         )),
     }
 }
 
-fn describe_runs<T>(runs: &[T], name_of: &impl Fn(&T) -> (&str, Option<&str>)) -> String {
+/// How to read another run of `source` than the one read, or all of them: `{what} with --run
+/// ID|NAME, or compare them with …`.
+pub fn how_to_pick(source: &str, what: &str) -> String {
+    format!("{what} with --run ID|NAME, or compare them with `jepa-doctor compare {source}`")
+}
+
+/// The runs as the messages list them: `name (id), …`.
+pub fn describe_runs<T>(runs: &[T], name_of: &impl Fn(&T) -> (&str, Option<&str>)) -> String {
     runs.iter()
         .map(|r| match name_of(r) {
             (name, Some(id)) => format!("{name} ({id})"),

@@ -1,8 +1,9 @@
 //! What a source holds when it is more than one log file: a TensorBoard log directory, an MLflow
-//! store (file store or `mlflow.db`), a W&B CSV export or offline run folder may hold several
-//! runs. `analyze` reads exactly one run — the only one, or the one `--run ID|NAME` picks — and
-//! refuses several with a list of them and a pointer to `compare`; [`list_runs`] gives `compare`
-//! the runs of a source and how to load each.
+//! store (file store or `mlflow.db`), a W&B CSV export or a `wandb/` folder of offline runs may
+//! hold several runs. `analyze` reads exactly one run — the only one, or the one `--run ID|NAME`
+//! picks — and refuses several with a list of them and a pointer to `compare` (a `wandb/` folder
+//! reads the run its `latest-run` links, with a note naming the others); [`list_runs`] gives
+//! `compare` the runs of a source and how to load each, [`stores_below`] the stores of a folder.
 //!
 //! The other half is the rule of DESIGN §2: several *different* runs are never averaged as ranks.
 //! Files merge as ranks only when they are one run's `{tag}_r{N}` files (one tag, distinct ranks,
@@ -44,6 +45,8 @@ pub enum Container {
     MlflowDb(PathBuf),
     /// A W&B offline run folder (`wandb/offline-run-*`, `wandb/run-*`, `wandb/latest-run`).
     WandbRun(PathBuf),
+    /// A folder of W&B offline run folders (`wandb/`).
+    WandbRuns(PathBuf),
 }
 
 /// Recognises a container at `path`, event files anywhere below a directory included (no reading
@@ -65,6 +68,9 @@ pub fn container_here(path: &Path) -> Option<Container> {
         if wandb::is_run_dir(path) {
             return Some(Container::WandbRun(path.to_path_buf()));
         }
+        if wandb::is_runs_folder(path) {
+            return Some(Container::WandbRuns(path.to_path_buf()));
+        }
         let direct_events = std::fs::read_dir(path).is_ok_and(|entries| {
             entries
                 .flatten()
@@ -76,24 +82,32 @@ pub fn container_here(path: &Path) -> Option<Container> {
     (path.is_file() && mlflow::is_mlflow_db(path)).then(|| Container::MlflowDb(path.to_path_buf()))
 }
 
-/// Where the logs of a run folder that holds none itself are, one level down, in the layouts the
-/// frameworks write: `mlruns/` or `mlflow.db`, `wandb/latest-run/`, `lightning_logs/version_N/`
-/// and `checkpoint-N/` (the highest N), MMEngine `<time>/vis_data/scalars.json` (the latest), and
-/// TensorBoard event files anywhere below; also from the framework's own folder (`wandb/`,
-/// `lightning_logs/`, MMEngine's `<time>/`).
-pub fn find_below(dir: &Path) -> Option<PathBuf> {
+/// The tracker stores one level down in `dir`, in the order `analyze` prefers them: the MLflow
+/// store (`mlruns/`, else `mlflow.db`: a script logging to both keeps the same runs twice), then
+/// the `wandb/` folder of offline runs. `compare` compares the runs of all of them.
+pub fn stores_below(dir: &Path) -> Vec<PathBuf> {
     let mlruns = dir.join("mlruns");
-    if mlruns.is_dir() && mlflow::is_file_store(&mlruns) {
-        return Some(mlruns);
-    }
     let db = dir.join("mlflow.db");
-    if db.is_file() && mlflow::is_mlflow_db(&db) {
-        return Some(db);
-    }
-    for latest in [dir.join("wandb").join("latest-run"), dir.join("latest-run")] {
-        if wandb::is_run_dir(&latest) {
-            return Some(latest);
-        }
+    let mlflow = if mlruns.is_dir() && mlflow::is_file_store(&mlruns) {
+        Some(mlruns)
+    } else {
+        (db.is_file() && mlflow::is_mlflow_db(&db)).then_some(db)
+    };
+    let wandb = dir.join("wandb");
+    mlflow
+        .into_iter()
+        .chain(wandb::is_runs_folder(&wandb).then_some(wandb))
+        .collect()
+}
+
+/// Where the logs of a run folder that holds none itself are, one level down, in the layouts the
+/// frameworks write: the first of [`stores_below`] (`mlruns/` or `mlflow.db`, `wandb/`),
+/// `lightning_logs/version_N/` and `checkpoint-N/` (the highest N), MMEngine
+/// `<time>/vis_data/scalars.json` (the latest), and TensorBoard event files anywhere below; also
+/// from the framework's own folder (`lightning_logs/`, MMEngine's `<time>/`).
+pub fn find_below(dir: &Path) -> Option<PathBuf> {
+    if let Some(store) = stores_below(dir).into_iter().next() {
+        return Some(store);
     }
     // The run folder, or `lightning_logs/` itself.
     for logs in [dir.join("lightning_logs"), dir.to_path_buf()] {
@@ -194,6 +208,10 @@ pub fn list_runs(input: &str) -> Result<Vec<RunRef>, IngestError> {
             .map(|r| in_container(r.name, Some(r.id), Format::Mlflow))
             .collect(),
         Some(Container::WandbRun(_)) => vec![one(Format::Wandb)],
+        Some(Container::WandbRuns(dir)) => wandb::run_dirs_in(&dir)
+            .into_iter()
+            .map(|r| in_container(r.name, r.id, Format::Wandb))
+            .collect(),
         None if path.is_file() && wandb::is_export(path) => wandb::export_runs(path)?
             .into_iter()
             .map(|name| in_container(name, None, Format::WandbCsv))
@@ -222,9 +240,34 @@ pub fn read_container(
         Container::MlflowFiles(path) | Container::MlflowDb(path) => {
             mlflow::read(path, source, wanted, &opts.values)
         }
-        Container::WandbRun(dir) => Ok(RunTables {
-            parsed: wandb::read_run_dir(dir, source, &opts.values)?,
-            params: None,
-        }),
+        Container::WandbRun(dir) | Container::WandbRuns(dir) => {
+            let (run, note) = wandb::pick_run(dir, &source.name, wanted)?;
+            let mut parsed = wandb::read_run_dir(&run.path, source, &opts.values)?;
+            if let (Some(note), Some((_, first))) = (note, parsed.first_mut()) {
+                first.table.warnings.push(note);
+            }
+            Ok(RunTables {
+                parsed,
+                params: None,
+            })
+        }
     }
+}
+
+/// Whether `analyze` could pick a run from the container at `path` (named `source`) with
+/// `wanted` (`--run`), without reading it: the error it would give, else `Ok`.
+pub fn check_pick(path: &Path, source: &str, wanted: Option<&str>) -> Result<(), IngestError> {
+    if let Some(Container::WandbRun(dir) | Container::WandbRuns(dir)) = container_at(path) {
+        return wandb::pick_run(&dir, source, wanted).map(drop);
+    }
+    let runs = list_runs(&path.display().to_string())?;
+    if runs.len() > 1 || (wanted.is_some() && !runs.is_empty()) {
+        pick(
+            source,
+            &runs,
+            |r| (r.name.as_str(), r.id.as_deref()),
+            wanted,
+        )?;
+    }
+    Ok(())
 }

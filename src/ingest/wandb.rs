@@ -5,7 +5,9 @@
 //!    run has no value. `__MIN`/`__MAX` are the panel's smoothing band, not series. Several runs in
 //!    one export are split by run name; one is read (`--run NAME` picks among several).
 //! 2. The offline run folder (`wandb/offline-run-*/`, `wandb/latest-run`): its `run-*.wandb`
-//!    transaction log, or `files/output.log` when that cannot be read (`wandb/offline.rs`).
+//!    transaction log, or `files/output.log` when that cannot be read (`wandb/offline.rs`); the
+//!    `wandb/` folder of several such runs, one picked by `--run` or `latest-run`
+//!    (`wandb/runs.rs`).
 
 use std::fs::File;
 use std::io::Read;
@@ -19,8 +21,10 @@ use crate::error::IngestError;
 use crate::model::{Format, MAX_STEP, MISSING};
 
 mod offline;
+mod runs;
 
-pub use offline::{is_run_dir, parse_transaction_log, read_run_dir, run_dirs_in};
+pub use offline::{is_run_dir, parse_transaction_log, read_run_dir};
+pub use runs::{RunDir, broken_latest_given, is_runs_folder, pick_run, run_dirs_in};
 
 /// True for a CSV whose header is W&B's export header (`Step` then `<run> - <metric>` columns).
 pub fn is_export(path: &Path) -> bool {

@@ -192,11 +192,13 @@ fn watch_directories(
         } else {
             path.parent().filter(|p| !p.as_os_str().is_empty())?
         };
-        // A TensorBoard log directory gets `add_scalars` folders and restart files below it.
+        // A TensorBoard log directory gets `add_scalars` folders and restart files below it; a
+        // `wandb/` folder's runs write in its run folders.
         let mode = match crate::ingest::sources::container_at(dir) {
-            Some(crate::ingest::sources::Container::Tensorboard(_)) => {
-                notify::RecursiveMode::Recursive
-            }
+            Some(
+                crate::ingest::sources::Container::Tensorboard(_)
+                | crate::ingest::sources::Container::WandbRuns(_),
+            ) => notify::RecursiveMode::Recursive,
             _ => notify::RecursiveMode::NonRecursive,
         };
         watcher.watch(dir, mode).ok()?;

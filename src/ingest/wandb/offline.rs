@@ -29,29 +29,6 @@ pub fn is_run_dir(dir: &Path) -> bool {
     transaction_log(dir).is_some()
 }
 
-/// The run folders of a W&B folder, in name order: `dir` itself when it is the `wandb/` folder
-/// (its children), else `dir/wandb/`. Every `offline-run-*` / `run-*` child holding a transaction
-/// log counts once; `latest-run` (wandb's link to one of them) is left out. Empty when there is
-/// no such folder or it cannot be listed.
-pub fn run_dirs_in(dir: &Path) -> Vec<PathBuf> {
-    let wandb = if dir.file_name().is_some_and(|n| n == "wandb") {
-        dir.to_path_buf()
-    } else {
-        dir.join("wandb")
-    };
-    let Ok(entries) = fs::read_dir(&wandb) else {
-        return Vec::new();
-    };
-    let mut runs: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.file_name() != "latest-run")
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && is_run_dir(p))
-        .collect();
-    runs.sort();
-    runs
-}
-
 fn transaction_log(dir: &Path) -> Option<PathBuf> {
     let mut logs: Vec<PathBuf> = fs::read_dir(dir)
         .ok()?

@@ -99,17 +99,7 @@ impl Follower {
         let Some(path) = source.path.as_deref() else {
             return Ok(());
         };
-        let runs = sources::list_runs(&path.display().to_string())?;
-        let wanted = self.ingest.run.as_deref();
-        if runs.len() > 1 || (wanted.is_some() && !runs.is_empty()) {
-            sources::pick(
-                &source.name,
-                &runs,
-                |r| (r.name.as_str(), r.id.as_deref()),
-                wanted,
-            )?;
-        }
-        Ok(())
+        sources::check_pick(path, &source.name, self.ingest.run.as_deref())
     }
 
     /// Follows the writers of the one TensorBoard run in `dir` (`--run` picks among several;
