@@ -72,6 +72,17 @@ pub fn plan(inputs: &[String], config: Option<&Path>) -> Result<Plan, IngestErro
         {
             if found != path {
                 plan.notes.push(format!("reading {}", found.display()));
+                // Two trackers' stores (a script logging to MLflow and W&B): one is read.
+                for other in super::sources::stores_below(path)
+                    .iter()
+                    .filter(|s| **s != found)
+                {
+                    plan.notes.push(format!(
+                        "also found {}; analysing {} instead (`jepa-doctor compare {input}` compares the runs of both)",
+                        other.display(),
+                        found.display()
+                    ));
+                }
             }
             plan.sources.push(Source {
                 name: if found == path {

@@ -111,9 +111,12 @@ fn a_broken_latest_run_link_is_named_with_the_runs_that_are_there() {
             "{input}: {err}"
         );
         assert!(
-            err.contains(&format!("{FIRST} (pnifc0yx)")) && err.contains("--run"),
+            err.contains(&format!(
+                "the one run here is {FIRST} (pnifc0yx): read it with --run pnifc0yx"
+            )),
             "{input}: {err}"
         );
+        assert!(!err.contains("compare"), "{input}: one run left: {err}");
     }
     // The run that is there is read with --run.
     let want = essentials(&report(&[&arg(&wandb.join(FIRST))]));
@@ -140,4 +143,13 @@ fn compare_on_a_project_with_wandb_and_mlruns_compares_the_runs_of_both() {
         .collect();
     names.sort();
     assert_eq!(names, ["lr_1e-3", "lr_3e-3", FIRST, LATEST]);
+    // `analyze` reads one store and says which, naming the other and `compare`.
+    let r = json_of("analyze", &[&arg(project.path()), "--run", "lr_1e-3"]);
+    let warnings = r["input"]["warnings"].to_string();
+    assert!(
+        warnings.contains("also found")
+            && warnings.contains("wandb; analysing")
+            && warnings.contains("compares the runs of both"),
+        "{warnings}"
+    );
 }

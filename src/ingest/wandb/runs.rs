@@ -128,6 +128,13 @@ fn broken_latest(folder: &Path, source: &str, runs: &[RunDir], hint: &str) -> In
     let why = format!("{LATEST} is a broken link (to {target}, which does not exist)");
     let message = if runs.is_empty() {
         format!("{why}, and no W&B run folder is left here")
+    } else if let [only] = runs {
+        let (name, id) = only.name_and_id();
+        format!(
+            "{why}; the one run here is {}: read it with --run {}",
+            describe_runs(runs, &RunDir::name_and_id),
+            id.unwrap_or(name)
+        )
     } else {
         format!(
             "{why}; the runs here: {}; {hint}",
