@@ -7,6 +7,8 @@
 //!
 //! Rank files (`{tag}_r{N}`) are one log for this rule (ranks are averaged, not replaced), and so
 //! are the sources of one folder store (TensorBoard writers, an MLflow or W&B run).
+//!
+//! `watch` follows such parts by the same rule, with [`part_of`] and [`resume_note`] from here.
 
 use crate::ingest::Source;
 use crate::ingest::table::Table;
@@ -14,7 +16,7 @@ use crate::progression::Progressions;
 
 /// Which log a table belongs to for the resume rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Part {
+pub enum Part {
     /// One file or standard input without a rank suffix.
     Alone(usize),
     /// All rank files together.
@@ -23,7 +25,8 @@ enum Part {
     Store,
 }
 
-fn part_of(index: usize, source: &Source) -> Part {
+/// The part of `source`, the `index`-th of the run's sources.
+pub fn part_of(index: usize, source: &Source) -> Part {
     if source.rank.is_some() {
         Part::Ranks
     } else if source.path.as_deref().is_some_and(std::path::Path::is_dir) {
@@ -80,11 +83,16 @@ pub(super) fn replace_resumed_overlaps(
         let cut = steps.len() - kept;
         *steps = steps.slice(0..kept);
         table.truncate(kept);
-        notes.push(format!(
-            "{by} resumes the run at step {cutoff}: {} of {} from step {cutoff} on replaced by it (a resumed run replays its steps from the checkpoint)",
-            crate::human::count(cut as u64, "row"),
-            sources[i].name
-        ));
+        notes.push(resume_note(by, cutoff, cut as u64, &sources[i].name));
     }
     notes
+}
+
+/// The note saying that part `by`, resuming the run at global step `step`, replaced `rows` rows
+/// of `name` (one per log that lost rows; each counts as a restart).
+pub fn resume_note(by: &str, step: u64, rows: u64, name: &str) -> String {
+    format!(
+        "{by} resumes the run at step {step}: {} of {name} from step {step} on replaced by it (a resumed run replays its steps from the checkpoint)",
+        crate::human::count(rows, "row"),
+    )
 }
