@@ -12,7 +12,7 @@
 //!   `reg_coeff > 0` in the config, the reg-loss is derived as `(loss - loss-jepa) / reg_coeff`.
 
 mod merge;
-mod parts;
+pub mod parts;
 
 use crate::error::{IngestError, UsageError};
 use crate::ingest::table::{KeyKind, SKIPPED_REASONS_KEPT, split_epoch_itr};

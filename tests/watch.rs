@@ -1,17 +1,19 @@
 //! `jepa-doctor watch` end to end: a writer thread grows a real log file while the binary follows
 //! it with short intervals; the JSON lines it prints are read as they come, with the time they
 //! arrived. Every test is bounded (an idle exit, and a kill after a deadline). How watching ends
-//! (idle exit, stalled log, Ctrl-C) is `tests/watch_endings.rs`.
+//! (idle exit, stalled log, Ctrl-C) is `tests/watch_endings.rs`; a resumed run's parts are
+//! checked against `analyze` on the files as they stand at each look.
 
 mod watch_support;
 
 use std::fs::File;
 use std::io::Write;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use watch_support::growing::*;
+use watch_support::{accounting, analyze_files, assert_ends_as_analyze};
 
 #[test]
 fn a_healthy_run_raises_no_alert_and_exits_at_idle() -> TestResult {
@@ -322,4 +324,145 @@ fn a_rank_file_appearing_late_is_merged() -> TestResult {
         tail + 0.01
     );
     Ok(())
+}
+
+#[test]
+fn a_resumed_runs_parts_are_followed_as_analyze_reads_them() -> TestResult {
+    // `part1.csv` logged steps 0..500 of an attempt that crashed; the run resumed from the
+    // checkpoint at step 300 into `part2.csv`, which grows while watched. Part 2 replaces part
+    // 1's rows from step 300 on (`analyze`'s rule): at every look the run watched is the run
+    // `analyze` builds from the two files as they stand, and part 2's rows count at once (part 1,
+    // cut, holds nothing back). 1000 rows at the end: one per block, so the minimum is exact.
+    let dir = tempfile::tempdir()?;
+    let mut noise = Noise::new(31);
+    let mut rows = |from: u64, to: u64, offset: f64| -> String {
+        (from..to)
+            .map(|s| {
+                let (l, r) = healthy(s, &mut noise);
+                row(s, l + offset, r)
+            })
+            .collect()
+    };
+    let part1 = new_log(dir.path(), "part1.csv")?;
+    let part2 = new_log(dir.path(), "part2.csv")?;
+    let append = |path: &std::path::Path, text: &str| -> std::io::Result<()> {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)?
+            .write_all(text.as_bytes())
+    };
+    append(&part1, &rows(0, 500, 0.04))?;
+    append(&part2, &rows(300, 400, 0.0))?;
+    let files = [part1.clone(), part2.clone()];
+    let watch = Watch::spawn(&[
+        "--interval=0.2",
+        "--idle-exit=8",
+        "--json",
+        &path_arg(&part1),
+        &path_arg(&part2),
+    ])?;
+    let mut seen = Vec::new();
+    for end in (400..=1000).step_by(100) {
+        if end > 400 {
+            append(&part2, &rows(end - 100, end, 0.0))?;
+        }
+        // The look that took the rows just written, then `analyze` of the files as they are.
+        let event = next_event_at_step(&watch, end - 1, &mut seen)?;
+        let analyzed = analyze_files(&files)?;
+        assert_eq!(
+            accounting(&event["input"]),
+            accounting(&analyzed["input"]),
+            "at step {}: watch {} vs analyze {}",
+            end - 1,
+            event["input"],
+            analyzed["input"]
+        );
+        assert_eq!(event["rows"], analyzed["input"]["rows_used"], "{event}");
+        assert_eq!(
+            resume_notes(&event["input"]),
+            resume_notes(&analyzed["input"])
+        );
+    }
+    let (code, rest) = watch.finish(Duration::from_secs(40))?;
+    seen.extend(rest.into_iter().map(|(_, e)| e));
+    assert_eq!(code, 0);
+    let analyzed = analyze_files(&files)?;
+    assert_eq!(
+        analyzed["input"]["rows_replaced"], 200,
+        "{}",
+        analyzed["input"]
+    );
+    assert_ends_as_analyze(&seen, &analyzed)
+}
+
+#[test]
+fn an_eval_log_beside_the_training_log_replaces_nothing() -> TestResult {
+    // The training log (steps 0..600) and an eval log from step 100 (every 100 steps): no part
+    // resumes the other, no training row is replaced, and watch ends as analyze reads them.
+    let dir = tempfile::tempdir()?;
+    let train = dir.path().join("train.csv");
+    let mut noise = Noise::new(7);
+    let rows: String = (0..600)
+        .map(|s| format!("{s},{:.5}\n", healthy(s, &mut noise).0))
+        .collect();
+    std::fs::write(&train, format!("step,loss\n{rows}"))?;
+    let eval = dir.path().join("eval.jsonl");
+    let lines: String = (1..6)
+        .map(|k| {
+            format!(
+                "{{\"step\": {}, \"val_loss\": {:.3}}}\n",
+                k * 100,
+                1.0 / k as f64
+            )
+        })
+        .collect();
+    std::fs::write(&eval, lines)?;
+    let files = [train.clone(), eval.clone()];
+    let watch = Watch::spawn(&[
+        "--interval=0.2",
+        "--idle-exit=3",
+        "--json",
+        &path_arg(&train),
+        &path_arg(&eval),
+    ])?;
+    let (code, events) = watch.finish(Duration::from_secs(40))?;
+    let events: Vec<Value> = events.into_iter().map(|(_, e)| e).collect();
+    assert_eq!(code, 0);
+    let analyzed = analyze_files(&files)?;
+    assert_eq!(
+        analyzed["input"]["duplicates_replaced"], 0,
+        "{}",
+        analyzed["input"]
+    );
+    assert_eq!(analyzed["input"]["rows_used"], 605, "{}", analyzed["input"]);
+    assert_ends_as_analyze(&events, &analyzed)
+}
+
+/// The notes of an input section saying which part resumed the run where.
+fn resume_notes(input: &Value) -> Vec<String> {
+    let notes: Vec<String> = input["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.as_str().filter(|w| w.contains("resumes the run")))
+        .map(String::from)
+        .collect();
+    assert_eq!(notes.len(), 1, "{input}");
+    notes
+}
+
+/// Waits (30 s at most) for the event whose last step is `step`, keeping every event in `seen`.
+fn next_event_at_step(watch: &Watch, step: u64, seen: &mut Vec<Value>) -> Result<Value, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (_, event) = watch
+            .events
+            .recv_timeout(left)
+            .map_err(|_| format!("no event at step {step} within 30 s (seen: {seen:?})"))?;
+        seen.push(event.clone());
+        if event["step"] == step {
+            return Ok(event);
+        }
+    }
 }

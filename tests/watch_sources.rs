@@ -1,7 +1,8 @@
 //! `jepa-doctor watch` on the sources that cannot be followed by offset, each grown by a writer
 //! while the binary follows it: a gzip'd rank file (rewritten, or grown by gzip members), a W&B
 //! offline run folder found through `wandb/latest-run`, an MLflow file store and an `mlflow.db`,
-//! and a Hugging Face output folder whose newest `checkpoint-N/` is the log.
+//! and a Hugging Face output folder whose newest `checkpoint-N/` is the log; and the JSON a writer
+//! leaves without a final newline: a document on one line, a JSON-lines log's last record.
 //! Each must end as `analyze` reads the finished source (row accounting, verdict, minimum), never
 //! with a UTF-8 or "Is a directory" error; a store holding several runs is refused at start.
 
@@ -361,4 +362,79 @@ fn a_store_of_several_runs_is_refused_at_start_naming_them() -> TestResult {
     );
     assert!(watched.stderr.contains("--run"), "{}", watched.stderr);
     Ok(())
+}
+
+#[test]
+fn a_json_document_on_one_line_without_a_newline_is_read_once_it_parses() -> TestResult {
+    // `json.dump(state, f)` writes `trainer_state.json` on one line and no newline after it:
+    // the line `watch` waits for never ends. Written in two halves 1 s apart, it is waited for
+    // while half there (not an error) and read once it parses.
+    let hf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats/framework/hf_output_dir");
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(
+        hf.join("checkpoint-600/trainer_state.json"),
+    )?)?;
+    let bytes = serde_json::to_vec(&state)?;
+    assert!(!bytes.contains(&b'\n'));
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("trainer_state.json");
+    let half = bytes.len() / 2;
+    std::fs::write(&path, &bytes[..half])?;
+    let target = path.clone();
+    let watched = watch_while(
+        &[
+            "--json",
+            "--interval=0.2",
+            "--idle-exit=2",
+            &path.display().to_string(),
+        ],
+        move || {
+            thread::sleep(Duration::from_millis(1000));
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&target)?
+                .write_all(&bytes[half..])
+        },
+    )?;
+    assert_eq!(watched.code, 0, "{}", watched.stderr);
+    assert!(watched.stderr.is_empty(), "{}", watched.stderr);
+    assert_ends_as_analyze(&watched.events, &analyze(&path)?)
+}
+
+#[test]
+fn a_json_lines_logs_last_record_without_a_newline_is_read_when_whole() -> TestResult {
+    // Records are appended in pieces cut anywhere (half a record is never a value: no row is
+    // ever skipped as malformed); the last record never gets its newline. It is read once the
+    // file stopped growing (a look before the idle exit has every row) and ends as `analyze`.
+    let records: Vec<String> = (0..400u32)
+        .map(|s| {
+            let t = f64::from(s);
+            let loss = 0.45 + 0.4 * (-t / 120.0).exp() + 0.003 * (t * 0.7).sin();
+            let reg = 0.3 + 0.4 * (-t / 160.0).exp();
+            format!(r#"{{"step": {s}, "loss": {loss:.6}, "reg-loss": {reg:.6}}}"#)
+        })
+        .collect();
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("metrics.jsonl");
+    std::fs::write(&path, records[..100].join("\n") + "\n")?;
+    let rest = records[100..].join("\n").into_bytes();
+    let target = path.clone();
+    let watched = watch_while(
+        &[
+            "--json",
+            "--interval=0.2",
+            "--idle-exit=4",
+            &path.display().to_string(),
+        ],
+        move || append_in_pieces(&rest, &target, 900, Duration::from_millis(40), 0x5e_a1),
+    )?;
+    assert_eq!(watched.code, 0, "{}", watched.stderr);
+    for e in &watched.events {
+        assert_eq!(e["input"]["rows_skipped"], 0, "{}", e["input"]);
+    }
+    let before_idle = &watched.events[..watched.events.len().saturating_sub(1)];
+    assert!(
+        before_idle.iter().any(|e| e["rows"] == 400),
+        "the last record was read once the file stopped growing"
+    );
+    assert_ends_as_analyze(&watched.events, &analyze(&path)?)
 }

@@ -10,6 +10,9 @@
 //! resumes another only when both log a training loss of the same name (the JEPA, reg or total
 //! loss): a log of other series starting later (an eval log, `val_loss` every 500 steps) adds
 //! series and replaces nothing.
+//!
+//! `watch` follows such parts by the same rule, with [`part_of`], [`is_training_loss`] and
+//! [`resume_note`] from here.
 
 use crate::ingest::Source;
 use crate::ingest::roles::role_from_name;
@@ -19,7 +22,7 @@ use crate::progression::Progressions;
 
 /// Which log a table belongs to for the resume rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Part {
+pub enum Part {
     /// One file or standard input without a rank suffix.
     Alone(usize),
     /// All rank files together.
@@ -28,7 +31,8 @@ enum Part {
     Store,
 }
 
-fn part_of(index: usize, source: &Source) -> Part {
+/// The part of `source`, the `index`-th of the run's sources.
+pub fn part_of(index: usize, source: &Source) -> Part {
     if source.rank.is_some() {
         Part::Ranks
     } else if source.path.as_deref().is_some_and(std::path::Path::is_dir) {
@@ -103,13 +107,18 @@ pub(super) fn replace_resumed_overlaps(
         let cut = steps.len() - kept;
         *steps = steps.slice(0..kept);
         table.truncate(kept);
-        notes.push(format!(
-            "{by} resumes the run at step {cutoff}: {} of {} from step {cutoff} on replaced by it (a resumed run replays its steps from the checkpoint)",
-            crate::human::count(cut as u64, "row"),
-            sources[i].name
-        ));
+        notes.push(resume_note(&by, cutoff, cut as u64, &sources[i].name));
     }
     notes
+}
+
+/// The note saying that part `by`, resuming the run at global step `step`, replaced `rows` rows
+/// of `name` (one per log that lost rows; each counts as a restart).
+pub fn resume_note(by: &str, step: u64, rows: u64, name: &str) -> String {
+    format!(
+        "{by} resumes the run at step {step}: {} of {name} from step {step} on replaced by it (a resumed run replays its steps from the checkpoint)",
+        crate::human::count(rows, "row"),
+    )
 }
 
 /// Where one part of the run starts, and which training losses it logs.
@@ -120,12 +129,18 @@ struct PartStart {
     losses: Vec<String>,
 }
 
-/// The names of a table's training-loss columns (JEPA, reg, total).
+/// The names of a table's training-loss columns.
 fn loss_names(table: &Table) -> Vec<&str> {
     table
         .names
         .iter()
         .map(String::as_str)
-        .filter(|n| matches!(role_from_name(n), Role::Jepa | Role::Reg | Role::Total))
+        .filter(|n| is_training_loss(n))
         .collect()
+}
+
+/// Whether a series named `name` is a training loss (JEPA, reg or total): parts sharing one
+/// continue each other.
+pub fn is_training_loss(name: &str) -> bool {
+    matches!(role_from_name(name), Role::Jepa | Role::Reg | Role::Total)
 }

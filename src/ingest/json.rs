@@ -166,6 +166,23 @@ fn parse_line(line: &[u8], line_no: u64, opts: &JsonOptions) -> ParsedLine {
     }
 }
 
+/// Whether `text` is one whole JSON object or array (whitespace and a byte-order mark around it
+/// allowed, Python's bare `NaN`/`Infinity` accepted): a line or document its writer finished. A
+/// prefix of one never is, so a follower may read such text before its final newline without
+/// ever taking half a record for a value.
+pub fn is_whole_container(text: &[u8]) -> bool {
+    let text = text.trim_ascii();
+    let text = text
+        .strip_prefix(UTF8_BOM)
+        .unwrap_or(text)
+        .trim_ascii_start();
+    if !(text.starts_with(b"{") || text.starts_with(b"[")) {
+        return false;
+    }
+    let (fixed, _) = translate_python_tokens(text);
+    serde_json::from_slice::<serde::de::IgnoredAny>(&fixed).is_ok()
+}
+
 /// Parses one JSON document: an array of records, or an object holding one.
 pub fn parse_document(
     reader: impl Read,
@@ -447,6 +464,18 @@ mod tests {
                 .is_some_and(f32::is_nan)
         );
         Ok(())
+    }
+
+    #[test]
+    fn whole_containers_are_told_from_their_prefixes() {
+        let line = br#"{"step": 7, "loss": NaN, "lr": 1e-3}"#;
+        assert!(is_whole_container(line));
+        assert!(is_whole_container(b"\xef\xbb\xbf [{\"step\": 1}] \r"));
+        for cut in 0..line.len() {
+            assert!(!is_whole_container(&line[..cut]), "{cut}");
+        }
+        assert!(!is_whole_container(b"0.5"));
+        assert!(!is_whole_container(b"{\"a\": 1} {"));
     }
 
     #[test]

@@ -6,7 +6,11 @@
 //!   [`crate::ingest::csv::parse`] sees a normal file; a header written again (a restart) is in the
 //!   new lines and the parser treats it as in `analyze`; the newest header is kept for the next
 //!   batch (a restart may write a wider one).
-//! - JSON lines: stateless, the new lines are parsed as they are.
+//! - JSON lines: stateless, the new lines are parsed as they are; a last record written without
+//!   its newline is taken once it parses whole, when the caller asks ([`FileFeed::flush_partial`]).
+//!   CSV and console lines always wait for their newline: a line cut short still reads as numbers.
+//! - A file whose only line is unterminated is recognised once that line is a whole JSON object
+//!   or array (a JSON document written on one line, as `json.dump` does).
 //! - Console logs: values are running means since the start of the epoch, recovered from
 //!   consecutive lines, so the last loss line of the previous batch is put before the new lines.
 //!   Its row comes out again as the batch's first row, with the same key as the last row taken:
@@ -25,6 +29,7 @@ use super::tail::{Growth, Tail};
 use tfevents::EventChain;
 use whole::{Whole, WholeKind};
 
+mod recognise;
 pub mod tfevents;
 pub mod whole;
 use crate::error::IngestError;
@@ -32,8 +37,7 @@ use crate::ingest::sources::Container;
 use crate::ingest::table::{KeyKind, ValuePolicy};
 use crate::ingest::values::parse_value;
 use crate::ingest::{
-    IngestOptions, Parsed, SNIFF_BYTES, Source, compressed, console, csv, framework, json, sniff,
-    tensorboard,
+    IngestOptions, Parsed, Source, console, csv, framework, json, sniff, tensorboard,
 };
 use crate::model::{Format, RowAccount, SkippedRow};
 use crate::params::RunParams;
@@ -239,34 +243,22 @@ impl FileFeed {
                 self.reset_state();
                 return Ok(Fed::Reset);
             }
-            Growth::Nothing => return Ok(Fed::Nothing),
+            // A JSON document written on one line without a final newline is whole once it
+            // parses: its only line never gets the newline the lines wait for.
+            Growth::Nothing => {
+                return match self.format.is_none().then(|| self.recognise_unterminated()) {
+                    Some(Some(format)) => self.start(format, max_bytes),
+                    _ => Ok(Fed::Nothing),
+                };
+            }
             Growth::Missing => return Ok(Fed::Missing),
         };
         if self.format.is_none() {
             self.head.extend_from_slice(&lines);
-            let Some(format) = self.recognise()? else {
+            let Some(format) = self.recognise()?.or_else(|| self.recognise_unterminated()) else {
                 return Ok(Fed::Nothing);
             };
-            self.format = Some(format);
-            if format == Format::Tensorboard {
-                // An event file under another name: followed record by record.
-                self.head.clear();
-                let path = self.source.path.clone().unwrap_or_default();
-                self.events = Some(EventChain::new(vec![path], None));
-                return self.poll(max_bytes);
-            }
-            if matches!(format, Format::Json | Format::WandbCsv | Format::Wandb) {
-                // Rewritten whole by its writer, or not made of lines.
-                self.head.clear();
-                self.whole = Some(self.whole_reader(WholeKind::File));
-                return self.poll(max_bytes);
-            }
-            if format == Format::Jsonl && self.step_col.is_none() {
-                // A framework's JSON lines (fairseq, DINO) name their step as `analyze` reads it.
-                self.step_col = framework::json_lines_step_key(&self.head).map(String::from);
-            }
-            let lines = std::mem::take(&mut self.head);
-            return self.parse_batch(format, lines);
+            return self.start(format, max_bytes);
         }
         match self.format {
             Some(format) => self.parse_batch(format, lines),
@@ -274,53 +266,51 @@ impl FileFeed {
         }
     }
 
-    /// Whether the file starts with compressed bytes or a binary log read whole (`None` for
-    /// text, and for a file still empty); binary formats `analyze` refuses are refused here too.
-    fn peek_binary(&self) -> Result<Option<WholeKind>, IngestError> {
-        use std::io::Read;
-        let Some(path) = self.source.path.as_deref() else {
-            return Ok(None);
-        };
-        let mut head = Vec::with_capacity(64);
-        match std::fs::File::open(path) {
-            Ok(f) => f
-                .take(64)
-                .read_to_end(&mut head)
-                .map_err(|e| IngestError::io(&self.source.name, e))?,
-            Err(_) => return Ok(None),
-        };
-        if compressed::is_compressed(&head) || head.starts_with(b":W&B") {
-            return Ok(Some(WholeKind::File));
+    /// Follows the file as `format`, now recognised from the head read so far (and the
+    /// unterminated line after it).
+    fn start(&mut self, format: Format, max_bytes: u64) -> Result<Fed, IngestError> {
+        self.format = Some(format);
+        if format == Format::Tensorboard {
+            // An event file under another name: followed record by record.
+            self.head.clear();
+            let path = self.source.path.clone().unwrap_or_default();
+            self.events = Some(EventChain::new(vec![path], None));
+            return self.poll(max_bytes);
         }
-        if self.forced.is_none()
-            && head.len() >= 16
-            && let Some(why) = compressed::unreadable_binary(&head, Some(path))
-        {
-            return Err(IngestError::unusable(&self.source.name, why));
+        if matches!(format, Format::Json | Format::WandbCsv | Format::Wandb) {
+            // Rewritten whole by its writer, or not made of lines.
+            self.head.clear();
+            self.whole = Some(self.whole_reader(WholeKind::File));
+            return self.poll(max_bytes);
         }
-        Ok(None)
+        if format == Format::Jsonl && self.step_col.is_none() {
+            // A framework's JSON lines (fairseq, DINO) name their step as `analyze` reads it.
+            let first = if self.head.trim_ascii().is_empty() {
+                self.tail.partial()
+            } else {
+                &self.head
+            };
+            self.step_col = framework::json_lines_step_key(first).map(String::from);
+        }
+        let lines = std::mem::take(&mut self.head);
+        self.parse_batch(format, lines)
     }
 
-    /// The format of the head read so far: `None` while undecided (waiting for more lines).
-    fn recognise(&self) -> Result<Option<Format>, IngestError> {
-        if let Some(f) = self.forced {
-            return Ok(Some(f));
+    /// A JSON-lines log's last record, written without its newline, once it is whole (it parses
+    /// as one object: half a record never does, so no value is read from half a line). The
+    /// caller asks when the file has not grown for a while, and at the end. Lines of other
+    /// formats wait for their newline: a CSV or console line cut short still reads as numbers.
+    pub fn flush_partial(&mut self) -> Result<Fed, IngestError> {
+        if self.events.is_some()
+            || self.whole.is_some()
+            || self.format != Some(Format::Jsonl)
+            || !json::is_whole_container(self.tail.partial())
+        {
+            return Ok(Fed::Nothing);
         }
-        let head = &self.head[..self.head.len().min(SNIFF_BYTES)];
-        if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
-            return Err(IngestError::unusable(
-                &self.source.name,
-                "the file is UTF-16 text; jepa-doctor reads UTF-8 (convert it: iconv -f UTF-16 -t UTF-8)",
-            ));
-        }
-        match sniff::sniff(head, self.source.path.as_deref()) {
-            Some(f) => Ok(Some(f)),
-            None if self.head.len() >= SNIFF_BYTES => Err(IngestError::unusable(
-                &self.source.name,
-                "not a log format jepa-doctor recognises (CSV/TSV with a header, JSON lines, a JSON document, or JEPA console output); force one with --format",
-            )),
-            None => Ok(None),
-        }
+        let mut line = self.tail.take_partial();
+        line.push(b'\n');
+        self.parse_batch(Format::Jsonl, line)
     }
 
     /// Parses one batch of complete lines with the format's own parser.

@@ -7,9 +7,16 @@
 //! What cannot be merged incrementally is re-read instead, never guessed:
 //! - a restart (rows replayed from an earlier step): the monitor forgets from that step on and
 //!   takes the replayed rows (keep the last occurrence, as in `analyze`);
-//! - a file truncated or replaced while other files are followed, a rank file that appears
-//!   with steps already merged, or one of several sources read whole that changed: every file
-//!   is read again from its start.
+//! - a file truncated or replaced while other files are followed, a rank file or a resumed part
+//!   that appears with steps already merged, or one of several sources read whole that changed:
+//!   every file is read again from its start, and nothing is merged until each was read.
+//!
+//! A JSON-lines record written without its final newline is taken once it parses whole, when
+//! its file has not grown for a while and at the end ([`FileFeed::flush_partial`]).
+//!
+//! Logs of one run that are not rank files are its parts (a resumed run's second console log or
+//! CSV): a later part replaces the earlier parts' rows from its own first step on, as `analyze`
+//! reads them (`parts`); an earlier part cut so holds no step of the merge back.
 //!
 //! What a run directory holds is decided as `analyze` decides it ([`discover::plan`]): its rank
 //! files and logs, or the tracker layout in it (TensorBoard events, an MLflow store, a W&B run
@@ -20,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod discovery;
+mod parts;
 
 use super::feed::{Batch, Fed, FileFeed};
 use super::ledger::{self, Ledger};
@@ -44,6 +52,12 @@ pub(super) struct Followed {
     was_reset: bool,
     /// Its rows, accounted for.
     ledger: Ledger,
+    /// The key of its first row (since it was last read from its start).
+    first_key: Option<u64>,
+    /// A later part of the run replaces its rows from this key on ([`parts`]).
+    cut: Option<parts::Resumed>,
+    /// The training losses it logs (parts sharing one continue each other, [`parts`]).
+    losses: Vec<String>,
 }
 
 impl Followed {
@@ -55,7 +69,20 @@ impl Followed {
             last_growth: Instant::now(),
             was_reset: false,
             ledger: Ledger::default(),
+            first_key: None,
+            cut: None,
+            losses: Vec::new(),
         }
+    }
+
+    /// Forgets the rows taken from the file (it is read again from its start, or whole).
+    fn forget_rows(&mut self) {
+        self.pending.clear();
+        self.last_key = None;
+        self.first_key = None;
+        self.cut = None;
+        self.was_reset = false;
+        self.ledger = Ledger::default();
     }
 }
 
@@ -83,6 +110,8 @@ pub struct Follower {
     event_run: Option<String>,
     /// The first look at the inputs is done: what is found now appeared while watching.
     opened: bool,
+    /// Every file is being read again from its start: nothing is merged until each was read.
+    rereading: bool,
 }
 
 impl Follower {
@@ -126,6 +155,7 @@ impl Follower {
             stale_after: Duration::from_secs(30),
             event_run: None,
             opened: false,
+            rereading: false,
         };
         follower.monitor.input.config = config;
         follower.discover()?;
@@ -182,16 +212,32 @@ impl Follower {
         ranks.dedup();
         input.ranks = ranks.len().max(1) as u64;
         ledger::summarize(self.files.iter().map(|f| &f.ledger), input);
+        self.note_resumes();
     }
 
     /// Reads what every file appended (all of it, in bounded reads) and merges what can be
     /// merged into the monitor.
     pub fn poll(&mut self) -> Result<Polled, IngestError> {
+        self.poll_files(false)
+    }
+
+    /// The last poll, when the run has ended: a JSON-lines record without its newline is taken
+    /// when whole, and every row read is merged (no file is waited for any more).
+    pub fn finish(&mut self) -> Result<Polled, IngestError> {
+        self.poll_files(true)
+    }
+
+    fn poll_files(&mut self, last: bool) -> Result<Polled, IngestError> {
         let mut polled = Polled::default();
         let now = Instant::now();
         let mut i = 0;
         while i < self.files.len() {
-            let fed = self.files[i].feed.poll(READ_BYTES)?;
+            let mut fed = self.files[i].feed.poll(READ_BYTES)?;
+            if matches!(fed, Fed::Nothing)
+                && (last || now.duration_since(self.files[i].last_growth) >= self.stale_after)
+            {
+                fed = self.files[i].feed.flush_partial()?;
+            }
             match fed {
                 Fed::Rows(batch) => {
                     self.files[i].last_growth = now;
@@ -202,7 +248,7 @@ impl Follower {
                         continue;
                     }
                     // Merge as we go: a large backlog never waits in memory whole.
-                    self.merge(now);
+                    self.merge(now, false);
                     if self.files[i].feed.behind() {
                         continue; // the rest of a large backlog
                     }
@@ -215,7 +261,7 @@ impl Follower {
                         i = 0;
                         continue;
                     }
-                    self.merge(now);
+                    self.merge(now, false);
                 }
                 Fed::Reset => {
                     let file = &mut self.files[i];
@@ -229,8 +275,9 @@ impl Follower {
             }
             i += 1;
         }
+        self.rereading = false;
         self.refresh_input_summary();
-        self.merge(now);
+        self.merge(now, last);
         Ok(polled)
     }
 
@@ -245,10 +292,7 @@ impl Follower {
                 self.reread_all(Cut::Replaced);
                 return Ok(true);
             }
-            let file = &mut self.files[i];
-            file.pending.clear();
-            file.last_key = None;
-            file.was_reset = false;
+            self.files[i].forget_rows();
             self.monitor.clear(Cut::Replaced);
         }
         self.files[i].ledger = Ledger::default();
@@ -281,19 +325,32 @@ impl Follower {
             Some(_) => {}
         }
         let several = self.files.len() > 1;
+        for name in &batch.names {
+            let losses = &mut self.files[i].losses;
+            if crate::clean::parts::is_training_loss(name) && !losses.contains(name) {
+                losses.push(name.clone());
+            }
+        }
         let file = &self.files[i];
         // The same key again completes the last row (see `Batch`); an earlier one is a restart.
         let completes = file.last_key == Some(first) && batch.restarts == 0 && !file.was_reset;
         let went_back = !completes && file.last_key.is_some_and(|l| first <= l);
-        let late_rank = file.last_key.is_none()
+        // Rows from `first` on were merged without this file's (a rank or a resumed part that
+        // appeared late), or a part a later one replaces went back: merge everything again.
+        let late = file.last_key.is_none()
             && several
             && self.monitor.last_key().is_some_and(|m| first <= m);
-        if (went_back && file.was_reset && several) || late_rank {
-            self.reread_all(if late_rank {
-                Cut::Reread
-            } else {
-                Cut::Replaced
-            });
+        if late {
+            self.reread_all(self.late_cut(i, first));
+            return Ok(true);
+        }
+        if went_back && file.was_reset && several {
+            self.reread_all(Cut::Replaced);
+            return Ok(true);
+        }
+        if went_back && file.cut.is_some() {
+            // A part a later one replaces restarted: the later part's rows merged may be void.
+            self.reread_all(Cut::Replay { key: first });
             return Ok(true);
         }
         if went_back {
@@ -312,6 +369,7 @@ impl Follower {
             }
         }
         self.files[i].ledger.take(&batch, completes);
+        let cut_at = self.files[i].cut.as_ref().map_or(u64::MAX, |c| c.key);
         let columns: Vec<Option<usize>> = batch
             .names
             .iter()
@@ -322,6 +380,9 @@ impl Follower {
             .collect();
         let width = self.monitor.names().len();
         for (r, key) in batch.keys.iter().enumerate() {
+            if *key >= cut_at {
+                break; // a later part replaces them (counted in `replace_resumed`)
+            }
             let mut values = vec![MISSING; width];
             for (c, target) in columns.iter().enumerate() {
                 if let Some(t) = target {
@@ -347,7 +408,9 @@ impl Follower {
         }
         let file = &mut self.files[i];
         file.last_key = batch.keys.last().copied();
+        file.first_key = Some(file.first_key.map_or(first, |k| k.min(first)));
         file.was_reset = false;
+        self.replace_resumed();
         Ok(false)
     }
 
@@ -355,21 +418,31 @@ impl Follower {
         self.monitor.clean_options().clone()
     }
 
-    /// Starts over: every file from its start, the monitor empty (its spent looks kept).
+    /// Starts over: every file from its start, the monitor empty (its spent looks kept); nothing
+    /// is merged until every file was read again.
     fn reread_all(&mut self, cut: Cut) {
         for f in &mut self.files {
             f.feed.rewind();
-            f.pending.clear();
-            f.last_key = None;
-            f.was_reset = false;
-            f.ledger = Ledger::default();
+            f.forget_rows();
         }
         self.monitor.clear(cut);
+        self.rereading = true;
     }
 
-    /// Merges the pending rows every live file has passed, by the mean per step.
-    fn merge(&mut self, now: Instant) {
-        let live = |f: &Followed| now.duration_since(f.last_growth) < self.stale_after;
+    /// Merges the pending rows every live file has passed (every row when `all`), by the mean
+    /// per step.
+    fn merge(&mut self, now: Instant, all: bool) {
+        if self.rereading {
+            return;
+        }
+        // A live file holds the merge back at its last row, unless a later part replaces what
+        // it may still add (it went past the step the later part starts at).
+        let live = |f: &Followed| {
+            !all && now.duration_since(f.last_growth) < self.stale_after
+                && f.cut
+                    .as_ref()
+                    .is_none_or(|c| f.last_key.is_none_or(|l| l < c.key))
+        };
         // A live file without rows yet (a rank that just appeared) holds the merge back: its
         // rows would otherwise arrive behind what was merged and force a re-read.
         if self.files.iter().any(|f| live(f) && f.last_key.is_none()) {

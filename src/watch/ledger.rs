@@ -32,13 +32,15 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// A restart replays this file's rows from `key` on: they are replaced.
-    pub fn replace_from(&mut self, key: u64) {
+    /// A restart (or a later part of the run) replays this file's rows from `key` on: they are
+    /// replaced. Returns how many.
+    pub fn replace_from(&mut self, key: u64) -> u64 {
         let kept = index_at_least(&self.used, key);
         let replaced = (self.used.len() - kept) as u64;
         self.rows.rows_used -= replaced;
         self.rows.rows_replaced += replaced;
         self.used = self.used.slice(0..kept);
+        replaced
     }
 
     /// Takes a batch's accounting. `completes`: its first row is the last row again, whose cells

@@ -149,7 +149,9 @@ pub fn run(settings: &WatchSettings) -> Result<u8> {
         if let Some(idle) = settings.idle_exit
             && silent >= idle
         {
-            // The run has ended: one final look on all rows.
+            // The run has ended: one final look on all rows (a last JSON-lines record without
+            // its newline included when whole, no file waited for).
+            follower.finish()?;
             if let Some(eval) = follower.monitor.evaluate_final(follower.ipe_hint())
                 && let Some(code) = session.evaluated(eval, &follower, &[])?
             {

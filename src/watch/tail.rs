@@ -1,5 +1,8 @@
 //! Following one growing file like `tail -F`: remember how far it was read, read only what was
 //! appended since, hand out complete lines and hold a partial last line until its newline arrives.
+//! A reader that can tell the held line is whole (a JSON record that parses: a prefix of one never
+//! does) may take it before its newline ([`Tail::take_partial`]); the newline, when it comes, is
+//! then skipped, so the line is read once and the file's line numbers stay right.
 //!
 //! A file that shrank (truncated, `> file`) or whose identity changed (device and inode on Unix:
 //! replaced by a new file, or rotated and recreated) is read again from its start, and the caller
@@ -33,6 +36,8 @@ pub struct Tail {
     identity: Option<(u64, u64)>,
     partial: Vec<u8>,
     raw: bool,
+    /// The held line was taken before its newline: skip the newline when it arrives.
+    newline_owed: bool,
 }
 
 impl Tail {
@@ -43,6 +48,7 @@ impl Tail {
             identity: None,
             partial: Vec::new(),
             raw: false,
+            newline_owed: false,
         }
     }
 
@@ -68,6 +74,20 @@ impl Tail {
         self.offset = 0;
         self.identity = None;
         self.partial.clear();
+        self.newline_owed = false;
+    }
+
+    /// The last line read so far without its newline (empty when none is held).
+    pub fn partial(&self) -> &[u8] {
+        &self.partial
+    }
+
+    /// Takes the held last line as complete, before its newline: only for a reader that knows it
+    /// is whole. The newline (`\n` or `\r\n`) that may follow later is skipped.
+    pub fn take_partial(&mut self) -> Vec<u8> {
+        let line = std::mem::take(&mut self.partial);
+        self.newline_owed = !line.is_empty();
+        line
     }
 
     /// Reads what was appended since the last look, at most `max_bytes` of it (call again to get
@@ -98,6 +118,16 @@ impl Tail {
         self.offset += (buf.len() - before) as u64;
         if self.raw {
             return Ok(Growth::Lines(buf));
+        }
+        if self.newline_owed && !buf.is_empty() {
+            // A lone `\r` may be the first half of `\r\n`: decide when more arrives.
+            self.newline_owed = buf == b"\r";
+            let skip = match buf.as_slice() {
+                [b'\n', ..] => 1,
+                [b'\r', b'\n', ..] => 2,
+                _ => 0,
+            };
+            buf.drain(..skip);
         }
         match memchr::memrchr(b'\n', &buf) {
             Some(end) => {
@@ -152,6 +182,36 @@ mod tests {
         std::fs::write(&path, b"a,b\n")?;
         assert_eq!(tail.read_new(1 << 20)?, Growth::Reset);
         assert_eq!(tail.read_new(1 << 20)?, Growth::Lines(b"a,b\n".to_vec()));
+        Ok(())
+    }
+
+    #[test]
+    fn a_partial_line_taken_early_is_not_handed_out_again() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("log.jsonl");
+        std::fs::write(&path, b"{\"a\": 1}\n{\"a\": 2}")?;
+        let mut tail = Tail::new(&path);
+        assert_eq!(
+            tail.read_new(1 << 20)?,
+            Growth::Lines(b"{\"a\": 1}\n".to_vec())
+        );
+        assert_eq!(tail.partial(), b"{\"a\": 2}");
+        assert_eq!(tail.take_partial(), b"{\"a\": 2}".to_vec());
+        assert_eq!(tail.read_new(1 << 20)?, Growth::Nothing);
+        let append = |bytes: &[u8]| -> std::io::Result<()> {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)?
+                .write_all(bytes)
+        };
+        append(b"\r")?;
+        assert_eq!(tail.read_new(1 << 20)?, Growth::Nothing);
+        append(b"\n{\"a\": 3}\n")?;
+        assert_eq!(
+            tail.read_new(1 << 20)?,
+            Growth::Lines(b"{\"a\": 3}\n".to_vec())
+        );
         Ok(())
     }
 

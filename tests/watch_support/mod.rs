@@ -89,9 +89,14 @@ pub fn watch_while(
 
 /// `analyze --json=-` of `input`.
 pub fn analyze(input: &Path) -> Result<Value, Box<dyn std::error::Error>> {
+    analyze_files(&[input])
+}
+
+/// `analyze --json=-` of the `inputs` together (one run: ranks or parts).
+pub fn analyze_files(inputs: &[impl AsRef<Path>]) -> Result<Value, Box<dyn std::error::Error>> {
     let out = Command::new(assert_cmd::cargo::cargo_bin!("jepa-doctor"))
         .args(["analyze", "--json=-"])
-        .arg(input)
+        .args(inputs.iter().map(AsRef::as_ref))
         .output()?;
     Ok(serde_json::from_slice(&out.stdout)?)
 }
