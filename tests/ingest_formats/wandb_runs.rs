@@ -94,32 +94,56 @@ fn without_run_latest_run_is_read_and_a_note_names_the_other_run() {
 
 #[test]
 fn a_broken_latest_run_link_is_named_with_the_runs_that_are_there() {
-    // The run `latest-run` links was deleted.
+    // The run `latest-run` links was deleted: the one run left is read (analyze and compare),
+    // and the note says the link is broken.
     let project = project();
     let wandb = project.path().join("wandb");
     std::fs::remove_dir_all(wandb.join(LATEST)).unwrap();
+    let want = essentials(&report(&[&arg(&wandb.join(FIRST))]));
+    for input in [arg(project.path()), arg(&wandb)] {
+        let got = report(&[&input]);
+        assert_eq!(essentials(&got), want, "{input}");
+        let warnings = got["input"]["warnings"].to_string();
+        assert!(
+            warnings.contains(&format!(
+                "latest-run is a broken link (to {LATEST}, which does not exist); read the one run here, {FIRST}"
+            )),
+            "{input}: {warnings}"
+        );
+    }
+    let compared = json_of("compare", &[&arg(project.path())]);
+    let runs = compared["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{compared}");
+    assert!(runs[0]["error"].is_null(), "{compared}");
+    // The link itself given: refused once, saying which folder reads the run.
+    let err = refusal(&[&arg(&wandb.join("latest-run"))]);
+    assert!(err.starts_with("jepa-doctor: error: "), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "latest-run is a broken link (to {LATEST}, which does not exist); the one run here is {FIRST} (pnifc0yx): `jepa-doctor analyze {}` reads it",
+            arg(&wandb)
+        )),
+        "{err}"
+    );
+    // Two runs left and a broken link: which one is meant is unknown; both are listed.
+    let third = "offline-run-20261130_161501-zzzz0000";
+    copy_tree(&wandb.join(FIRST), &wandb.join(third));
     for input in [
         arg(project.path()),
         arg(&wandb),
         arg(&wandb.join("latest-run")),
     ] {
         let err = refusal(&[&input]);
-        assert!(err.starts_with("jepa-doctor: error: "), "{input}: {err}");
         assert_eq!(err.matches("error:").count(), 1, "{input}: {err}");
         assert!(
-            err.contains(&format!("latest-run is a broken link (to {LATEST}")),
+            err.contains("latest-run is a broken link")
+                && err.contains(&format!("{FIRST} (pnifc0yx), {third} (zzzz0000)"))
+                && err.contains("--run"),
             "{input}: {err}"
         );
-        assert!(
-            err.contains(&format!(
-                "the one run here is {FIRST} (pnifc0yx): read it with --run pnifc0yx"
-            )),
-            "{input}: {err}"
-        );
-        assert!(!err.contains("compare"), "{input}: one run left: {err}");
     }
-    // The run that is there is read with --run.
-    let want = essentials(&report(&[&arg(&wandb.join(FIRST))]));
+    // Either is read with --run.
     let got = report(&[&arg(project.path()), "--run=pnifc0yx"]);
     assert_eq!(essentials(&got), want);
 }

@@ -1,10 +1,10 @@
 //! A W&B folder of offline runs (`project/wandb/`): every `offline-run-*` / `run-*` child holding
 //! a transaction log is a run, named by its folder (`offline-run-20261130_120000-abc123`) and
 //! identified by the run ID its name ends with (`abc123`); `latest-run` is wandb's link to the
-//! last one started. Which run `analyze` reads: the one `--run ID|NAME` picks; else the only one;
-//! else the one `latest-run` links, with a note naming the others and how to pick one; else
-//! (no link) the several runs are refused, listed, like any multi-run source. A `latest-run` whose
-//! target is gone is said to be a broken link, with the runs that are there.
+//! last one started. Which run `analyze` reads: the one `--run ID|NAME` picks; else the one
+//! `latest-run` links, with a note naming the others and how to pick one; else the only one
+//! (with a note when `latest-run` is a broken link); else the several runs are refused, listed,
+//! like any multi-run source — a broken `latest-run` is said to be one, with the runs there.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -96,6 +96,19 @@ pub fn pick_run(
         return Ok((run.clone(), None));
     }
     let link = dir.join(LATEST);
+    if let [only] = runs.as_slice()
+        && !is_run_dir(&link)
+    {
+        // The only run, whatever a broken `latest-run` pointed to (said so).
+        let note = is_broken_link(&link).then(|| {
+            format!(
+                "{source}: {}; read the one run here, {}",
+                broken_link_why(dir),
+                only.name
+            )
+        });
+        return Ok((only.clone(), note));
+    }
     if is_run_dir(&link) {
         let mut latest = RunDir::of(&link);
         // Read (and named in the report) as the run folder the link points to, when it is here.
@@ -122,18 +135,14 @@ pub fn pick_run(
 
 /// The refusal of a `latest-run` that points to nothing, naming the runs that are there.
 fn broken_latest(folder: &Path, source: &str, runs: &[RunDir], hint: &str) -> IngestError {
-    let link = folder.join(LATEST);
-    let target =
-        fs::read_link(&link).map_or_else(|_| String::from("a folder"), |t| t.display().to_string());
-    let why = format!("{LATEST} is a broken link (to {target}, which does not exist)");
+    let why = broken_link_why(folder);
     let message = if runs.is_empty() {
         format!("{why}, and no W&B run folder is left here")
-    } else if let [only] = runs {
-        let (name, id) = only.name_and_id();
+    } else if runs.len() == 1 {
+        // Given the link itself: its folder reads the one run.
         format!(
-            "{why}; the one run here is {}: read it with --run {}",
+            "{why}; the one run here is {}: `jepa-doctor analyze {source}` reads it",
             describe_runs(runs, &RunDir::name_and_id),
-            id.unwrap_or(name)
         )
     } else {
         format!(
@@ -156,6 +165,13 @@ pub fn broken_latest_given(path: &Path) -> Option<IngestError> {
         "analyse one with `jepa-doctor analyze {source} --run ID|NAME`, or compare them with `jepa-doctor compare {source}`"
     );
     Some(broken_latest(folder, &source, &run_dirs_in(folder), &hint))
+}
+
+/// "latest-run is a broken link (to TARGET, which does not exist)", of `folder`'s link.
+fn broken_link_why(folder: &Path) -> String {
+    let target = fs::read_link(folder.join(LATEST))
+        .map_or_else(|_| String::from("a folder"), |t| t.display().to_string());
+    format!("{LATEST} is a broken link (to {target}, which does not exist)")
 }
 
 /// A symbolic link whose target is not there.
