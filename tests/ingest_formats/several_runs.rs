@@ -277,6 +277,31 @@ fn an_earlier_snapshot_of_a_growing_log_is_named_so_with_the_newest_to_pass() {
     };
     let err = refusal(&[&hf(300), &hf(600)]);
     assert!(err.contains("is an earlier snapshot of"), "{err}");
+    // Their folders given, in either order: the same, and the command names the newest folder.
+    let folder =
+        |n: u32| super::fixture(&format!("formats/framework/hf_output_dir/checkpoint-{n}"));
+    for (a, b) in [(folder(600), folder(300)), (folder(300), folder(600))] {
+        let err = refusal(&[&a, &b]);
+        assert!(
+            err.contains("is an earlier snapshot of")
+                && err.ends_with(&format!("`jepa-doctor analyze {}`\n", folder(600))),
+            "{err}"
+        );
+    }
+    // With a resumed part beside them, the command keeps it.
+    let dir = tempfile::tempdir().unwrap();
+    let early = write(dir.path(), "snapshot_early", "csv", 1, 0, 150);
+    let late = write(dir.path(), "snapshot_late", "csv", 1, 0, 300);
+    let resumed = write(dir.path(), "resumed", "csv", 1, 300, 600);
+    let err = refusal(&[arg(&late), arg(&early), arg(&resumed)]);
+    assert!(
+        err.ends_with(&format!(
+            "`jepa-doctor analyze {} {}`\n",
+            arg(&late),
+            arg(&resumed)
+        )),
+        "{err}"
+    );
 }
 
 #[test]

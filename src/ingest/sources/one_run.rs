@@ -25,6 +25,14 @@ pub fn check_one_run(inputs: &[String], loaded: &Loaded) -> Result<(), IngestErr
     distinct_dirs.sort();
     distinct_dirs.dedup();
     if distinct_dirs.len() > 1 {
+        // Two checkpoint folders of one run (`checkpoint-300/ checkpoint-600/`) are snapshots.
+        for (i, (a, pa)) in loaded.parsed.iter().enumerate() {
+            for (b, pb) in &loaded.parsed[i + 1..] {
+                if let Some(snapshot) = snapshot_refusal(inputs, (a, pa), (b, pb)) {
+                    return Err(snapshot);
+                }
+            }
+        }
         return Err(several_runs(
             &dirs.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
         ));
@@ -62,7 +70,11 @@ pub fn check_one_run(inputs: &[String], loaded: &Loaded) -> Result<(), IngestErr
     starts.sort_unstable_by_key(|(start, ..)| *start);
     for pair in starts.windows(2) {
         if pair[0].0 == pair[1].0 {
-            return Err(same_start((pair[0].1, pair[0].2), (pair[1].1, pair[1].2)));
+            return Err(same_start(
+                inputs,
+                (pair[0].1, pair[0].2),
+                (pair[1].1, pair[1].2),
+            ));
         }
     }
     // Logs of the same name in different folders are different runs' logs.
@@ -235,7 +247,11 @@ fn comparable_start(p: &Parsed) -> Option<u64> {
 /// Two logs that start at the same step: one file given twice, two copies of one log, an
 /// earlier snapshot of a growing log (a checkpoint's `trainer_state.json` beside a later
 /// checkpoint's), or two runs.
-fn same_start((a, pa): (&Source, &Parsed), (b, pb): (&Source, &Parsed)) -> IngestError {
+fn same_start(
+    inputs: &[String],
+    (a, pa): (&Source, &Parsed),
+    (b, pb): (&Source, &Parsed),
+) -> IngestError {
     if let Some(twice) = given_twice(a, b) {
         return twice;
     }
@@ -247,29 +263,53 @@ fn same_start((a, pa): (&Source, &Parsed), (b, pb): (&Source, &Parsed)) -> Inges
             a.name, b.name
         ));
     }
+    snapshot_refusal(inputs, (a, pa), (b, pb)).unwrap_or_else(|| several_runs(&[&a.name, &b.name]))
+}
+
+/// When one of two logs holds the other's rows from the start (a copy, or an earlier snapshot
+/// of a log that grew), the refusal saying so, with the command that reads the newest and the
+/// other inputs (`inputs` minus the one that is, or holds, the older log).
+fn snapshot_refusal(
+    inputs: &[String],
+    (a, pa): (&Source, &Parsed),
+    (b, pb): (&Source, &Parsed),
+) -> Option<IngestError> {
     let ((short, short_rows), (long, long_rows)) = if pa.table.keys.len() <= pb.table.keys.len() {
         ((a, pa), (b, pb))
     } else {
         ((b, pb), (a, pa))
     };
-    if is_prefix_of(short_rows, long_rows) {
-        let n = short_rows.table.keys.len();
-        return IngestError::usage(if n == long_rows.table.keys.len() {
-            format!(
-                "{} and {} hold the same {n} rows: copies of one log, not parts or ranks of one run; pass one of them",
-                short.name, long.name
-            )
-        } else {
-            format!(
-                "{} is an earlier snapshot of {} (its {n} rows are the other's first {n} of {}), not another part of the run; pass only the newest: `jepa-doctor analyze {}`",
-                short.name,
-                long.name,
-                long_rows.table.keys.len(),
-                long.name
-            )
-        });
+    if !is_prefix_of(short_rows, long_rows) {
+        return None;
     }
-    several_runs(&[&a.name, &b.name])
+    let n = short_rows.table.keys.len();
+    Some(IngestError::usage(if n == long_rows.table.keys.len() {
+        format!(
+            "{} and {} hold the same {n} rows: copies of one log, not parts or ranks of one run; pass one of them",
+            short.name, long.name
+        )
+    } else {
+        // The inputs but the one that is, or is a folder holding, the older snapshot.
+        let older = |input: &String| {
+            *input == short.name
+                || short
+                    .path
+                    .as_deref()
+                    .is_some_and(|p| Path::new(input).is_dir() && p.starts_with(input))
+        };
+        let keep: Vec<&str> = inputs
+            .iter()
+            .filter(|i| !older(i))
+            .map(String::as_str)
+            .collect();
+        format!(
+            "{} is an earlier snapshot of {} (its {n} rows are the other's first {n} of {}), not another part of the run; pass only the newest: `jepa-doctor analyze {}`",
+            short.name,
+            long.name,
+            long_rows.table.keys.len(),
+            keep.join(" ")
+        )
+    }))
 }
 
 /// Whether every row of `short` is a row of `long`, in the same place with the same values:
